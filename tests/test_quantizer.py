@@ -129,6 +129,8 @@ def test_dead_code_reseeding_lifts_usage_of_a_collapsed_codebook(heads):
     for _ in range(USAGE_WINDOW):
         quant(z)
     assert quant.reseed_dead_codes(z) == sum(k - 1 for k in quant.head_codebook_sizes)  # all but one per head
+    quant.load_state_dict(quant.state_dict())
+    assert quant.reseed_dead_codes(z) == 0  # loading new codes forgets the old usage
     quant.eval()
     after = codebook_stats(quant(z)[1]["min_encoding_indices"], 16)["usage"]
     assert after >= 0.5

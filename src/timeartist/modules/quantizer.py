@@ -52,6 +52,16 @@ def default_head_codebook_sizes(codebook_size: int, heads: int) -> tuple[int, ..
     return (side,) * heads
 
 
+def _check_head_sizes(head_codebook_sizes: tuple[int, ...], codebook_size: int, heads: int) -> None:
+    if len(head_codebook_sizes) != heads or min(head_codebook_sizes) < 1:
+        raise ValueError(f"expected {heads} positive head codebook sizes, got {tuple(head_codebook_sizes)}")
+    if math.prod(head_codebook_sizes) != codebook_size:
+        raise ValueError(
+            f"head_codebook_sizes {tuple(head_codebook_sizes)} multiply to {math.prod(head_codebook_sizes)}, "
+            f"expected codebook_size={codebook_size}"
+        )
+
+
 def _check_index_tensor(indices: Tensor, codebook_size: int) -> None:
     if not isinstance(indices, Tensor) or indices.dtype == torch.bool or indices.is_floating_point() or indices.is_complex():
         got = indices.dtype if isinstance(indices, Tensor) else type(indices).__name__
@@ -110,11 +120,7 @@ def codebook_stats(indices: Tensor, codebook_size: int, head_codebook_sizes: tup
         raise ValueError("expected at least one code index, got an empty tensor")
     stats = _distribution_stats(indices.long(), codebook_size)
     if head_codebook_sizes is not None:
-        if math.prod(head_codebook_sizes) != codebook_size:
-            raise ValueError(
-                f"head_codebook_sizes {tuple(head_codebook_sizes)} multiply to {math.prod(head_codebook_sizes)}, "
-                f"expected codebook_size={codebook_size}"
-            )
+        _check_head_sizes(head_codebook_sizes, codebook_size, len(head_codebook_sizes))
         digits = split_global_index(indices, tuple(head_codebook_sizes))
         for h, size in enumerate(head_codebook_sizes):
             for name, value in _distribution_stats(digits[..., h], size).items():
@@ -125,6 +131,11 @@ def codebook_stats(indices: Tensor, codebook_size: int, head_codebook_sizes: tup
 def _sq_distances(x: Tensor, table: Tensor) -> Tensor:
     """(M, D), (K, D) -> (M, K) squared euclidean distances."""
     return x.pow(2).sum(1, keepdim=True) + table.pow(2).sum(1) - 2 * x @ table.t()
+
+
+def _forget_usage(quantizer: "MultiHeadQuantizer", incompatible_keys=None) -> None:
+    quantizer.code_usage.zero_()
+    quantizer._usage_calls = 0
 
 
 def _distributed() -> bool:
@@ -166,13 +177,7 @@ class MultiHeadQuantizer(nn.Module):
         if head_codebook_sizes is None:
             head_codebook_sizes = default_head_codebook_sizes(codebook_size, heads)
         head_codebook_sizes = tuple(int(k) for k in head_codebook_sizes)
-        if len(head_codebook_sizes) != heads or min(head_codebook_sizes) < 1:
-            raise ValueError(f"expected {heads} positive head codebook sizes, got {head_codebook_sizes}")
-        if math.prod(head_codebook_sizes) != codebook_size:
-            raise ValueError(
-                f"head_codebook_sizes {head_codebook_sizes} multiply to {math.prod(head_codebook_sizes)}, "
-                f"expected codebook_size={codebook_size}"
-            )
+        _check_head_sizes(head_codebook_sizes, codebook_size, heads)
         self.codebook_size = codebook_size
         self.token_size = token_size
         self.heads = heads
@@ -188,6 +193,7 @@ class MultiHeadQuantizer(nn.Module):
         # EMA tokens per code per training call, all heads concatenated; runtime state only (see module docstring).
         self.register_buffer("code_usage", torch.zeros(sum(head_codebook_sizes)), persistent=False)
         self._usage_calls = 0
+        self.register_load_state_dict_post_hook(_forget_usage)  # statistics of old codes say nothing of new ones
         self.reset_parameters()
 
     @property
@@ -206,8 +212,7 @@ class MultiHeadQuantizer(nn.Module):
         for h in range(1, self.heads):
             scale *= self.head_codebook_sizes[h - 1] ** (-1.0 / max(self.token_size - 1, 1))
             weights[h].copy_(F.normalize(torch.randn_like(weights[h]), dim=-1) * scale)
-        self.code_usage.zero_()
-        self._usage_calls = 0
+        _forget_usage(self)
 
     def _head_tables(self) -> list[Tensor]:
         """The codes as the heads use them, fp32: head 0 on the unit sphere when l2 is on, residual heads raw."""
