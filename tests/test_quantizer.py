@@ -37,6 +37,25 @@ def test_single_head_is_titok_l2_vq():
     assert z_q.dtype == torch.float32 and out["quantizer_loss"].ndim == 0
 
 
+def test_two_heads_are_residual_vq_written_out():
+    quant = MultiHeadQuantizer(codebook_size=32, token_size=4, heads=2, head_codebook_sizes=(4, 8))
+    z = _latents()
+    z_q, out = quant(z)
+
+    x = F.normalize(z.permute(0, 2, 3, 1).reshape(-1, 4), dim=-1)
+    first = F.normalize(quant.codebooks[0].weight, dim=-1)
+    second = quant.codebooks[1].weight
+    i0 = torch.cdist(x, first).argmin(1)
+    residual = x - first[i0]
+    i1 = torch.cdist(residual, second).argmin(1)
+    q = F.normalize(first[i0] + second[i1], dim=-1)
+    assert torch.equal(out["min_encoding_indices"].reshape(-1), i0 * 8 + i1)
+    torch.testing.assert_close(z_q, q.view(4, 1, 8, 4).permute(0, 3, 1, 2))
+    error = torch.mean((first[i0] - x) ** 2) + torch.mean((second[i1] - residual) ** 2)
+    torch.testing.assert_close(out["codebook_loss"], error)
+    torch.testing.assert_close(out["quantizer_loss"], 1.25 * error)
+
+
 def test_straight_through_gradient_reaches_latent_and_used_codes_only():
     quant = MultiHeadQuantizer(codebook_size=16, token_size=4, use_l2_norm=False)
     z = _latents().requires_grad_()
