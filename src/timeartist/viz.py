@@ -1,0 +1,125 @@
+"""Figures a person would rather look at than read: series plots, image grids, forecasts with their history.
+
+Every function writes a PNG (atomically) and returns its path. Images are float tensors or arrays
+(B, 3, H, W) in [0, 1]; series are 1-D arrays. Matplotlib runs on the file-only Agg backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from timeartist.hub import atomic_write  # noqa: E402
+
+SERIES_COLOR = "cornflowerblue"
+FORECAST_COLORS = ["firebrick", "darkorange", "seagreen", "purple", "saddlebrown", "deeppink", "teal"]
+
+
+def to_uint8(images) -> np.ndarray:
+    """(B, 3, H, W) or (3, H, W) floats in [0, 1] -> (B, H, W, 3) uint8 (values clamped)."""
+    array = images.detach().float().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or array.shape[1] != 3:
+        raise ValueError(f"expected images (B, 3, H, W) or (3, H, W), got shape {array.shape}")
+    return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def to_pil(images) -> list[Image.Image]:
+    """(B, 3, H, W) floats in [0, 1] -> list of RGB PIL images."""
+    return [Image.fromarray(a) for a in to_uint8(images)]
+
+
+def save_image(image, path: str | Path) -> Path:
+    """Write one (3, H, W) image in [0, 1] as PNG."""
+    path = Path(path)
+    pil = to_pil(image)[0]
+    atomic_write(path, lambda tmp: pil.save(tmp, format="PNG"))
+    return path
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+    return path
+
+
+def save_image_grid(images, path: str | Path, titles: Sequence[str] | None = None, ncols: int = 8, size: float = 1.6) -> Path:
+    """Images (B, 3, H, W) in [0, 1] as a grid with optional per-image titles."""
+    pixels = to_uint8(images)
+    n = len(pixels)
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 * nrows if titles else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(pixels[i], interpolation="nearest")
+            if titles:
+                ax.set_title(titles[i], fontsize=8)
+    return _save(fig, path)
+
+
+def save_series_plot(series: Mapping[str, np.ndarray] | np.ndarray, path: str | Path, title: str = "") -> Path:
+    """One panel with one line per named series ((L,) arrays); a bare array is drawn alone."""
+    lines = {"series": series} if not isinstance(series, Mapping) else series
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    for i, (name, values) in enumerate(lines.items()):
+        color = SERIES_COLOR if i == 0 else FORECAST_COLORS[(i - 1) % len(FORECAST_COLORS)]
+        ax.plot(np.asarray(values, dtype=float).ravel(), linewidth=1.0, color=color, label=name)
+    if len(lines) > 1:
+        ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def save_pairs_plot(images, series: Sequence[np.ndarray], path: str | Path, titles: Sequence[str] | None = None) -> Path:
+    """Rows of (image, series) pairs: the picture a conversion made next to the series it came from or went to."""
+    pixels = to_uint8(images)
+    if len(pixels) != len(series):
+        raise ValueError(f"expected as many series as images, got {len(series)} series for {len(pixels)} images")
+    fig, axes = plt.subplots(len(pixels), 2, figsize=(7, 1.9 * len(pixels)), squeeze=False, gridspec_kw={"width_ratios": [1, 2.6]})
+    for i, (img, values) in enumerate(zip(pixels, series)):
+        axes[i, 0].imshow(img, interpolation="nearest")
+        axes[i, 0].axis("off")
+        axes[i, 1].plot(np.asarray(values, dtype=float).ravel(), color=SERIES_COLOR, linewidth=1.0)
+        axes[i, 1].set_xticks([])
+        if titles:
+            axes[i, 0].set_title(titles[i], fontsize=8)
+    return _save(fig, path)
+
+
+def save_forecast_plot(
+    history: np.ndarray,
+    forecasts: Mapping[str, np.ndarray],
+    path: str | Path,
+    truth: np.ndarray | None = None,
+    title: str = "",
+    history_steps: int | None = None,
+) -> Path:
+    """The tail of the history, then each named forecast (and the truth when known) over the horizon."""
+    history = np.asarray(history, dtype=float).ravel()
+    if history_steps is not None:
+        history = history[-history_steps:]
+    t0 = len(history)
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.plot(np.arange(t0), history, color=SERIES_COLOR, linewidth=1.0, label="history")
+    if truth is not None:
+        truth = np.asarray(truth, dtype=float).ravel()
+        ax.plot(np.arange(t0, t0 + len(truth)), truth, color="black", linewidth=1.0, label="truth")
+    for i, (name, values) in enumerate(forecasts.items()):
+        values = np.asarray(values, dtype=float).ravel()
+        ax.plot(np.arange(t0, t0 + len(values)), values, color=FORECAST_COLORS[i % len(FORECAST_COLORS)], linewidth=1.2, label=name)
+    ax.axvline(t0 - 0.5, color="grey", linewidth=0.6, linestyle=":")
+    ax.legend(fontsize=8, ncol=min(4, len(forecasts) + 2))
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
