@@ -1,0 +1,95 @@
+"""PSNR / SSIM against scikit-image, Frechet distance math, and FED on EfficientNet-Lite0 features."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from timeartist.evaluation.image_metrics import (
+    FED_LABEL,
+    GaussianStats,
+    frechet_distance,
+    frechet_efficientnet_distance,
+    psnr,
+    ssim,
+)
+from timeartist.models.efficientnet import load_efficientnet_lite0
+
+
+def _pair(channels=3, size=24, data_range=1.0):
+    rng = np.random.default_rng(0)
+    target = rng.random((2, channels, size, size)) * data_range
+    pred = np.clip(target + rng.normal(0, 0.1 * data_range, target.shape), 0, data_range)
+    return pred, target
+
+
+@pytest.mark.parametrize("data_range", [1.0, 255.0])
+def test_psnr_matches_skimage(data_range):
+    pred, target = _pair(data_range=data_range)
+    ours = psnr(torch.from_numpy(pred), torch.from_numpy(target), data_range=data_range)
+    expected = [peak_signal_noise_ratio(t, p, data_range=data_range) for p, t in zip(pred, target)]
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-10)
+    assert psnr(target, target).isinf().all()
+
+
+@pytest.mark.parametrize("channels,size,data_range", [(3, 24, 1.0), (1, 17, 1.0), (3, 20, 255.0)])
+def test_ssim_matches_skimage(channels, size, data_range):
+    pred, target = _pair(channels, size, data_range)
+    ours = ssim(pred, target, data_range=data_range)
+    expected = [
+        structural_similarity(t, p, data_range=data_range, channel_axis=0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+        for p, t in zip(pred, target)
+    ]
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-7)
+    np.testing.assert_allclose(ssim(target, target).numpy(), 1.0)
+
+
+def test_metric_input_errors():
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
+    with pytest.raises(ValueError, match="at least 11x11"):
+        ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
+
+
+def test_frechet_distance_closed_forms():
+    rng = np.random.default_rng(1)
+    mu1, mu2 = rng.normal(size=4), rng.normal(size=4)
+    a, b = rng.random(4) + 0.1, rng.random(4) + 0.1
+    # Diagonal covariances: |mu1 - mu2|^2 + sum (sqrt(a) - sqrt(b))^2.
+    expected = ((mu1 - mu2) ** 2).sum() + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-10)
+    assert frechet_distance(mu1, np.diag(a), mu1, np.diag(a)) == pytest.approx(0, abs=1e-10)
+
+
+def test_frechet_distance_matches_sqrtm_formula_on_full_covariances():
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    cov1, cov2 = x @ x.T + 0.1 * np.eye(6), y @ y.T + 0.1 * np.eye(6)
+    mu1, mu2 = rng.normal(size=6), rng.normal(size=6)
+    reference = ((mu1 - mu2) ** 2).sum() + np.trace(cov1 + cov2) - 2 * np.trace(linalg.sqrtm(cov1 @ cov2).real)
+    assert frechet_distance(mu1, cov1, mu2, cov2) == pytest.approx(reference, rel=1e-8)
+
+
+def test_gaussian_stats_accumulate_over_batches():
+    feats = np.random.default_rng(3).normal(size=(50, 5))
+    stats = GaussianStats()
+    for chunk in np.array_split(feats, 4):
+        stats.update(torch.from_numpy(chunk))
+    np.testing.assert_allclose(stats.mean, feats.mean(axis=0))
+    np.testing.assert_allclose(stats.cov, np.cov(feats, rowvar=False))
+    with pytest.raises(ValueError, match=r"\(N, 5\)"):
+        stats.update(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="at least 2"):
+        GaussianStats().cov
+
+
+def test_fed_is_zero_for_identical_sets_and_grows_with_difference():
+    model = load_efficientnet_lite0()
+    torch.manual_seed(0)
+    images = torch.rand(6, 3, 32, 32)
+    assert "not Inception FID" in FED_LABEL
+    same = frechet_efficientnet_distance(images, list(images.split(4)), model=model, batch_size=4)
+    assert abs(same) < 1e-4  # float64 round-off only (1280-d, rank-5 covariances)
+    darker = frechet_efficientnet_distance(images, images * 0.3, model=model)
+    assert darker > 1.0, darker
