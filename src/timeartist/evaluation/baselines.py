@@ -125,6 +125,7 @@ def seasonal_mean_errors(
 # ----------------------------------------------------------------------------- statsforecast models
 
 STATSFORECAST_MODELS = {"auto_ets": "AutoETS", "auto_arima": "AutoARIMA", "auto_theta": "AutoTheta"}
+_COMPILED: set[str] = set()  # models already run once in this process
 
 
 def _statsforecast_class(name: str):
@@ -178,7 +179,9 @@ class StatsForecastModel:
         if workers <= 1:
             results = [_fit_predict(job) for job in tqdm(jobs, **progress)]
         else:
-            _fit_predict(jobs[0])  # compile numba code once in the parent; forked workers inherit it
+            if self.name not in _COMPILED:  # compile numba code once in the parent; forked workers inherit it
+                _fit_predict(jobs[0])
+                _COMPILED.add(self.name)
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 results = list(tqdm(pool.imap(_fit_predict, jobs, chunksize=4), **progress))
         failed = sum(fallback for _, fallback in results)

@@ -1,0 +1,340 @@
+"""LTSF benchmark runner: every method on the same test windows of the standard protocol.
+
+Protocol (``timeartist.data.LTSFDataset``): ETT 12/4/4-month split, other CSVs 0.7/0.1/0.2, scaler fitted
+on train rows only, metrics on the scaled values, test stride 1 with no dropped window, every channel
+forecast independently. MSE and MAE per dataset and horizon, plus their mean over horizons ("avg").
+
+Two tables, so that costly models never get a cheaper protocol than the others:
+
+- ``full``: every test window, for the fast methods.
+- ``stride S``: when a slow method is requested (the statsforecast models, or any forecaster with
+  ``slow = True``), every method is also scored on test windows ``0, S, 2S, ...`` (``stride_stat``).
+  The window starts are the same for every horizon, so each horizon keeps the windows that exist for it.
+- ``quick`` (``quick=True``): a labelled CI subset, every method on windows ``0, 240, 480, ...`` and
+  validation windows at the same stride.
+
+``seasonal_mean`` picks its K (number of periods, 1..30) per dataset by the lowest validation MSE averaged
+over the run's horizons, unless ``seasonal_mean_k`` fixes it. Each method reads the last
+``context`` values of a per-dataset lookback (default ``max(512, 30 * period)``, cut to the train length);
+lookback, period and each method's context are logged and saved.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from einops import rearrange
+from tqdm.auto import tqdm
+
+from timeartist.data import LTSFDataset, ltsf_path
+from timeartist.evaluation.baselines import (
+    BASELINES,
+    STATSFORECAST_MODELS,
+    Forecaster,
+    make_baseline,
+    seasonal_mean_errors,
+)
+from timeartist.evaluation.report import (
+    ForecastExample,
+    markdown_table,
+    ordered,
+    plot_error_by_step,
+    plot_forecast_examples,
+    write_results,
+)
+
+logger = logging.getLogger(__name__)
+
+HORIZONS = (96, 192, 336, 720)
+# Seasonal period (steps per day, or per year for weekly data) of the usual LTSF files.
+PERIODS = {
+    "etth1": 24, "etth2": 24, "ettm1": 96, "ettm2": 96, "electricity": 24, "traffic": 24,
+    "weather": 144, "exchange_rate": 1, "illness": 52,
+}  # fmt: skip
+DEFAULT_LOOKBACK_PERIODS = 30
+MIN_LOOKBACK = 512
+SEASONAL_MEAN_CANDIDATES = tuple(range(1, 31))
+QUICK_STRIDE = 240
+METHOD_ORDER = ("artist", "visionts", "seasonal_mean", "seasonal_naive", "naive", *STATSFORECAST_MODELS)
+
+
+@dataclass
+class _Score:
+    """Running per-step error sums of one method at one horizon."""
+
+    squared: np.ndarray
+    absolute: np.ndarray
+    series: int = 0
+
+    def add(self, error: np.ndarray) -> None:  # error (B, H)
+        self.squared += np.square(error).sum(axis=0)
+        self.absolute += np.abs(error).sum(axis=0)
+        self.series += error.shape[0]
+
+
+@dataclass
+class _Dataset:
+    """The test windows of one dataset at every horizon, sharing one lookback."""
+
+    name: str
+    period: int
+    lookback: int
+    by_horizon: dict[int, LTSFDataset] = field(default_factory=dict)
+
+    @property
+    def num_windows(self) -> int:  # windows of the shortest horizon: every window start of the run
+        return self.by_horizon[min(self.by_horizon)].num_windows
+
+
+def is_slow(forecaster: Forecaster) -> bool:
+    """Slow methods are scored on the strided subsample only."""
+    return forecaster.name in STATSFORECAST_MODELS or bool(getattr(forecaster, "slow", False))
+
+
+def context_used(forecaster: Forecaster, lookback: int, period: int) -> int:
+    """How many context steps ``forecaster`` reads out of ``lookback`` (for the report)."""
+    steps = {"naive": 1, "seasonal_naive": period}.get(forecaster.name)
+    if forecaster.name == "seasonal_mean":
+        steps = forecaster.k * period
+    steps = steps or getattr(forecaster, "context_length", None) or lookback
+    return min(steps, lookback)
+
+
+def dataset_period(name: str, periods: Mapping[str, int] | None = None) -> int:
+    """Seasonal period of a dataset: ``periods`` (any case) overrides the built-in ``PERIODS``."""
+    table = {**PERIODS, **{k.lower(): int(v) for k, v in (periods or {}).items()}}
+    key = Path(name).stem.lower() if name.lower() not in table else name.lower()
+    if key not in table:
+        raise ValueError(f"no seasonal period known for dataset {name!r}; pass periods={{{name!r}: P}} (known: {sorted(PERIODS)})")
+    return table[key]
+
+
+def _open_dataset(name: str, data_root, horizons: Sequence[int], periods: Mapping[str, int] | None, lookback: int | None) -> _Dataset:
+    path = ltsf_path(name, data_root)  # unknown names and a missing root fail here, listing what exists
+    period = dataset_period(name, periods)
+    train = LTSFDataset(path, "train", seq_len=1, pred_len=1)
+    train_rows, (test_start, test_end) = train.borders.train[1], train.borders.test
+    too_long = [h for h in horizons if h > test_end - test_start]
+    if too_long:
+        raise ValueError(f"horizons {too_long} are longer than the test range of {name} ({test_end - test_start} rows)")
+    lookback = lookback or min(max(MIN_LOOKBACK, DEFAULT_LOOKBACK_PERIODS * period), train_rows)
+    if lookback > train_rows:
+        raise ValueError(f"lookback {lookback} for {name} is longer than its train range ({train_rows} rows)")
+    data = _Dataset(name, period, lookback)
+    for horizon in sorted(horizons):
+        data.by_horizon[horizon] = LTSFDataset(path, "test", seq_len=lookback, pred_len=horizon)
+    return data
+
+
+def select_seasonal_mean_k(
+    name: str, data_root, horizons: Sequence[int], period: int, lookback: int, stride: int = 1, batch_size: int = 256
+) -> tuple[int, dict[int, float]]:
+    """Choose seasonal_mean's K on the validation split: lowest MSE averaged over ``horizons``.
+
+    Candidates are 1..30 periods that fit in ``lookback``. Returns ``(k, {k: mean validation MSE})``.
+    """
+    candidates = [k for k in SEASONAL_MEAN_CANDIDATES if k * period <= lookback]
+    if not candidates:
+        raise ValueError(f"lookback {lookback} of {name} is shorter than one period ({period})")
+    mean_mse = np.zeros(len(candidates))
+    for horizon in horizons:
+        val = LTSFDataset(ltsf_path(name, data_root), "val", seq_len=max(candidates) * period, pred_len=horizon)
+        contexts, targets = val.windows()
+        squared, count = np.zeros(len(candidates)), 0
+        for start in range(0, val.num_windows, batch_size * stride):
+            picked = slice(start, min(start + batch_size * stride, val.num_windows), stride)
+            rows = rearrange(contexts[picked], "w c l -> (w c) l")
+            squared += seasonal_mean_errors(rows, rearrange(targets[picked], "w c h -> (w c) h"), period, candidates)[0]
+            count += rows.shape[0] * horizon
+        mean_mse += squared / count / len(horizons)
+    best = candidates[int(np.argmin(mean_mse))]
+    logger.info("%s: seasonal_mean K=%d (validation MSE %.4f)", name, best, mean_mse.min())
+    return best, dict(zip(candidates, mean_mse.tolist()))
+
+
+def _score(
+    forecaster: Forecaster, data: _Dataset, windows: np.ndarray, batch_size: int, desc: str
+) -> tuple[dict[int, _Score], ForecastExample]:
+    """Forecast the given window starts of every horizon; also return window 0 of the target channel."""
+    horizons = sorted(data.by_horizon)
+    longest = horizons[-1]
+    contexts = data.by_horizon[horizons[0]].windows()[0]  # (W, C, L): a window's context is the same at every horizon
+    channels = contexts.shape[1]
+    targets = {h: data.by_horizon[h].windows()[1] for h in horizons}
+    scores = {h: _Score(np.zeros(h), np.zeros(h)) for h in horizons}
+    example = None
+    horizon_free = bool(getattr(forecaster, "horizon_free", False))
+    for start in tqdm(range(0, len(windows), batch_size), desc=desc, leave=False, disable=None):
+        batch = windows[start : start + batch_size]
+        rows = rearrange(contexts[batch], "w c l -> (w c) l")
+        shared = _checked(forecaster, rows, longest, data.period) if horizon_free else None
+        for h in horizons:
+            valid = batch[batch < data.by_horizon[h].num_windows]
+            if valid.size == 0:
+                continue
+            count = valid.size * channels
+            forecast = shared[:count, :h] if horizon_free else _checked(forecaster, rows[:count], h, data.period)
+            scores[h].add(forecast - rearrange(targets[h][valid], "w c h -> (w c) h"))
+            if example is None and h == longest:
+                example = ForecastExample(rows[channels - 1], targets[h][valid[0], channels - 1], {forecaster.name: forecast[channels - 1]})
+    return scores, example
+
+
+def _checked(forecaster: Forecaster, rows: np.ndarray, horizon: int, period: int) -> np.ndarray:
+    forecast = np.asarray(forecaster(rows, horizon, period), dtype=np.float64)
+    if forecast.shape != (rows.shape[0], horizon) or not np.isfinite(forecast).all():
+        raise ValueError(
+            f"method {forecaster.name!r} returned shape {forecast.shape} (finite: {np.isfinite(forecast).all()}), "
+            f"expected finite values of shape {(rows.shape[0], horizon)}"
+        )
+    return forecast
+
+
+def _resolve_methods(methods: Sequence[str | Forecaster], stat_context: int | None, n_jobs: int | None) -> list[str | Forecaster]:
+    """Validate names early; seasonal_mean stays a name because its K is chosen per dataset."""
+    resolved, names = [], []
+    for method in methods:
+        if isinstance(method, str):
+            if method not in BASELINES:
+                raise ValueError(
+                    f"unknown method {method!r}; available: {', '.join(BASELINES)} "
+                    "(artist and visionts come from the pipeline as forecaster objects)"
+                )
+            resolved.append(method if method == "seasonal_mean" else make_baseline(method, context_length=stat_context, n_jobs=n_jobs))
+        else:
+            resolved.append(method)
+        names.append(method if isinstance(method, str) else method.name)
+    if len(set(names)) != len(names):
+        raise ValueError(f"methods must be unique, got {names}")
+    if not resolved:
+        raise ValueError(f"no methods given; available: {', '.join(BASELINES)}")
+    return resolved
+
+
+def run_ltsf(
+    data_root=None,
+    datasets: Sequence[str] = ("ETTh1", "ETTh2", "ETTm1"),
+    horizons: Sequence[int] = HORIZONS,
+    methods: Sequence[str | Forecaster] = ("naive", "seasonal_naive", "seasonal_mean"),
+    out_dir: str | Path | None = None,
+    lookback: Mapping[str, int] | None = None,
+    periods: Mapping[str, int] | None = None,
+    stride_stat: int = 96,
+    quick: bool = False,
+    batch_size: int = 256,
+    seasonal_mean_k: Mapping[str, int] | None = None,
+    stat_context: int | None = 336,
+    n_jobs: int | None = 1,
+) -> pd.DataFrame:
+    """Run the LTSF benchmark; return one row per (dataset, protocol, method, horizon incl. "avg").
+
+    ``methods``: baseline names (``naive``, ``seasonal_naive``, ``seasonal_mean``, ``auto_ets``,
+    ``auto_arima``, ``auto_theta``) or ``Forecaster`` objects (``artist``, ``visionts``).
+    ``lookback`` / ``periods`` / ``seasonal_mean_k``: per-dataset overrides. ``stat_context`` and
+    ``n_jobs``: context length and worker processes of the statsforecast models. With ``out_dir`` the
+    results are written there as ``ltsf.{csv,json,md}``, ``error_by_horizon.png`` and
+    ``forecast_examples.png``. Columns: dataset, protocol, method, horizon, mse, mae, windows (per
+    channel), series, period, lookback, context, seconds (wall time of the method on that dataset).
+    The run's settings are in ``frame.attrs["meta"]``.
+    """
+    horizons = sorted({int(h) for h in horizons})
+    if not datasets or not horizons or min(horizons) < 1:
+        raise ValueError(f"need at least one dataset and positive horizons, got datasets={list(datasets)}, horizons={horizons}")
+    if stride_stat < 1 or batch_size < 1:
+        raise ValueError(f"stride_stat and batch_size must be >= 1, got {stride_stat} and {batch_size}")
+    resolved = _resolve_methods(methods, stat_context, n_jobs)
+    rows, settings, k_search, curves, examples = [], [], {}, {}, {}
+    for name in datasets:
+        data = _open_dataset(name, data_root, horizons, periods, (lookback or {}).get(name))
+        period = data.period
+        per_method = []
+        for method in resolved:
+            if method == "seasonal_mean":
+                k = (seasonal_mean_k or {}).get(name)
+                if k is None:
+                    k, k_search[name] = select_seasonal_mean_k(
+                        name, data_root, horizons, period, data.lookback, stride=QUICK_STRIDE if quick else 1, batch_size=batch_size
+                    )
+                method = make_baseline("seasonal_mean", k=k)
+            per_method.append(method)
+        every = np.arange(data.num_windows)
+        protocols = (
+            [(f"quick (stride {QUICK_STRIDE})", every[::QUICK_STRIDE], per_method)]
+            if quick
+            else [("full", every, [m for m in per_method if not is_slow(m)])]
+            + ([(f"stride {stride_stat}", every[::stride_stat], per_method)] if any(map(is_slow, per_method)) else [])
+        )
+        example = None
+        for protocol, windows, group in protocols:
+            for method in group:
+                began = time.perf_counter()
+                scores, shown = _score(method, data, windows, batch_size, f"{name} {method.name} ({protocol})")
+                seconds = time.perf_counter() - began
+                context = context_used(method, data.lookback, period)
+                common = dict(dataset=name, protocol=protocol, method=method.name, period=period, lookback=data.lookback, context=context)
+                for h, score in scores.items():
+                    mse_h, mae_h = score.squared.sum() / (score.series * h), score.absolute.sum() / (score.series * h)
+                    windows_h = score.series // data.by_horizon[h].num_channels
+                    rows.append({**common, "horizon": h, "mse": mse_h, "mae": mae_h, "windows": windows_h, "series": score.series, "seconds": seconds})
+                curves.setdefault(f"{name} ({protocol}), h={horizons[-1]}", {})[method.name] = scores[horizons[-1]].squared / scores[horizons[-1]].series
+                example = example or shown
+                example.forecasts.setdefault(method.name, shown.forecasts[method.name])
+                settings.append({**common, "protocol": protocol})
+                logger.info("%s %s %s: %.1f s", name, protocol, method.name, seconds)
+        example.title = f"{name}, channel {data.by_horizon[horizons[-1]].channels[-1]}, test window 0, h={horizons[-1]}"
+        examples[name] = example
+    frame = _with_averages(pd.DataFrame(rows))
+    meta = {
+        "protocol": "LTSF: train-only scaler, scaled metrics, stride-1 test windows, channel-independent",
+        "datasets": list(datasets),
+        "horizons": horizons,
+        "quick": quick,
+        "stride_stat": stride_stat,
+        "stat_context": stat_context,
+        "settings": _settings_table(settings).to_dict(orient="records"),
+        "seasonal_mean_k": {m["dataset"]: m["context"] // m["period"] for m in settings if m["method"] == "seasonal_mean"},
+        "seasonal_mean_validation_mse": k_search,
+    }
+    frame.attrs["meta"] = meta
+    logger.info("lookback, period and context per method:\n%s", markdown_table(_settings_table(settings)))
+    if out_dir is not None:
+        write_ltsf_report(frame, out_dir, curves, examples)
+    return frame
+
+
+def _with_averages(frame: pd.DataFrame) -> pd.DataFrame:
+    keys = ["dataset", "protocol", "method", "period", "lookback", "context"]
+    averages = frame.groupby(keys, sort=False).agg(mse=("mse", "mean"), mae=("mae", "mean"), seconds=("seconds", "first")).reset_index()
+    averages["horizon"] = "avg"
+    combined = pd.concat([frame, averages], ignore_index=True)
+    combined["horizon"] = combined["horizon"].astype(str)
+    combined[["windows", "series"]] = combined[["windows", "series"]].astype("Int64")  # empty for "avg" rows
+    return combined
+
+
+def _settings_table(settings: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(settings)[["dataset", "protocol", "method", "period", "lookback", "context"]]
+
+
+def results_table(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """``MSE / MAE`` strings with rows (dataset, horizon) and one column per method, for one protocol."""
+    part = frame[frame["protocol"] == protocol]
+    cells = part.assign(cell=[f"{m:.3f} / {a:.3f}" for m, a in zip(part["mse"], part["mae"])])
+    table = cells.pivot_table(index=["dataset", "horizon"], columns="method", values="cell", aggfunc="first", sort=False)
+    return table[ordered(table.columns, METHOD_ORDER)]
+
+
+def write_ltsf_report(frame: pd.DataFrame, out_dir, curves, examples) -> dict[str, Path]:
+    """CSV / JSON / markdown of ``frame`` plus the two PNG plots, under ``out_dir``."""
+    tables = {f"MSE / MAE, {p}": results_table(frame, p) for p in frame["protocol"].unique()}
+    tables["Lookback, period and context per method"] = pd.DataFrame(frame.attrs["meta"]["settings"])
+    paths = write_results(frame, out_dir, "ltsf", frame.attrs["meta"], tables, "LTSF benchmark")
+    paths["error_by_horizon"] = plot_error_by_step(curves, Path(out_dir) / "error_by_horizon.png", ylabel="MSE (scaled)")
+    paths["forecast_examples"] = plot_forecast_examples(examples, Path(out_dir) / "forecast_examples.png")
+    return paths

@@ -1,0 +1,143 @@
+"""Benchmark outputs: one results frame written as CSV, JSON and a markdown table, plus PNG plots.
+
+- ``write_results``: ``<stem>.csv``, ``<stem>.json`` (``{"meta": ..., "rows": [...]}``) and ``<stem>.md``
+  (the short meta values as a bullet list, then one markdown table per heading).
+- ``plot_error_by_step``: per-step forecast error curves, one panel per dataset, one line per method.
+- ``plot_forecast_examples``: context tail, truth and every method's forecast, one panel per dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from timeartist.hub import atomic_write  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+MAX_MD_META = 200  # characters of one meta value shown in the markdown header
+
+
+@dataclass
+class ForecastExample:
+    """One window to draw: ``context (L,)``, ``target (H,)`` and ``forecasts[method] (H,)``."""
+
+    context: np.ndarray
+    target: np.ndarray
+    forecasts: dict[str, np.ndarray] = field(default_factory=dict)
+    title: str = ""
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A pipe table of ``frame`` (index included when it is named), floats formatted with ``floatfmt``."""
+    if any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
+    cells = [[format(v, floatfmt) if isinstance(v, (float, np.floating)) else str(v) for v in row] for row in frame.itertuples(index=False)]
+    header = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    return "\n".join(lines)
+
+
+def write_results(
+    frame: pd.DataFrame,
+    out_dir: str | Path,
+    stem: str,
+    meta: Mapping,
+    tables: Mapping[str, pd.DataFrame],
+    title: str,
+) -> dict[str, Path]:
+    """Write ``frame`` as ``<stem>.csv`` / ``<stem>.json`` and ``tables`` (heading -> frame) as ``<stem>.md``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out_dir / f"{stem}.{kind}" for kind in ("csv", "json", "md")}
+    payload = {"meta": dict(meta), "rows": frame.to_dict(orient="records")}
+    lines = [f"# {title}", ""]
+    for key, value in meta.items():  # long nested values (search curves, settings) stay in the JSON only
+        text = json.dumps(value, default=_json_default)
+        lines.append(f"- {key}: {text if len(text) <= MAX_MD_META else f'see {stem}.json'}")
+    for heading, table in tables.items():
+        lines += ["", f"## {heading}", "", markdown_table(table)]
+    atomic_write(paths["csv"], lambda tmp: frame.to_csv(tmp, index=False))
+    atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2, default=_json_default) + "\n"))
+    atomic_write(paths["md"], lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
+    logger.info("wrote %s", ", ".join(str(p) for p in paths.values()))
+    return paths
+
+
+def _panels(count: int, width: float = 5.0, height: float = 3.2):
+    cols = min(count, 3)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, ylabel: str) -> Path:
+    """``curves[panel][method] (H,)``: error at each forecast step; one panel per dataset."""
+    if not curves:
+        raise ValueError("no error curves to plot")
+    fig, axes = _panels(len(curves))
+    for ax, (panel, methods) in zip(axes, curves.items()):
+        for method, values in methods.items():
+            ax.plot(np.arange(1, len(values) + 1), values, label=method, linewidth=1.2)
+        ax.set(title=panel, xlabel="forecast step", ylabel=ylabel)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_forecast_examples(examples: Mapping[str, ForecastExample], path: str | Path, context_steps: int = 192) -> Path:
+    """Draw the last ``context_steps`` of each example's context, its target and every forecast."""
+    if not examples:
+        raise ValueError("no forecast examples to plot")
+    fig, axes = _panels(len(examples), width=6.0)
+    for ax, (panel, example) in zip(axes, examples.items()):
+        tail = example.context[-context_steps:]
+        past = np.arange(-len(tail), 0)
+        future = np.arange(len(example.target))
+        ax.plot(past, tail, color="black", linewidth=1.0, label="context")
+        ax.plot(future, example.target, color="black", linestyle="--", linewidth=1.0, label="truth")
+        for method, forecast in example.forecasts.items():
+            ax.plot(future, forecast, linewidth=1.0, label=method)
+        ax.axvline(0, color="grey", linewidth=0.6)
+        ax.set_title(example.title or panel, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def ordered(values: Sequence, order: Sequence) -> list:
+    """``values`` sorted by their position in ``order`` (unknown values last, in input order)."""
+    rank = {v: i for i, v in enumerate(order)}
+    return sorted(values, key=lambda v: rank.get(v, len(rank)))
