@@ -1,0 +1,142 @@
+"""The project's own small MAE-style outpainter.
+
+A masked autoencoder (He et al. 2022) reduced to what zero-shot forecasting by outpainting needs: the canvas is
+cut into patches (full-height column patches are allowed, so one token can be one whole period of a folded
+series), the encoder sees only the visible left patch columns, and a light decoder fills every masked column to
+their right from mask tokens, as VisionTS does with a pretrained MAE. The right-side mask comes from
+``right_mask_noise`` so this model and the Hugging Face ViTMAE adapter mask identically.
+
+Shapes: images (B, C, H, W); patches (B, N, C*ph*pw) with N = (H/ph) * (W/pw) in row-major patch order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from timeartist.hub import PretrainedMixin
+from timeartist.models.outpainting import right_mask_noise
+
+
+@dataclass
+class OutpainterConfig:
+    """Canvas, patching and transformer sizes of ``MAEOutpainter``."""
+
+    image_size: tuple[int, int] = (24, 96)  # canvas (H, W): one period per pixel column, resampled to H rows
+    patch_size: tuple[int, int] = (24, 1)  # (ph, pw); (H, 1) makes every pixel column one token
+    channels: int = 3
+    width: int = 128
+    depth: int = 4  # encoder blocks, visible tokens only
+    decoder_depth: int = 2  # decoder blocks, all tokens
+    heads: int = 4
+    mlp_ratio: float = 4.0
+
+    def __post_init__(self):
+        # JSON round trips turn tuples into lists.
+        self.image_size, self.patch_size = tuple(self.image_size), tuple(self.patch_size)
+        (h, w), (ph, pw) = self.image_size, self.patch_size
+        if h % ph or w % pw:
+            raise ValueError(f"image_size {self.image_size} must be divisible by patch_size {self.patch_size}")
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} must be divisible by heads {self.heads}")
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Patch grid (rows, columns)."""
+        return self.image_size[0] // self.patch_size[0], self.image_size[1] // self.patch_size[1]
+
+
+def _transformer(config: OutpainterConfig, depth: int) -> nn.TransformerEncoder:
+    layer = nn.TransformerEncoderLayer(
+        config.width,
+        config.heads,
+        dim_feedforward=round(config.width * config.mlp_ratio),
+        dropout=0.0,
+        activation="gelu",
+        batch_first=True,
+        norm_first=True,
+    )
+    return nn.TransformerEncoder(layer, depth, norm=nn.LayerNorm(config.width), enable_nested_tensor=False)
+
+
+class MAEOutpainter(nn.Module, PretrainedMixin):
+    """Small MAE that predicts the masked right part of a canvas; implements the ``Outpainter`` protocol."""
+
+    config_class = OutpainterConfig
+
+    def __init__(self, config: OutpainterConfig):
+        super().__init__()
+        self.config = config
+        self.image_size, self.patch_size = config.image_size, config.patch_size
+        ph, pw = config.patch_size
+        patch_dim = config.channels * ph * pw
+        num_patches = math.prod(config.grid)
+        self.patch_embed = nn.Linear(patch_dim, config.width)
+        self.encoder_pos = nn.Parameter(torch.randn(1, num_patches, config.width) * 0.02)
+        self.encoder = _transformer(config, config.depth)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, config.width))
+        self.decoder_pos = nn.Parameter(torch.randn(1, num_patches, config.width) * 0.02)
+        self.decoder = _transformer(config, config.decoder_depth)
+        self.head = nn.Linear(config.width, patch_dim)
+
+    def _check(self, images: Tensor) -> None:
+        expected = (self.config.channels, *self.image_size)
+        if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+            raise ValueError(f"{type(self).__name__} expects images (B, {', '.join(map(str, expected))}), got {tuple(images.shape)}")
+
+    def patchify(self, images: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, N, C*ph*pw), patches in row-major order."""
+        ph, pw = self.patch_size
+        return rearrange(images, "b c (h ph) (w pw) -> b (h w) (c ph pw)", ph=ph, pw=pw)
+
+    def unpatchify(self, patches: Tensor) -> Tensor:
+        """(B, N, C*ph*pw) -> (B, C, H, W)."""
+        (ph, pw), (gh, gw) = self.patch_size, self.config.grid
+        return rearrange(patches, "b (h w) (c ph pw) -> b c (h ph) (w pw)", h=gh, w=gw, ph=ph, pw=pw)
+
+    def forward(self, images: Tensor, visible_cols: int) -> Tensor:
+        """Predict the whole canvas from its left ``visible_cols`` patch columns.
+
+        images (B, C, H, W) -> (B, C, H, W); the masked pixels of the input are never read, and the visible part
+        of the output is the model's reconstruction (training puts its loss on the masked columns).
+        """
+        self._check(images)
+        patches = self.patchify(images)
+        batch, num_patches, _ = patches.shape
+        grid_h = self.config.grid[0]
+        # MAE bookkeeping: sort patches so the visible ones come first, encode those, then restore the order.
+        order = right_mask_noise(batch, self.config.grid, visible_cols, images.device).argsort(dim=1)
+        restore = order.argsort(dim=1)
+        keep = order[:, : visible_cols * grid_h]
+
+        tokens = self.patch_embed(patches) + self.encoder_pos
+        tokens = torch.gather(tokens, 1, keep[..., None].expand(-1, -1, tokens.shape[-1]))
+        latent = self.encoder(tokens)
+
+        masked = self.mask_token.expand(batch, num_patches - latent.shape[1], -1)
+        full = torch.cat([latent, masked], dim=1)
+        full = torch.gather(full, 1, restore[..., None].expand(-1, -1, full.shape[-1])) + self.decoder_pos
+        return self.unpatchify(self.head(self.decoder(full)))
+
+    @torch.no_grad()
+    def outpaint(self, images: Tensor, visible_cols: int) -> Tensor:
+        """Outpainter protocol: (B, C, H, W) -> (B, C, H, W) with the visible columns pasted back unchanged."""
+        was_training = self.training
+        self.eval()
+        try:
+            prediction = self.forward(images, visible_cols)
+        finally:
+            self.train(was_training)
+        split = visible_cols * self.patch_size[1]
+        return torch.cat([images[..., :split], prediction[..., split:]], dim=-1)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self.config, f.name)}" for f in dataclasses.fields(self.config))

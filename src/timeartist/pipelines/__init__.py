@@ -1,0 +1,1 @@
+"""What a user runs: rendering series as images, period detection, zero-shot forecasting by outpainting."""

@@ -1,0 +1,158 @@
+"""Zero-shot forecasting by outpainting a periodically rendered context (VisionTS style).
+
+``forecast_with_outpainter`` takes contexts (L,), (B, L) or (B, L, C) (channels forecast independently), fills
+NaNs, finds each series' period (given, or ``detect_period``), renders every context as an image
+(``rendering``), lets any ``Outpainter`` fill the right part, reads the forecast back and undoes the per-series
+normalisation. Long horizons are direct: the whole horizon is one outpainting, never a roll-out.
+
+Layouts (``layout=``): "native" folds one period per pixel column (column-patch outpainters such as
+``MAEOutpainter``); the context is cropped to the most recent periods that fit on the canvas next to the horizon,
+and when the horizon needs more than half of the canvas the fold period is raised to a multiple of the period
+(a non-seasonal series, period 1, is folded into blocks this way). "visionts" squeezes the whole context onto the
+canvas with ``align_const`` (pretrained 224x224 MAEs). "auto" picks native when the outpainter's patches span the
+full canvas height, else visionts.
+
+NaN handling: NaNs inside a context are filled by linear interpolation between the observed neighbours, leading
+NaNs take the first observed value and trailing NaNs the last one. A series with fewer than two observed values,
+or with infinite values, raises ValueError.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from timeartist.models.outpainting import Outpainter
+from timeartist.pipelines.periodicity import detect_period
+from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, RenderLayout, normalise, plan_layout, read_back, render
+
+logger = logging.getLogger(__name__)
+
+LAYOUTS = ("auto", "native", "visionts")
+
+
+def fill_nans(x: np.ndarray) -> np.ndarray:
+    """Rows (B, L) with NaNs interpolated inside and extended flat at both ends; see the module docstring."""
+    x = np.array(x, dtype=np.float64)
+    if np.isinf(x).any():
+        raise ValueError("context contains infinite values")
+    steps = np.arange(x.shape[-1])
+    for row, values in enumerate(x):
+        observed = ~np.isnan(values)
+        if observed.sum() < 2:
+            raise ValueError(f"series {row} has {int(observed.sum())} observed values; at least 2 are needed to forecast")
+        if not observed.all():
+            x[row] = np.interp(steps, steps[observed], values[observed])
+    return x
+
+
+def _as_rows(context) -> tuple[np.ndarray, tuple[int, ...], bool]:
+    """Context (L,), (B, L) or (B, L, C), numpy or torch -> rows (N, L) float64, the leading shape, was torch."""
+    is_torch = isinstance(context, torch.Tensor)
+    x = context.detach().cpu().double().numpy() if is_torch else np.asarray(context, dtype=np.float64)
+    if x.ndim == 1:
+        return x[None], (), is_torch
+    if x.ndim == 2:
+        return x, (x.shape[0],), is_torch
+    if x.ndim == 3:
+        batch, length, channels = x.shape
+        return x.transpose(0, 2, 1).reshape(batch * channels, length), (batch, channels), is_torch
+    raise ValueError(f"context must have shape (L,), (B, L) or (B, L, C), got {x.shape}")
+
+
+def _from_rows(rows: np.ndarray, lead: tuple[int, ...], like, is_torch: bool):
+    """Inverse of ``_as_rows`` for forecasts (N, H) -> (H,), (B, H) or (B, H, C), as numpy or torch."""
+    horizon = rows.shape[-1]
+    if len(lead) == 0:
+        out = rows[0]
+    elif len(lead) == 1:
+        out = rows
+    else:
+        out = rows.reshape(lead[0], lead[1], horizon).transpose(0, 2, 1)
+    if is_torch:
+        dtype = like.dtype if like.is_floating_point() else torch.float32
+        return torch.as_tensor(np.ascontiguousarray(out), dtype=dtype, device=like.device)
+    return out.astype(np.asarray(like).dtype if np.issubdtype(np.asarray(like).dtype, np.floating) else np.float32)
+
+
+def _native_plan(length: int, horizon: int, period: int, outpainter: Outpainter) -> tuple[int, int]:
+    """(fold period, context steps to keep) for the native layout on this outpainter's canvas."""
+    width, pw = outpainter.image_size[1], outpainter.patch_size[1]
+    # Raise the fold to a multiple of the period until the horizon takes at most half of the canvas.
+    fold = period * max(1, math.ceil(horizon / (period * (width // 2))))
+    future_cols = math.ceil(horizon / fold)
+    context_cols = (width - future_cols) // pw * pw
+    return fold, min(length, context_cols * fold)
+
+
+def forecast_with_outpainter(
+    context,
+    horizon: int,
+    outpainter: Outpainter,
+    period: int | None = None,
+    *,
+    candidates: tuple[int, ...] | None = None,
+    layout: str = "auto",
+    align_const: float = ALIGN_CONST,
+    norm_const: float = NORM_CONST,
+    max_context: int | None = None,
+    batch_size: int = 256,
+    device: torch.device | str | None = None,
+    progress: bool | None = None,
+):
+    """Forecast ``horizon`` steps after each context by outpainting its rendering.
+
+    context: (L,), (B, L) or (B, L, C), numpy or torch, any L >= max(2, period); channels are independent.
+    period: the seasonal period in steps for every series; ``None`` detects it per series (``detect_period`` over
+    ``candidates`` when given). max_context: use at most this many most recent steps. progress: tqdm bar over
+    batches (``None``: only on a terminal). Returns (H,), (B, H) or (B, H, C) in the input's type and scale.
+    """
+    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if period is not None and (int(period) != period or period < 1):
+        raise ValueError(f"period must be a positive integer or None, got {period!r}")
+    rows, lead, is_torch = _as_rows(context)
+    length = rows.shape[-1]
+    if length < max(2, period or 1):
+        raise ValueError(f"context has {length} steps; at least max(2, period={period or 1}) are needed")
+    rows = fill_nans(rows)
+    if max_context is not None:
+        rows = rows[:, -max_context:]
+    periods = np.full(len(rows), period) if period is not None else np.atleast_1d(detect_period(rows, candidates))
+    if layout == "auto":
+        layout = "native" if outpainter.patch_size[0] == outpainter.image_size[0] else "visionts"
+    if device is None:
+        parameters = getattr(outpainter, "parameters", None)
+        device = next(iter(parameters()), torch.empty(0)).device if parameters else torch.device("cpu")
+
+    jobs = []  # (row indices, fold period, context steps, layout)
+    for p in np.unique(periods):
+        index = np.flatnonzero(periods == p)
+        if layout == "native":
+            fold, keep = _native_plan(rows.shape[-1], int(horizon), int(p), outpainter)
+            plan = plan_layout(keep, int(horizon), fold, outpainter.image_size, outpainter.patch_size, None)
+        else:
+            keep = rows.shape[-1]
+            plan = plan_layout(keep, int(horizon), int(p), outpainter.image_size, outpainter.patch_size, align_const)
+        jobs.extend((index[i : i + batch_size], keep, plan) for i in range(0, len(index), batch_size))
+    logger.debug("forecasting %d series in %d batches (%s layout)", len(rows), len(jobs), layout)
+
+    forecast = np.empty((len(rows), int(horizon)))
+    for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if progress is None else not progress)):
+        forecast[index] = _outpaint_batch(rows[index, -keep:], plan, outpainter, norm_const, device)
+    return _from_rows(forecast, lead, context, is_torch)
+
+
+def _outpaint_batch(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device) -> np.ndarray:
+    """Contexts (B, L) float64 -> forecasts (B, horizon) float64 for one layout."""
+    x, mean, scale = normalise(torch.from_numpy(rows), norm_const)
+    images = render(x.float(), plan).to(device)
+    filled = outpainter.outpaint(images, plan.visible_cols)
+    series = read_back(filled.float().cpu(), plan)[:, plan.context_len :].double()
+    return (series * scale + mean).numpy()

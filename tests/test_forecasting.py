@@ -1,0 +1,107 @@
+"""forecast_with_outpainter: shape / scale contract, NaN handling, period detection, bad input."""
+
+import numpy as np
+import pytest
+import torch
+
+from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
+from timeartist.pipelines.forecasting import fill_nans, forecast_with_outpainter
+from timeartist.pipelines.periodicity import detect_period, period_candidates
+
+
+class RepeatLastColumn:
+    """Seasonal naive in image space: every masked patch column copies the last visible one."""
+
+    def __init__(self, image_size=(24, 64), patch_size=(24, 1)):
+        self.image_size, self.patch_size = image_size, patch_size
+
+    def outpaint(self, images, visible_cols):
+        split = visible_cols * self.patch_size[1]
+        last = images[..., split - 1 : split]
+        return torch.cat([images[..., :split], last.expand(-1, -1, -1, images.shape[-1] - split)], dim=-1)
+
+
+def periodic(length, period=24, offset=0.0, scale=1.0):
+    t = np.arange(length)
+    return offset + scale * (np.sin(2 * np.pi * t / period) + 0.5 * np.cos(4 * np.pi * t / period))
+
+
+def test_periodic_series_is_continued_in_its_own_scale():
+    series = periodic(480 + 72, offset=1000.0, scale=250.0)
+    pred = forecast_with_outpainter(series[:480], 72, RepeatLastColumn(), period=24)
+    assert pred.shape == (72,)
+    np.testing.assert_allclose(pred, series[480:], atol=1e-3)
+
+
+@pytest.mark.parametrize("shape", [(200,), (3, 200), (2, 200, 4)])
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_shape_and_type_contract(shape, as_torch):
+    context = np.random.default_rng(0).normal(size=shape) + 3.0
+    if as_torch:
+        context = torch.as_tensor(context, dtype=torch.float32)
+    pred = forecast_with_outpainter(context, 30, RepeatLastColumn(), period=24)
+    expected = {1: (30,), 2: (3, 30), 3: (2, 30, 4)}[len(shape)]
+    assert tuple(pred.shape) == expected
+    assert isinstance(pred, torch.Tensor) == as_torch
+    if as_torch:
+        assert pred.dtype == torch.float32
+
+
+def test_channels_are_forecast_independently():
+    a, b = periodic(240, offset=5, scale=2), periodic(240, period=24, offset=-300, scale=40)[::-1].copy()
+    joint = forecast_with_outpainter(np.stack([a, b], axis=-1)[None], 24, RepeatLastColumn(), period=24)
+    single = forecast_with_outpainter(np.stack([a, b]), 24, RepeatLastColumn(), period=24)
+    np.testing.assert_allclose(joint[0].T, single)
+
+
+def test_nans_in_the_context_are_filled():
+    series = periodic(480 + 24, offset=10, scale=3)
+    context = series[:480].copy()
+    context[[0, 1, 100, 101, 479]] = np.nan
+    pred = forecast_with_outpainter(context, 24, RepeatLastColumn(), period=24)
+    assert np.isfinite(pred).all()
+    np.testing.assert_allclose(pred[:-1], series[480:-1], atol=0.05)
+    np.testing.assert_allclose(fill_nans(np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]])), [[1, 1, 2, 3, 3]])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(context=np.full(100, np.nan), horizon=10), "observed values"),
+        (dict(context=np.r_[np.ones(99), np.inf], horizon=10), "infinite"),
+        (dict(context=np.ones(100), horizon=0), "horizon must be a positive integer"),
+        (dict(context=np.ones(100), horizon=-5), "horizon must be a positive integer"),
+        (dict(context=np.ones(10), horizon=5, period=24), "at least"),
+        (dict(context=np.ones((2, 3, 4, 5)), horizon=5), "shape"),
+        (dict(context=np.ones(100), horizon=5, layout="sideways"), "layout"),
+    ],
+)
+def test_bad_input_raises_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        forecast_with_outpainter(outpainter=RepeatLastColumn(), **kwargs)
+
+
+def test_detected_period_and_long_direct_horizon():
+    series = periodic(24 * 40 + 720)
+    pred = forecast_with_outpainter(series[: 24 * 40], 720, RepeatLastColumn(), period=None, candidates=(24, 168))
+    np.testing.assert_allclose(pred, series[24 * 40 :], atol=1e-3)
+    # A non-seasonal series gets folded into blocks, so even a long horizon fits the canvas in one pass.
+    walk = np.cumsum(np.random.default_rng(1).normal(size=300))
+    assert forecast_with_outpainter(walk, 200, RepeatLastColumn(), period=1).shape == (200,)
+
+
+def test_detect_period_and_frequency_candidates():
+    t = np.arange(1200)
+    x = np.sin(2 * np.pi * t / 24) + 0.01 * t + 0.2 * np.random.default_rng(0).normal(size=1200)
+    assert detect_period(x) == 24
+    assert detect_period(np.random.default_rng(0).normal(size=(2, 500))).tolist() == [1, 1]
+    assert period_candidates("h") == (24, 168) and period_candidates("15min")[0] == 96
+    with pytest.raises(ValueError, match="frequency"):
+        period_candidates("fortnightly")
+
+
+def test_visionts_layout_with_a_real_mae_shaped_model():
+    model = MAEOutpainter(OutpainterConfig(image_size=(32, 64), patch_size=(8, 8), width=32, depth=1, decoder_depth=1, heads=2))
+    context = torch.randn(5, 300)
+    pred = forecast_with_outpainter(context, 48, model, period=24, batch_size=2)
+    assert pred.shape == (5, 48) and torch.isfinite(pred).all()

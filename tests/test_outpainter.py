@@ -1,0 +1,85 @@
+"""MAEOutpainter: shapes, right-side masking, gradients, save / load; its training loop on real series."""
+
+import json
+
+import pytest
+import torch
+
+from timeartist.hub import CheckpointError
+from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
+from timeartist.models.outpainting import Outpainter
+
+TINY = dict(image_size=(8, 12), patch_size=(8, 1), width=16, depth=1, decoder_depth=1, heads=2, mlp_ratio=2.0)
+
+
+def tiny(**changes):
+    return MAEOutpainter(OutpainterConfig(**{**TINY, **changes}))
+
+
+@pytest.mark.parametrize("patch_size", [(8, 1), (4, 2)])
+def test_forward_backward_shapes(patch_size):
+    model = tiny(patch_size=patch_size)
+    assert isinstance(model, Outpainter)
+    images = torch.randn(3, 3, 8, 12)
+    out = model(images, visible_cols=2)
+    assert out.shape == images.shape
+    out.square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_masked_pixels_are_never_read_and_visible_ones_are_pasted_back():
+    model = tiny(patch_size=(4, 2))
+    images = torch.randn(2, 3, 8, 12)
+    changed = images.clone()
+    changed[..., 6:] = torch.randn_like(changed[..., 6:])  # everything right of 3 visible patch columns
+    first, second = model.outpaint(images, 3), model.outpaint(changed, 3)
+    torch.testing.assert_close(first, second)
+    assert torch.equal(first[..., :6], images[..., :6])
+    assert not torch.equal(first[..., 6:], images[..., 6:])
+
+
+def test_outpaint_needs_no_grad_and_restores_training_mode():
+    model = tiny().train()
+    out = model.outpaint(torch.randn(1, 3, 8, 12), 4)
+    assert not out.requires_grad and model.training
+
+
+def test_bad_input_is_a_clear_error():
+    model = tiny()
+    with pytest.raises(ValueError, match="expects images"):
+        model(torch.randn(2, 3, 8, 10), 2)
+    with pytest.raises(ValueError, match="visible_cols"):
+        model(torch.randn(2, 3, 8, 12), 0)
+    with pytest.raises(ValueError, match="divisible"):
+        OutpainterConfig(image_size=(8, 12), patch_size=(3, 1))
+
+
+def test_save_load_round_trip_is_strict(tmp_path):
+    model = tiny()
+    images = torch.randn(2, 3, 8, 12)
+    model.save_pretrained(tmp_path / "op")
+    loaded = MAEOutpainter.from_pretrained(tmp_path / "op")
+    assert loaded.config == model.config
+    torch.testing.assert_close(loaded.outpaint(images, 5), model.outpaint(images, 5))
+    config = json.loads((tmp_path / "op" / "config.json").read_text())
+    (tmp_path / "op" / "config.json").write_text(json.dumps({**config, "width": 32, "heads": 4}))
+    with pytest.raises(CheckpointError, match="wrong shapes"):
+        MAEOutpainter.from_pretrained(tmp_path / "op")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        MAEOutpainter.from_pretrained(tmp_path / "missing")
+
+
+def test_training_runs_resumes_and_exports(data_root, tmp_path):
+    from timeartist.training.outpainter import OutpainterTrainConfig, train_outpainter
+
+    config = OutpainterTrainConfig(
+        model=OutpainterConfig(**{**TINY, "image_size": (8, 24)}), out_dir=str(tmp_path / "run"), data_root=str(data_root),
+        steps=3, batch_size=4, warmup_steps=1, checkpoint_every=2, max_future_cols=6, real_weights={"illness": 1.0},
+    )
+    final = train_outpainter(config)
+    assert (tmp_path / "run" / "step_000002" / "model.safetensors").is_file()
+    trained = MAEOutpainter.from_pretrained(final)
+    config.steps = 4  # resuming continues from the saved state instead of starting over
+    resumed = MAEOutpainter.from_pretrained(train_outpainter(config))
+    assert torch.load(tmp_path / "run" / "state.pt", weights_only=False)["step"] == 4
+    assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), resumed.state_dict().values()))
