@@ -67,6 +67,7 @@ class OutpainterTrainConfig:
     bf16: bool = True
     checkpoint_every: int = 250
     norm_const: float = NORM_CONST
+    target_clip: float = 5.0  # bound on the normalised future (12.5 context stds at norm_const 0.4)
 
     @classmethod
     def from_dict(cls, values: dict) -> "OutpainterTrainConfig":
@@ -174,7 +175,10 @@ class RenderedBatches:
             future = torch.from_numpy(values[context_cols * period : (context_cols + future_cols) * period])[None]
             context, mean, scale = normalise(context, cfg.norm_const)
             layout = plan_layout(context.shape[-1], future.shape[-1], period, (height, width), cfg.model.patch_size, None)
-            images.append(render(context, layout, future=(future - mean) / scale))
+            # A nearly flat context makes the normalised future explode; clipping keeps one window from
+            # dominating a batch (the forecaster meets such series too, and the clip is far outside typical values).
+            future = ((future - mean) / scale).clamp(-cfg.target_clip, cfg.target_clip)
+            images.append(render(context, layout, future=future))
             mask = torch.zeros(width, dtype=torch.bool)
             mask[context_cols : context_cols + future_cols] = True
             masks.append(mask)
