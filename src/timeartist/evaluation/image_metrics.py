@@ -2,8 +2,9 @@
 
 ``frechet_efficientnet_distance`` is "FED (EfficientNet-Lite0 features), not Inception FID": the same
 Frechet formula as FID, on the 1280-d pooled features of the bundled EfficientNet-Lite0. Its values are
-comparable only with other FED values, never with published FID numbers. Real Inception FID needs
-Inception-v3 weights that no installed package ships; it is not provided here.
+comparable only with other FED values, never with published FID numbers. Real Inception FID is opt-in:
+``inception_fid`` takes the path of a TorchScript FID Inception-v3 file the user supplies, since no
+installed package ships those weights.
 
 Images are (B, C, H, W) float tensors (or arrays) with values in [0, data_range].
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -132,7 +135,7 @@ def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: n
     return float(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2 * trace_sqrt)
 
 
-def _batches(images: Tensor | Iterable[Tensor], batch_size: int) -> Iterable[Tensor]:
+def _batches(images: Tensor | np.ndarray | Iterable[Tensor], batch_size: int) -> Iterable[Tensor]:
     if isinstance(images, (Tensor, np.ndarray)):
         images = torch.as_tensor(images)
         return (images[i : i + batch_size] for i in range(0, len(images), batch_size))
@@ -140,19 +143,31 @@ def _batches(images: Tensor | Iterable[Tensor], batch_size: int) -> Iterable[Ten
 
 
 @torch.no_grad()
-def efficientnet_feature_stats(images: Tensor | Iterable[Tensor], model: EfficientNetLite | None = None, batch_size: int = 32) -> GaussianStats:
-    """Mean/covariance of EfficientNet-Lite0 pooled features (1280-d) over images (N, 3, H, W) in [0, 1],
-    given as one tensor or an iterable of batches."""
-    model = load_efficientnet_lite0() if model is None else model
-    device = next(model.parameters()).device
+def feature_stats(
+    images: Tensor | np.ndarray | Iterable[Tensor], extract: Callable[[Tensor], Tensor], batch_size: int = 32, desc: str = "features"
+) -> GaussianStats:
+    """Gaussian fit of ``extract(batch) -> (b, D)`` over images (N, 3, H, W) in [0, 1], given as one tensor
+    (split into ``batch_size`` chunks) or as an iterable of batches."""
     stats = GaussianStats()
-    for batch in tqdm(_batches(images, batch_size), desc="FED features", disable=not sys.stderr.isatty(), leave=False):
-        stats.update(model.features(torch.as_tensor(batch, dtype=torch.float32).to(device)))
+    for batch in tqdm(_batches(images, batch_size), desc=desc, disable=not sys.stderr.isatty(), leave=False):
+        stats.update(extract(torch.as_tensor(batch, dtype=torch.float32)))
     return stats
 
 
+def efficientnet_feature_stats(
+    images: Tensor | np.ndarray | Iterable[Tensor], model: EfficientNetLite | None = None, batch_size: int = 32
+) -> GaussianStats:
+    """Mean/covariance of EfficientNet-Lite0 pooled features (1280-d) over images (N, 3, H, W) in [0, 1]."""
+    model = load_efficientnet_lite0() if model is None else model
+    device = next(model.parameters()).device
+    return feature_stats(images, lambda x: model.features(x.to(device)), batch_size, desc="FED features")
+
+
 def frechet_efficientnet_distance(
-    images_a: Tensor | Iterable[Tensor], images_b: Tensor | Iterable[Tensor], model: EfficientNetLite | None = None, batch_size: int = 32
+    images_a: Tensor | np.ndarray | Iterable[Tensor],
+    images_b: Tensor | np.ndarray | Iterable[Tensor],
+    model: EfficientNetLite | None = None,
+    batch_size: int = 32,
 ) -> float:
     """FED (EfficientNet-Lite0 features), not Inception FID: Frechet distance between the Gaussian fits of
     the pooled EfficientNet-Lite0 features of two image sets (each (N, 3, H, W) in [0, 1] or an iterable of
@@ -163,4 +178,55 @@ def frechet_efficientnet_distance(
     a = efficientnet_feature_stats(images_a, model, batch_size)
     b = efficientnet_feature_stats(images_b, model, batch_size)
     logger.info("%s over %d and %d images", FED_LABEL, a.n, b.n)
+    return frechet_distance(a.mean, a.cov, b.mean, b.cov)
+
+
+class InceptionFeatures:
+    """Pool3 features (B, 2048) of the TorchScript FID Inception-v3 ``inception-2015-12-05.pt`` (the file
+    clean-fid and the StyleGAN2-ADA / StyleGAN3 metrics use), loaded from a path the user supplies.
+
+    Images (B, 3, H, W) in [0, 1] are quantised to uint8 levels like saved images, resized to 299 x 299
+    (bilinear, as TF-ported FID code does) and passed as 0..255 floats; the network normalises internally.
+    """
+
+    def __init__(self, weights_path: str | Path, device: torch.device | str = "cpu"):
+        path = Path(weights_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Inception FID weights not found: expected the TorchScript file inception-2015-12-05.pt at {path}")
+        try:
+            with warnings.catch_warnings():  # TorchScript is deprecated, but it is the format this file ships in
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.network = torch.jit.load(str(path), map_location=device).eval()
+        except RuntimeError as err:
+            raise ValueError(
+                f"{path} is not a TorchScript module: Inception FID expects the TorchScript inception-2015-12-05.pt "
+                "(clean-fid / StyleGAN metrics), not a state dict"
+            ) from err
+        self.device = torch.device(device)
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> Tensor:
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"expected RGB images of shape (B, 3, H, W) in [0, 1], got shape {tuple(images.shape)}")
+        x = (images.to(self.device, torch.float32).clamp(0, 1) * 255).round()
+        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        features = self.network(x, return_features=True)
+        if features.ndim != 2 or features.shape[0] != images.shape[0]:
+            raise ValueError(f"the Inception network returned features of shape {tuple(features.shape)}, expected (B, 2048)")
+        return features
+
+
+def inception_fid(
+    images_a: Tensor | np.ndarray | Iterable[Tensor],
+    images_b: Tensor | np.ndarray | Iterable[Tensor],
+    weights_path: str | Path,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+) -> float:
+    """Opt-in Frechet Inception Distance with user-supplied weights (no library bundles them and nothing is
+    downloaded). Image sets as in ``frechet_efficientnet_distance``. Published rFID / gFID use 50k images;
+    small sets give larger values."""
+    extract = InceptionFeatures(weights_path, device)
+    a = feature_stats(images_a, extract, batch_size, desc="FID features")
+    b = feature_stats(images_b, extract, batch_size, desc="FID features")
     return frechet_distance(a.mean, a.cov, b.mean, b.cov)

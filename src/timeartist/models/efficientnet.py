@@ -59,7 +59,16 @@ class EfficientNetLiteConfig:
 class Conv2dSame(nn.Conv2d):
     """Conv2d with TensorFlow "SAME" padding: output size ceil(input / stride), extra pad on the bottom/right."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Stride 1 with odd kernels pads (k - 1) / 2 on every side: let the convolution do it, saving a copy.
+        self.static = all(s == 1 for s in self.stride) and all(k % 2 == 1 for k in self.kernel_size)
+        if self.static:
+            self.padding = tuple((k - 1) // 2 for k in self.kernel_size)
+
     def forward(self, x: Tensor) -> Tensor:
+        if self.static:
+            return super().forward(x)
         pads = []
         for size, k, s in zip(x.shape[-2:], self.kernel_size, self.stride):
             total = max((math.ceil(size / s) - 1) * s + k - size, 0)
