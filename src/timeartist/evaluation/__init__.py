@@ -3,9 +3,12 @@
 from timeartist.evaluation.image_metrics import (
     FED_LABEL,
     GaussianStats,
+    InceptionFeatures,
     efficientnet_feature_stats,
+    feature_stats,
     frechet_distance,
     frechet_efficientnet_distance,
+    inception_fid,
     psnr,
     ssim,
 )
@@ -13,9 +16,12 @@ from timeartist.evaluation.image_metrics import (
 __all__ = [
     "FED_LABEL",
     "GaussianStats",
+    "InceptionFeatures",
     "efficientnet_feature_stats",
+    "feature_stats",
     "frechet_distance",
     "frechet_efficientnet_distance",
+    "inception_fid",
     "psnr",
     "ssim",
 ]
