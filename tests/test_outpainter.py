@@ -1,6 +1,7 @@
 """MAEOutpainter: shapes, right-side masking, gradients, save / load; its training loop on real series."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from timeartist.hub import CheckpointError
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.models.outpainting import Outpainter
 
+REPO = Path(__file__).resolve().parents[1]
 TINY = dict(image_size=(8, 12), patch_size=(8, 1), width=16, depth=1, decoder_depth=1, heads=2, mlp_ratio=2.0)
 
 
@@ -70,16 +72,21 @@ def test_save_load_round_trip_is_strict(tmp_path):
 
 
 def test_training_runs_resumes_and_exports(data_root, tmp_path):
-    from timeartist.training.outpainter import OutpainterTrainConfig, train_outpainter
+    from timeartist.training.outpainter import run_outpainter
 
-    config = OutpainterTrainConfig(
-        model=OutpainterConfig(**{**TINY, "image_size": (8, 24)}), out_dir=str(tmp_path / "run"), data_root=str(data_root),
-        steps=3, batch_size=4, warmup_steps=1, checkpoint_every=2, max_future_cols=6, real_weights={"illness": 1.0},
-    )
-    final = train_outpainter(config)
-    assert (tmp_path / "run" / "step_000002" / "model.safetensors").is_file()
-    trained = MAEOutpainter.from_pretrained(final)
-    config.steps = 4  # resuming continues from the saved state instead of starting over
-    resumed = MAEOutpainter.from_pretrained(train_outpainter(config))
-    assert torch.load(tmp_path / "run" / "state.pt", weights_only=False)["step"] == 4
+    overrides = [
+        f"experiment.output_dir={tmp_path / 'run'}", f"dataset.params.data_root={data_root}",
+        "dataset.params.real_weights={illness: 1.0}", "dataset.params.max_future_cols=6",
+        "model.image_size=[8,24]", "model.patch_size=[8,1]", "model.width=16", "model.heads=2", "model.depth=1",
+        "training.per_gpu_batch_size=4", "training.max_train_steps=2", "lr_scheduler.params.warmup_steps=1",
+        "experiment.save_every=1", "experiment.eval_every=2", "validation.datasets=[ETTh1]", "validation.horizons=[24]",
+        "validation.stride=512", "validation.context=96",
+    ]
+    config = REPO / "configs" / "tiny" / "outpainter.yaml"
+    trained = MAEOutpainter.from_pretrained(run_outpainter(config, overrides))
+    assert trained.config.image_size == (8, 24)
+    line = json.loads((tmp_path / "run" / "evals" / "val.jsonl").read_text().splitlines()[-1])
+    assert line["step"] == 2 and line["ETTh1_mse_24"] > 0
+    # a longer run in the same folder resumes from the step-2 checkpoint instead of starting over
+    resumed = MAEOutpainter.from_pretrained(run_outpainter(config, [o.replace("steps=2", "steps=3") for o in overrides]))
     assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), resumed.state_dict().values()))

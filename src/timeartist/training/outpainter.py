@@ -4,33 +4,71 @@ Every training image is a window of a real or synthetic series rendered exactly 
 context (``timeartist.pipelines.rendering``, native layout: one period per pixel column), except that the columns
 after the context hold the true future. The model sees the left ``visible_cols`` columns of a batch and is scored
 (mean squared error, in the rendered scale) on the masked columns that have ground truth, at most
-``max_future_cols`` of them, which bounds the horizons it is trained for.
+``max_future_cols`` of them, which bounds the horizons it is trained for. The normalised future is clipped to
+``+-target_clip`` so a nearly flat context cannot blow up a batch.
 
 Series sources (``load_sources``), never ETTh1 / ETTh2 so those stay zero-shot: the train split of ETTm1
-(period 96), exchange_rate (no season: folded by random blocks) and illness (period 52), plus seeded synthetic
-series (``synthetic_series``). Augmentations: random sign, and random mixtures of two channels of one file.
+(period 96) and exchange_rate (no season: folded by random blocks); illness (period 52) is available but too short
+to fill a canvas, and a batch's context is capped by its shortest window; plus seeded synthetic
+series (``synthetic_series``: it returns its period, which the fold needs, and is cheap at the ~10k-step windows
+a canvas holds). Augmentations: random sign, and random mixtures of two channels of one file.
+
+Item ``i`` of ``SeriesWindows`` depends only on (seed, i), and each batch's visible width only on its items, so the
+engine's resume gives the same run. Every ``eval_every`` steps the EMA model forecasts the validation split of
+``validation.datasets`` (strided windows, all channels, the LTSF scaling) and is saved to
+``<output_dir>/evals/step_XXXXXXXX`` next to a line of ``evals/val.jsonl``, for checkpoint selection on validation.
+
+Run config (seed layout, see ``configs/tiny/outpainter.yaml``): ``model`` (``OutpainterConfig``), ``dataset.params``
+(``OutpainterDataConfig``), ``validation`` (``datasets``, ``horizons``, ``stride``, ``context``), and the engine
+keys of ``timeartist.training.config``; ``training.bf16_autocast`` runs the CPU forward in bfloat16.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import logging
-import math
-import time
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
+from omegaconf import DictConfig, OmegaConf
 from scipy.signal import lfilter
-from tqdm.auto import tqdm
+from torch import Tensor
+from torch.utils.data import Dataset
 
 from timeartist.data import LTSFDataset
-from timeartist.hub import atomic_write, config_from_dict
+from timeartist.hub import config_from_dict
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
+from timeartist.pipelines.forecasting import forecast_with_outpainter
 from timeartist.pipelines.rendering import NORM_CONST, normalise, plan_layout, render
+from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.engine import Trainer, TrainingTask
 
 logger = logging.getLogger(__name__)
+
+# Files and fold periods of the real sources (0: no season, fold by a random block); none is evaluated zero-shot.
+REAL_SOURCES = {"ETTm1": (96,), "exchange_rate": (0,), "illness": (52,)}
+SYNTHETIC_PERIODS = (7, 12, 24, 24, 48, 52, 96)
+# Seasonal periods of the validation files, as the benchmark uses them.
+VAL_PERIODS = {"etth1": 24, "etth2": 24, "ettm1": 96, "ettm2": 96}
+
+
+@dataclass
+class OutpainterDataConfig:
+    """The training-image mixture."""
+
+    data_root: str | None = None
+    real_weights: dict[str, float] = field(default_factory=lambda: {"ETTm1": 0.85, "exchange_rate": 0.15})
+    synthetic_prob: float = 0.35
+    mix_prob: float = 0.3  # mix two channels of one file
+    flip_prob: float = 0.3
+    max_future_cols: int = 32
+    long_context_prob: float = 0.7  # share of batches whose context fills the canvas up to the future
+    norm_const: float = NORM_CONST
+    target_clip: float = 5.0  # bound on the normalised future (12.5 context stds at norm_const 0.4)
 
 
 @dataclass
@@ -42,46 +80,11 @@ class SeriesSource:
     periods: tuple[int, ...]
 
 
-@dataclass
-class OutpainterTrainConfig:
-    """A training run: model, data mixture, optimisation and checkpointing."""
-
-    model: OutpainterConfig = field(default_factory=OutpainterConfig)
-    out_dir: str = "runs/outpainter"
-    data_root: str | None = None
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 1e-3
-    end_lr: float = 1e-5
-    warmup_steps: int = 100
-    weight_decay: float = 0.05
-    grad_clip: float = 1.0
-    ema_decay: float = 0.995
-    seed: int = 0
-    max_future_cols: int = 32
-    long_context_prob: float = 0.7  # share of batches whose context fills the canvas up to the future
-    synthetic_prob: float = 0.35
-    real_weights: dict[str, float] = field(default_factory=lambda: {"ETTm1": 0.8, "exchange_rate": 0.1, "illness": 0.1})
-    mix_prob: float = 0.3  # mix two channels of one file
-    flip_prob: float = 0.3
-    bf16: bool = True
-    checkpoint_every: int = 250
-    norm_const: float = NORM_CONST
-    target_clip: float = 5.0  # bound on the normalised future (12.5 context stds at norm_const 0.4)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "OutpainterTrainConfig":
-        values = dict(values)
-        model = config_from_dict(OutpainterConfig, values.pop("model", {}))
-        return config_from_dict(cls, {**values, "model": model})
-
-
-# Files and fold periods of the real sources; none of them is evaluated zero-shot.
-REAL_SOURCES = {"ETTm1": (96,), "exchange_rate": (0,), "illness": (52,)}
-
-
-def load_sources(data_root: str | None = None, names: tuple[str, ...] = tuple(REAL_SOURCES)) -> dict[str, list[SeriesSource]]:
+def load_sources(data_root: str | None = None, names: Sequence[str] = tuple(REAL_SOURCES)) -> dict[str, list[SeriesSource]]:
     """Train-split channels of each named LTSF file, scaled with the train statistics (``LTSFDataset``)."""
+    unknown = sorted(set(names) - set(REAL_SOURCES))
+    if unknown:
+        raise ValueError(f"unknown outpainter training sources {unknown}; known: {sorted(REAL_SOURCES)}")
     sources = {}
     for name in names:
         ds = LTSFDataset(name, split="train", seq_len=1, pred_len=1, data_root=data_root)
@@ -100,7 +103,7 @@ def synthetic_series(rng: np.random.Generator, length: int, period: int) -> np.n
     cycles = t / period
     harmonics = rng.integers(1, 5)
     profile = sum(
-        rng.normal() / k**rng.uniform(0.5, 1.5) * np.sin(2 * np.pi * k * cycles + rng.uniform(0, 2 * np.pi))
+        rng.normal() / k ** rng.uniform(0.5, 1.5) * np.sin(2 * np.pi * k * cycles + rng.uniform(0, 2 * np.pi))
         for k in range(1, harmonics + 1)
     )
     drift = np.exp(np.cumsum(rng.normal(0, rng.uniform(0, 0.05), length // period + 2)))[cycles.astype(int)]
@@ -120,33 +123,32 @@ def synthetic_series(rng: np.random.Generator, length: int, period: int) -> np.n
     return series.astype(np.float32)
 
 
-class RenderedBatches:
-    """Draws training batches: ``(images (B, 3, H, W), visible_cols, loss_mask (B, W) bool over pixel columns)``."""
+class SeriesWindows(Dataset):
+    """Map-style: item ``i`` -> ``(i, window (n * period,) float32, period)`` with n <= canvas width in periods.
 
-    def __init__(self, config: OutpainterTrainConfig, sources: dict[str, list[SeriesSource]], seed: int):
-        self.config, self.sources = config, sources
-        self.rng = np.random.default_rng(seed)
-        weights = {k: v for k, v in config.real_weights.items() if k in sources}
-        total = sum(weights.values())
-        self.real_names = list(weights)
-        self.real_p = np.array([weights[k] / total for k in self.real_names])
+    Windows are as long as the canvas allows; a source shorter than that gives a shorter window."""
 
-    def _window(self, total_cols: int, min_cols: int) -> tuple[np.ndarray, int]:
-        """A series window of ``total_cols`` periods (at least ``min_cols``: a real source too short for that is
-        replaced by a synthetic series) and its period."""
-        rng, cfg = self.rng, self.config
-        first = None
-        if self.real_names and rng.random() >= cfg.synthetic_prob:
-            channels = self.sources[self.real_names[rng.choice(len(self.real_names), p=self.real_p)]]
-            first = channels[rng.integers(len(channels))]
-            period = int(rng.choice(first.periods)) or int(rng.integers(4, 65))
-            if len(first.values) // period < min_cols:
-                first = None
-        if first is None:
-            period = int(rng.choice([7, 12, 24, 24, 48, 52, 96, int(rng.integers(4, 129))]))
-            values = synthetic_series(rng, total_cols * period, period)
+    def __init__(self, config: OutpainterDataConfig, model: OutpainterConfig, sources: dict[str, list[SeriesSource]], size: int, seed: int):
+        self.config, self.columns, self.sources, self.size, self.seed = config, model.image_size[1], sources, size, seed
+        weights = {k: w for k, w in config.real_weights.items() if k in sources and w > 0}
+        self.names = list(weights)
+        self.p = np.array(list(weights.values())) / sum(weights.values()) if weights else None
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> tuple[int, np.ndarray, int]:
+        cfg = self.config
+        rng = np.random.default_rng([self.seed, index])
+        if not self.names or rng.random() < cfg.synthetic_prob:
+            period = int(rng.choice([*SYNTHETIC_PERIODS, int(rng.integers(4, 129))]))
+            values = synthetic_series(rng, self.columns * period, period)
         else:
-            length = min(total_cols * period, len(first.values) // period * period)
+            channels = self.sources[self.names[rng.choice(len(self.names), p=self.p)]]
+            first = channels[rng.integers(len(channels))]
+            # No season: fold by a random block short enough that the window still fills the canvas.
+            period = int(rng.choice(first.periods)) or int(rng.integers(4, max(5, len(first.values) // self.columns + 1)))
+            length = min(self.columns * period, len(first.values) // period * period)
             start = rng.integers(0, len(first.values) - length + 1)
             values = first.values[start : start + length]
             if rng.random() < cfg.mix_prob:
@@ -154,30 +156,39 @@ class RenderedBatches:
                 values = rng.uniform(0.3, 1) * values + rng.normal(0, 0.7) * other
         if rng.random() < cfg.flip_prob:
             values = -values
-        return np.asarray(values, dtype=np.float32), period
+        return index, np.asarray(values, dtype=np.float32), period
 
-    def __call__(self) -> tuple[torch.Tensor, int, torch.Tensor]:
-        cfg, rng = self.config, self.rng
-        height, width = cfg.model.image_size
-        pw = cfg.model.patch_size[1]
-        max_future = min(cfg.max_future_cols, width - pw)
+
+class RenderBatch:
+    """Collate windows into ``(images (B, 3, H, W), visible_cols, loss_mask (B, W) bool over pixel columns)``.
+
+    One visible width per batch (the encoder sees the same number of tokens for every image), drawn from a
+    generator seeded by the batch's item indices and capped so every window has at least one future column."""
+
+    def __init__(self, config: OutpainterDataConfig, model: OutpainterConfig, seed: int):
+        self.config, self.model, self.seed = config, model, seed
+
+    def __call__(self, items: list[tuple[int, np.ndarray, int]]) -> tuple[Tensor, int, Tensor]:
+        cfg = self.config
+        height, width = self.model.image_size
+        pw = self.model.patch_size[1]
+        rng = np.random.default_rng([self.seed, *sorted(i for i, _, _ in items)[:4]])
+        columns = min(len(values) // period for _, values, period in items)
+        max_future = max(1, min(cfg.max_future_cols, columns - pw))
         if rng.random() < cfg.long_context_prob:
-            visible_px = width - rng.integers(1, max_future + 1)
+            visible_px = columns - rng.integers(1, max_future + 1)
         else:
-            visible_px = rng.integers(pw, width - pw + 1)
+            visible_px = rng.integers(pw, columns)
         visible_cols = max(1, int(visible_px) // pw)
         context_cols = visible_cols * pw
         images, masks = [], []
-        for _ in range(cfg.batch_size):
-            values, period = self._window(min(width, context_cols + max_future), context_cols + 1)
-            future_cols = len(values) // period - context_cols
+        for _, values, period in items:
+            future_cols = min(len(values) // period - context_cols, cfg.max_future_cols)
             context = torch.from_numpy(values[: context_cols * period])[None]
             future = torch.from_numpy(values[context_cols * period : (context_cols + future_cols) * period])[None]
             context, mean, scale = normalise(context, cfg.norm_const)
-            layout = plan_layout(context.shape[-1], future.shape[-1], period, (height, width), cfg.model.patch_size, None)
-            # A nearly flat context makes the normalised future explode; clipping keeps one window from
-            # dominating a batch (the forecaster meets such series too, and the clip is far outside typical values).
             future = ((future - mean) / scale).clamp(-cfg.target_clip, cfg.target_clip)
+            layout = plan_layout(context.shape[-1], future.shape[-1], period, (height, width), self.model.patch_size, None)
             images.append(render(context, layout, future=future))
             mask = torch.zeros(width, dtype=torch.bool)
             mask[context_cols : context_cols + future_cols] = True
@@ -185,78 +196,91 @@ class RenderedBatches:
         return torch.cat(images), visible_cols, torch.stack(masks)
 
 
-def masked_column_loss(prediction: torch.Tensor, target: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
+def masked_column_loss(prediction: Tensor, target: Tensor, loss_mask: Tensor) -> Tensor:
     """Mean squared error over the pixel columns where ``loss_mask`` (B, W) is set; images (B, C, H, W)."""
     error = (prediction.float() - target).square().mean(dim=(1, 2))  # (B, W)
     return (error * loss_mask).sum() / loss_mask.sum().clamp(min=1)
 
 
-def _lr_factor(step: int, config: OutpainterTrainConfig) -> float:
-    """Linear warm-up, then cosine from lr to end_lr."""
-    if step < config.warmup_steps:
-        return (step + 1) / config.warmup_steps
-    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
-    floor = config.end_lr / config.lr
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+@dataclass
+class ValidationConfig:
+    """Forecast validation during training (never a test split)."""
+
+    datasets: tuple[str, ...] = ("ETTh1", "ETTh2")
+    horizons: tuple[int, ...] = (96, 192, 336, 720)
+    stride: int = 64
+    context: int = 2880
+    data_root: str | None = None
 
 
-def train_outpainter(config: OutpainterTrainConfig) -> Path:
-    """Train, checkpoint the EMA weights every ``checkpoint_every`` steps under ``out_dir/step_XXXXXX`` (plus
-    ``out_dir/state.pt`` to resume), and export the final EMA model to ``out_dir/final``. Returns that folder."""
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-    model = MAEOutpainter(config.model)
-    ema = MAEOutpainter(config.model).requires_grad_(False)
-    ema.load_state_dict(model.state_dict())
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.95))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, config))
-    step = 0
-    state_path = out / "state.pt"
-    if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step = state["step"]
-        logger.info("resumed from %s at step %d", state_path, step)
-    # The batch stream is seeded by the step it resumes at, so a resumed run does not replay old batches.
-    names = tuple(name for name, weight in config.real_weights.items() if weight > 0)
-    batches = RenderedBatches(config, load_sources(config.data_root, names), seed=config.seed * 1_000_003 + step)
-    logger.info("MAEOutpainter with %d parameters; training %d steps", model.num_parameters(), config.steps)
-    started = time.time()
-    bar = tqdm(total=config.steps, initial=step, desc="outpainter", disable=None)
-    while step < config.steps:
-        images, visible_cols, loss_mask = batches()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            prediction = model(images, visible_cols)
-        loss = masked_column_loss(prediction, images, loss_mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        scheduler.step()
-        step += 1
-        decay = min(config.ema_decay, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for e, p in zip(ema.parameters(), model.parameters()):
-                e.lerp_(p, 1 - decay)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        if step % 25 == 0:
-            logger.info("step %d loss %.5f lr %.2e elapsed %.0fs", step, loss.item(), scheduler.get_last_lr()[0], time.time() - started)
-        if step % config.checkpoint_every == 0 or step == config.steps:
-            ema.save_pretrained(out / f"step_{step:06d}")
-            state = {
-                "model": model.state_dict(),
-                "ema": ema.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "config": dataclasses.asdict(config),
-            }
-            atomic_write(state_path, lambda tmp: torch.save(state, tmp))
-    bar.close()
-    logger.info("trained to step %d in %.0fs", step, time.time() - started)
-    return ema.save_pretrained(out / "final")
+class OutpainterTask(TrainingTask):
+    """The outpainting objective for the engine; ``evaluate`` forecasts validation windows with the EMA weights."""
+
+    def __init__(self, model: MAEOutpainter, validation: ValidationConfig, output_dir: str | Path, bf16: bool = True):
+        super().__init__()
+        self.model, self.validation, self.bf16 = model, validation, bf16
+        self.output_dir = Path(output_dir)
+        self.step = 0
+
+    def training_step(self, batch) -> tuple[Tensor, dict[str, float]]:
+        images, visible_cols, loss_mask = batch
+        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.bf16 and images.device.type == "cpu"):
+            prediction = self.model(images, visible_cols)
+        return masked_column_loss(prediction, images, loss_mask), {"visible_cols": float(visible_cols)}
+
+    def on_step_end(self, step: int) -> dict[str, float]:
+        self.step = step
+        return {}
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        return self.model.save_pretrained(path)
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float]:
+        val = self.validation
+        results = {}
+        for name in val.datasets:
+            scores = []
+            for horizon in val.horizons:
+                ds = LTSFDataset(name, split="val", seq_len=val.context, pred_len=horizon, data_root=val.data_root)
+                contexts, targets = ds.windows()
+                rows = contexts[:: val.stride].reshape(-1, val.context)
+                pred = forecast_with_outpainter(rows, horizon, self.model, period=VAL_PERIODS.get(name.lower()), progress=False)
+                scores.append(float(np.mean((pred - targets[:: val.stride].reshape(-1, horizon)) ** 2)))
+                results[f"{name}_mse_{horizon}"] = scores[-1]
+            results[f"{name}_mse"] = float(np.mean(scores))
+        if val.datasets:
+            results["mse"] = float(np.mean([results[f"{n}_mse"] for n in val.datasets]))
+        folder = self.output_dir / "evals"
+        self.model.save_pretrained(folder / f"step_{self.step:08d}")
+        with open(folder / "val.jsonl", "a") as f:
+            f.write(json.dumps({"step": self.step, **results}) + "\n")
+        return results
+
+
+def build_outpainter_task(cfg: DictConfig) -> tuple[OutpainterTask, SeriesWindows, RenderBatch]:
+    """Task, dataset and collate function of a run config."""
+    model_config = config_from_dict(OutpainterConfig, OmegaConf.to_container(cfg.model, resolve=True))
+    data_config = config_from_dict(OutpainterDataConfig, OmegaConf.to_container(OmegaConf.select(cfg, "dataset.params", default={}) or {}))
+    validation = config_from_dict(ValidationConfig, OmegaConf.to_container(OmegaConf.select(cfg, "validation", default={}) or {}))
+    if validation.data_root is None:
+        validation.data_root = data_config.data_root
+    settings = trainer_config(cfg)
+    names = [n for n, w in data_config.real_weights.items() if w > 0]
+    sources = load_sources(data_config.data_root, names)
+    size = settings.max_train_steps * settings.per_gpu_batch_size * settings.gradient_accumulation_steps
+    data = SeriesWindows(data_config, model_config, sources, size=size, seed=settings.seed)
+    bf16 = bool(OmegaConf.select(cfg, "training.bf16_autocast", default=True))
+    task = OutpainterTask(MAEOutpainter(model_config), validation, settings.output_dir, bf16=bf16)
+    logger.info("MAEOutpainter with %d parameters", task.model.num_parameters())
+    return task, data, RenderBatch(data_config, model_config, seed=settings.seed)
+
+
+def run_outpainter(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> Path:
+    """Train the outpainter from a run config (YAML path or DictConfig) with ``key=value`` overrides; returns the
+    export folder (a ``MAEOutpainter.from_pretrained`` folder). Resumes a run in the same output_dir."""
+    cfg = load_run_config(config, overrides)
+    settings = trainer_config(cfg)
+    torch.manual_seed(settings.seed)  # model initialisation
+    task, data, collate = build_outpainter_task(cfg)
+    return Trainer(task, settings, data, collate_fn=collate).fit()
