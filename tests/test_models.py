@@ -1,11 +1,13 @@
 """Tokenizers, shared code space and alignment on the tiny configs: shapes, gradients, checkpoints, bad input."""
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
+from safetensors.torch import save_file
 
 from timeartist.hub import CheckpointError
 from timeartist.models import (
@@ -129,6 +131,16 @@ def test_shared_quantizer_models_save_and_load(tmp_path, pair):
     series, vision = pair
     loaded = VisionModel.from_pretrained(vision.save_pretrained(tmp_path / "vision"))
     assert torch.equal(loaded.quantize.codebook, series.quantize.codebook)
+
+
+def test_seed_layout_folder_loads(tmp_path):
+    """The seed's Hugging Face folders hold the whole training config as config.json."""
+    model = TimeArtist(TINY).eval()
+    (tmp_path / "config.json").write_text(json.dumps(OmegaConf.to_container(TINY)))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp_path / "model.safetensors"))
+    loaded = TimeArtist.from_pretrained(tmp_path)
+    assert loaded.config == model.config
+    _assert_same_outputs(model, loaded, torch.randn(2, 64))
 
 
 def test_mismatched_checkpoint_is_refused(tmp_path):

@@ -13,14 +13,10 @@ trainer, the flag only selects the layout.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from einops import rearrange
-from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from timeartist.hub import CONFIG_NAME, WEIGHTS_NAME, PretrainedMixin, load_state_dict_strict
+from timeartist.hub import PretrainedMixin
 from timeartist.models.config import VisionModelConfig, resolve_config
 from timeartist.modules.pixel_decoder import PixelDecoder, ProxyCodebook, direct_pixel_head, proxy_code_head
 from timeartist.modules.quantizer import MultiHeadQuantizer
@@ -76,6 +72,8 @@ class VisualDecoder(LatentDecoder):
 class VisionModel(LatentTokenizer, PretrainedMixin):
     """Image tokenizer with the seed's / TiTok's interface.
 
+    ``from_pretrained`` also reads TiTok's HF folder (``config.json`` holding the training config).
+
     Args:
         config: a ``VisionModelConfig``, a seed / TiTok layout config (``model.vq_model.*``,
             ``dataset.preprocessing.crop_size``) or a flat dict of ``VisionModelConfig`` fields.
@@ -104,22 +102,6 @@ class VisionModel(LatentTokenizer, PretrainedMixin):
                 channel_mult=cfg.pixel_channel_mult,
                 num_res_blocks=cfg.pixel_num_res_blocks,
             )
-
-    @classmethod
-    def from_pretrained(cls, path, map_location="cpu") -> "VisionModel":
-        """Load a folder: ours (``save_pretrained``) or TiTok's HF layout, whose ``config.json`` holds the training
-        config (``model.vq_model.*``, ``dataset.preprocessing.crop_size``). Both need ``model.safetensors`` and
-        load strictly."""
-        path = Path(path)
-        config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
-        values = json.loads(config_path.read_text()) if config_path.is_file() else {}
-        if "model" not in values:
-            return super().from_pretrained(path, map_location)
-        if not weights_path.is_file():
-            raise FileNotFoundError(f"VisionModel.from_pretrained expected {weights_path} next to {config_path}")
-        model = cls(VisionModelConfig.from_seed(values))
-        load_state_dict_strict(model, load_file(weights_path, device=str(map_location)), source=str(weights_path))
-        return model.to(map_location)
 
     def _check_input(self, x: Tensor) -> None:
         expected = f"(B, 3, {self.image_size}, {self.image_size})"

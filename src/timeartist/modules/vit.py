@@ -14,13 +14,17 @@ mlp.c_proj}``. Modality-specific patch embeddings and output heads live in the m
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from einops import rearrange, repeat
+from safetensors.torch import load_file
 from torch import Tensor, nn
 
+from timeartist.hub import CONFIG_NAME, WEIGHTS_NAME, load_state_dict_strict
 from timeartist.modules.quantizer import MultiHeadQuantizer
 
 
@@ -164,7 +168,8 @@ class LatentDecoder(nn.Module):
 class LatentTokenizer(nn.Module):
     """Encoder -> (shared) quantizer -> decoder, with TiTok's method names.
 
-    Subclasses call ``_build`` with their encoder and decoder and define ``_check_input(x)``,
+    Subclasses also derive from ``timeartist.hub.PretrainedMixin`` (after this class), set ``config_class`` (with a
+    ``from_seed`` constructor), call ``_build`` with their encoder and decoder and define ``_check_input(x)``,
     ``_encode_latents(x) -> z (B, D, 1, N)`` and ``_decode_codes(q (B, D, 1, N))``.
 
     One quantizer instance may be passed to several tokenizers: codes of one modality then decode through the
@@ -173,6 +178,22 @@ class LatentTokenizer(nn.Module):
 
     num_latent_tokens: int
     token_size: int
+
+    @classmethod
+    def from_pretrained(cls, path, map_location="cpu"):
+        """Load a folder: ours (``save_pretrained``: flat config fields) or the seed's / TiTok's Hugging Face layout,
+        whose ``config.json`` is the whole training config (``model.vq_model.*``, ``dataset.preprocessing.*``),
+        read by ``config_class.from_seed``. Both need ``model.safetensors`` and load strictly."""
+        path = Path(path)
+        config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
+        values = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        if "model" not in values:
+            return super().from_pretrained(path, map_location)  # PretrainedMixin, next in the subclass's MRO
+        if not weights_path.is_file():
+            raise FileNotFoundError(f"{cls.__name__}.from_pretrained expected {weights_path} next to {config_path}")
+        model = cls(cls.config_class.from_seed(values))
+        load_state_dict_strict(model, load_file(weights_path, device=str(map_location)), source=str(weights_path))
+        return model.to(map_location)
 
     def _build(self, config, encoder: LatentEncoder, decoder: LatentDecoder, quantizer: MultiHeadQuantizer | None):
         """Set the parts and learned latent tokens (N, W), run TiTok's init sweep, then attach the quantizer (after
