@@ -1,0 +1,66 @@
+"""The paper's forecasting path: series -> image -> outpaint -> image -> series ("Time2Image, Outpaint, Image2Time").
+
+1. Each context is z-scored and converted to an image I_c by the pipeline's ``series_to_image`` (tokenizers and,
+   when present, the series->image aligner).
+2. I_c is squeezed horizontally onto the left ``n_v`` patch columns of the outpainter's canvas, with
+   ``n_v = clip(round(G * L / (L + H)), 1, G - 1)`` for G patch columns, so the canvas width stands for L + H steps;
+   the outpainter fills the columns to the right.
+3. The filled canvas is resized back to the tokenizer's image size and read by ``image_to_series``; the series it
+   gives spans L + H steps and is resampled to that length.
+4. The decoded context part is fitted to the true context by least squares (scale and offset), the same map is
+   applied to the decoded future, and the result is put back in the input's scale.
+
+The tokens are global, not spatial, so nothing guarantees that the right part of an image decodes to the end of
+a series: this path is here because the paper proposes it, and BENCHMARKS.md reports how it measures next to the
+periodic (VisionTS) rendering, which is the default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from timeartist.pipelines.forecasting import _as_rows, _from_rows, fill_nans
+
+
+def _affine_fit(decoded: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row least-squares (scale, offset) mapping ``decoded`` (B, L) onto ``truth`` (B, L)."""
+    d = decoded - decoded.mean(1, keepdims=True)
+    scale = (d * (truth - truth.mean(1, keepdims=True))).sum(1, keepdims=True) / np.maximum((d**2).sum(1, keepdims=True), 1e-12)
+    offset = truth.mean(1, keepdims=True) - scale * decoded.mean(1, keepdims=True)
+    return scale, offset
+
+
+def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress: bool | None = None):
+    """Forecast by the Time2Image -> outpaint -> Image2Time path of ``pipe`` (a ``TimeArtistPipeline``).
+
+    context (L,), (B, L) or (B, L, C) -> (H,), (B, H) or (B, H, C) in the input's type and scale.
+    """
+    if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    rows, lead, is_torch = _as_rows(context)
+    rows = fill_nans(rows)
+    length = rows.shape[1]
+    mean, std = rows.mean(1, keepdims=True), rows.std(1, keepdims=True)
+    z = (rows - mean) / np.where(std > 0, std, 1.0)
+
+    outpainter = pipe.outpainter
+    (canvas_h, canvas_w), (_, pw) = outpainter.image_size, outpainter.patch_size
+    columns = canvas_w // pw
+    visible = int(np.clip(round(columns * length / (length + horizon)), 1, columns - 1))
+    size = pipe.visual.config.image_size
+    aligned = pipe.align_t2v is not None and pipe.align_v2t is not None
+
+    forecast = np.empty((len(rows), int(horizon)))
+    for i in pipe._batches(len(rows), batch_size, "forecast (artist)", progress):
+        block = z[i : i + batch_size]
+        images = pipe.series_to_image(block, aligned=aligned, progress=False)  # (b, 3, S, S)
+        canvas = torch.zeros(len(block), images.shape[1], canvas_h, canvas_w)
+        canvas[..., : visible * pw] = F.interpolate(images, size=(canvas_h, visible * pw), mode="bilinear", align_corners=False, antialias=True)
+        filled = outpainter.outpaint(canvas.to(pipe.device), visible)
+        filled = F.interpolate(filled.float().cpu(), size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+        decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).astype(np.float64)
+        scale, offset = _affine_fit(decoded[:, :length], block)
+        forecast[i : i + batch_size] = (scale * decoded[:, length:] + offset) * std[i : i + batch_size] + mean[i : i + batch_size]
+    return _from_rows(forecast, lead, context, is_torch)

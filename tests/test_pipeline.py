@@ -1,0 +1,146 @@
+"""End-to-end contract of TimeArtistPipeline on a tiny randomly initialised model built here."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from timeartist.hub import CheckpointError
+from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, TimeArtist, TimeArtistConfig, VisionModel, VisionModelConfig
+from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
+from timeartist.pipelines.pipeline import INDEX_NAME, TimeArtistPipeline
+
+CODE = dict(codebook_size=64, token_size=4, quantizer_heads=2, vit_enc_model_size="tiny", vit_dec_model_size="tiny",
+            vit_enc_patch_size=8, vit_dec_patch_size=8, num_latent_tokens=8)
+
+
+def tiny_pipeline() -> TimeArtistPipeline:
+    temporal = TimeArtist(TimeArtistConfig(seq_len=64, **CODE))
+    visual = VisionModel(VisionModelConfig(image_size=32, is_legacy=False, finetune_decoder=False, **CODE), quantizer=temporal.quantize)
+    align = AdapterAlignmentConfig(codebook_size=64, num_latent_tokens=8, model_size="tiny")
+    outpainter = MAEOutpainter(OutpainterConfig(image_size=(8, 32), patch_size=(8, 1), width=32, depth=1, decoder_depth=1, heads=2))
+    return TimeArtistPipeline(temporal, visual, AdapterAlignment(align), AdapterAlignment(align), outpainter)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    torch.manual_seed(0)
+    return tiny_pipeline()
+
+
+def test_series_to_image_any_length_and_both_routes(pipe):
+    series = np.sin(np.arange(3 * 100) / 5.0).reshape(3, 100)
+    for aligned in (True, False):
+        images = pipe.series_to_image(series, aligned=aligned)
+        assert images.shape == (3, 3, 32, 32) and images.min() >= 0 and images.max() <= 1
+    # multichannel (B, L, C) -> one image per channel
+    assert pipe.series_to_image(np.random.randn(2, 50, 3)).shape == (6, 3, 32, 32)
+
+
+def test_untrained_aligner_is_identity(pipe):
+    series = np.random.randn(4, 64)
+    assert torch.allclose(pipe.series_to_image(series, aligned=True), pipe.series_to_image(series, aligned=False))
+
+
+def test_image_to_series_from_arrays_and_files(pipe, tmp_path):
+    from PIL import Image
+
+    images = torch.rand(2, 3, 48, 40)
+    out = pipe.image_to_series(images, length=100)
+    assert out.shape == (2, 100) and np.isfinite(out).all()
+    path = tmp_path / "x.png"
+    Image.fromarray((np.random.rand(50, 70, 3) * 255).astype(np.uint8)).save(path)
+    assert pipe.image_to_series([path], aligned=False).shape == (1, 64)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        pipe.image_to_series(torch.rand(1, 3, 32, 32) * 255)
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        pipe.image_to_series(torch.rand(1, 1, 32, 32))
+
+
+def test_style_transfer_endpoints(pipe):
+    image, series = torch.rand(3, 32, 32), np.cos(np.arange(64) / 3.0)
+    sweep = pipe.style_sweep(image, series, alphas=[0.0, 0.5, 1.0])
+    assert sweep.shape == (3, 3, 32, 32)
+    q, _ = pipe.visual.encode(image[None])
+    assert torch.allclose(sweep[0], pipe.visual.decode(q).clamp(0, 1)[0], atol=1e-5)  # alpha 0: the image itself
+    assert torch.allclose(sweep[2], pipe.series_to_image(series, aligned=False)[0], atol=1e-5)  # alpha 1: the series
+    with pytest.raises(ValueError, match="alpha"):
+        pipe.style_transfer(image, series, alpha=1.5)
+
+
+@pytest.mark.parametrize("method", ["visionts", "artist"])
+def test_forecast_shape_and_scale_contract(pipe, method):
+    rng = np.random.default_rng(0)
+    base = 100 + 5 * np.sin(np.arange(120) * 2 * np.pi / 12)
+    one = pipe.forecast(base, 10, method=method, period=12)
+    assert one.shape == (10,) and np.isfinite(one).all()
+    assert 80 < one.mean() < 120  # back in the input's scale, not z-scores
+    batch = pipe.forecast(np.stack([base, base * 2]), 7, method=method, period=12)
+    assert batch.shape == (2, 7)
+    multi = pipe.forecast(torch.tensor(rng.normal(size=(2, 120, 3)), dtype=torch.float32), 5, method=method, period=12)
+    assert isinstance(multi, torch.Tensor) and multi.shape == (2, 5, 3)
+
+
+def test_forecast_bad_input(pipe):
+    with pytest.raises(ValueError, match="horizon"):
+        pipe.forecast(np.arange(50.0), 0)
+    with pytest.raises(ValueError, match="unknown forecasting method"):
+        pipe.forecast(np.arange(50.0), 3, method="magic")
+    with pytest.raises(ValueError, match="observed"):
+        pipe.forecast(np.full(50, np.nan), 3, period=4)
+
+
+def test_forecast_df_continues_timestamps(pipe):
+    ds = pd.date_range("2024-01-01", periods=48, freq="h")
+    df = pd.concat([pd.DataFrame({"unique_id": k, "ds": ds, "y": np.sin(np.arange(48) / 4) + i}) for i, k in enumerate("ab")])
+    out = pipe.forecast_df(df, horizon=6, period=12)
+    assert list(out.columns) == ["unique_id", "ds", "forecast"] and len(out) == 12
+    first = out[out.unique_id == "a"].ds
+    assert first.iloc[0] == ds[-1] + pd.Timedelta(hours=1) and first.iloc[-1] == ds[-1] + pd.Timedelta(hours=6)
+    with pytest.raises(ValueError, match="columns"):
+        pipe.forecast_df(df.rename(columns={"y": "value"}), horizon=3)
+
+
+def test_classifier_prototypes_and_multimodal_hook(pipe):
+    rng = np.random.default_rng(1)
+    t = np.arange(60)
+    X = np.stack([np.sin(t / (2 + c)) + 0.05 * rng.normal(size=60) for c in (0, 0, 0, 3, 3, 3)])[:, None]
+    y = np.array(["slow", "slow", "slow", "fast", "fast", "fast"])
+    pipe.fit_classifier(X, y)
+    assert set(pipe.classify(X)) <= {"slow", "fast"}
+    seen = {}
+
+    def hook(queries, prototypes, labels):
+        seen.update(q=queries.shape, p=prototypes.shape, labels=labels)
+        return ["slow"] * len(queries)
+
+    assert list(pipe.classify(X[:2], multimodal=hook)) == ["slow", "slow"]
+    assert seen["p"][0] == 2 and seen["q"][0] == 2 and sorted(seen["labels"]) == ["fast", "slow"]
+
+
+def test_save_load_round_trip_ties_quantizer(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / INDEX_NAME).read_text())
+    assert set(index["components"]) == {"temporal", "visual", "align_t2v", "align_v2t", "outpainter"}
+    loaded = TimeArtistPipeline.from_pretrained(tmp_path)
+    assert loaded.visual.quantize is loaded.temporal.quantize
+    series = np.random.randn(2, 64)
+    assert torch.equal(loaded.series_to_image(series), pipe.series_to_image(series))
+
+
+def test_load_errors(pipe, tmp_path):
+    with pytest.raises(FileNotFoundError, match=INDEX_NAME):
+        TimeArtistPipeline.from_pretrained(tmp_path / "none")
+    pipe.save_pretrained(tmp_path)
+    index = json.loads((tmp_path / INDEX_NAME).read_text())
+    index["components"]["outpainter"] = "Mystery"
+    (tmp_path / INDEX_NAME).write_text(json.dumps(index))
+    with pytest.raises(CheckpointError, match="unknown class"):
+        TimeArtistPipeline.from_pretrained(tmp_path)
+
+
+def test_constant_series_is_a_clear_error(pipe):
+    with pytest.raises(ValueError, match="constant"):
+        pipe.series_to_image(np.ones((1, 64)))
