@@ -262,3 +262,12 @@ def test_resnet_block_shortcut_reads_the_block_output():
     with torch.no_grad():
         h = block.conv2(F.silu(block.norm2(block.conv1(F.silu(block.norm1(x))))))
         torch.testing.assert_close(block(x), h + block.nin_shortcut(h))
+
+
+def test_bfloat16_models_take_float32_inputs_and_codes():
+    series = TimeArtist(TINY).to(torch.bfloat16)
+    vision = VisionModel(TINY_LEGACY).to(torch.bfloat16)
+    q, ids = series.encode(torch.randn(2, 64))
+    assert q.dtype == torch.float32  # the quantizer works in fp32
+    assert series.decode(q).dtype == series.decode_tokens(ids).dtype == torch.bfloat16
+    assert vision(torch.rand(2, 3, 32, 32))[0].dtype == torch.bfloat16

@@ -31,6 +31,7 @@ class TemporalEncoder(LatentEncoder):
         self.conv_out = nn.Linear(size.width, config.token_size)
 
     def forward(self, x: Tensor, latent_tokens: Tensor) -> Tensor:
+        x = x.to(self.patch_embed.weight.dtype)
         patches = self.patch_embed(rearrange(x, "b (p s) -> b p s", s=self.patch_size))
         z = self.conv_out(self.encode_tokens(patches, latent_tokens))
         return rearrange(z, "b n d -> b d 1 n")

@@ -37,7 +37,7 @@ class VisualEncoder(LatentEncoder):
         self.conv_out = nn.Conv2d(size.width, config.token_size, 1)
 
     def forward(self, x: Tensor, latent_tokens: Tensor) -> Tensor:
-        patches = rearrange(self.patch_embed(x), "b w h v -> b (h v) w")
+        patches = rearrange(self.patch_embed(x.to(self.patch_embed.weight.dtype)), "b w h v -> b (h v) w")
         latents = self.encode_tokens(patches, latent_tokens)  # (B, N, W), contiguous
         if self.is_legacy:
             # TiTok's legacy quirk: the (B, N, W) memory is reinterpreted as (B, W, N, 1) without a transpose,

@@ -155,7 +155,8 @@ class LatentDecoder(nn.Module):
 
     def decode_queries(self, z_q: Tensor) -> Tensor:
         """z_q (B, D, 1, N) -> query features (B, Q, W) after ``ln_post``."""
-        x = self.decoder_embed(rearrange(z_q, "b d 1 n -> b n d"))  # a true transpose (TiTok's decoder too)
+        # a true transpose (TiTok's decoder too); codes arrive in fp32 from the quantizer, so match the weights
+        x = self.decoder_embed(rearrange(z_q, "b d 1 n -> b n d").to(self.decoder_embed.weight.dtype))
         batch = x.shape[0]
         queries = repeat(self.mask_token, "1 1 w -> b q w", b=batch, q=self.num_queries)
         cls = repeat(self.class_embedding, "1 w -> b 1 w", b=batch)
