@@ -105,3 +105,15 @@ def test_visionts_layout_with_a_real_mae_shaped_model():
     context = torch.randn(5, 300)
     pred = forecast_with_outpainter(context, 48, model, period=24, batch_size=2)
     assert pred.shape == (5, 48) and torch.isfinite(pred).all()
+
+
+def test_image_space_seasonal_naive_reproduces_the_protocol_check(data_root):
+    # Repeating the last period column on the canvas is seasonal naive; on ETTh1 test, horizon 96, all windows and
+    # channels it must give the protocol-check values MSE 0.512 / MAE 0.433 (reference/protocol-checks.md).
+    from timeartist.data import LTSFDataset
+
+    ds = LTSFDataset("ETTh1", split="test", seq_len=240, pred_len=96, data_root=data_root)
+    contexts, targets = ds.windows()
+    pred = forecast_with_outpainter(contexts.reshape(-1, 240), 96, RepeatLastColumn((24, 12)), period=24, batch_size=8192)
+    error = pred - targets.reshape(-1, 96)
+    assert round(float(np.mean(error**2)), 3) == 0.512 and round(float(np.mean(np.abs(error))), 3) == 0.433

@@ -40,13 +40,14 @@ def fill_nans(x: np.ndarray) -> np.ndarray:
     x = np.array(x, dtype=np.float64)
     if np.isinf(x).any():
         raise ValueError("context contains infinite values")
+    counts = (~np.isnan(x)).sum(axis=-1)
+    if (counts < 2).any():
+        row = int(np.argmax(counts < 2))
+        raise ValueError(f"series {row} has {int(counts[row])} observed values; at least 2 are needed to forecast")
     steps = np.arange(x.shape[-1])
-    for row, values in enumerate(x):
-        observed = ~np.isnan(values)
-        if observed.sum() < 2:
-            raise ValueError(f"series {row} has {int(observed.sum())} observed values; at least 2 are needed to forecast")
-        if not observed.all():
-            x[row] = np.interp(steps, steps[observed], values[observed])
+    for row in np.flatnonzero(counts < x.shape[-1]):
+        observed = ~np.isnan(x[row])
+        x[row] = np.interp(steps, steps[observed], x[row, observed])
     return x
 
 
