@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
-from timeartist.pipelines.forecasting import fill_nans, forecast_with_outpainter
+from timeartist.pipelines.forecasting import OutpainterForecaster, fill_nans, forecast_with_outpainter
 from timeartist.pipelines.periodicity import detect_period, period_candidates
 
 
@@ -45,6 +45,12 @@ def test_shape_and_type_contract(shape, as_torch):
     assert isinstance(pred, torch.Tensor) == as_torch
     if as_torch:
         assert pred.dtype == torch.float32
+
+
+def test_benchmark_forecaster_adapter():
+    rows = np.stack([periodic(240 + 48, offset=o) for o in (0.0, 3.0)])
+    forecaster = OutpainterForecaster(RepeatLastColumn(), name="image_naive")
+    np.testing.assert_allclose(forecaster(rows[:, :240], 48, 24), rows[:, 240:], atol=1e-6)
 
 
 def test_channels_are_forecast_independently():

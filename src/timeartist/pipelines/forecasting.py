@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -148,6 +149,19 @@ def forecast_with_outpainter(
     for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if progress is None else not progress)):
         forecast[index] = _outpaint_batch(rows[index, -keep:], plan, outpainter, norm_const, device)
     return _from_rows(forecast, lead, context, is_torch)
+
+
+@dataclass
+class OutpainterForecaster:
+    """An outpainter as a benchmark forecaster: ``(context (B, L), horizon, period) -> (B, horizon)`` (the
+    ``timeartist.evaluation`` Forecaster protocol)."""
+
+    outpainter: Outpainter
+    name: str = "outpainter"
+    batch_size: int = 512
+
+    def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
+        return forecast_with_outpainter(context, horizon, self.outpainter, period=period, batch_size=self.batch_size, progress=False)
 
 
 def _outpaint_batch(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device) -> np.ndarray:
