@@ -87,13 +87,18 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConfig:
     return cfg
 
 
-def load_run_config(path: str | os.PathLike, overrides: Sequence[str] = ()) -> DictConfig:
-    """Load a run YAML (with its ``base`` files) and apply overrides; interpolations are resolved."""
-    cfg = apply_overrides(_load_yaml(Path(path)), overrides)
+def load_run_config(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> DictConfig:
+    """A run config from a YAML path (with its ``base`` files) or a loaded DictConfig (copied), with overrides
+    applied and interpolations resolved."""
+    if isinstance(config, DictConfig):
+        cfg = OmegaConf.create(OmegaConf.to_container(config))
+    else:
+        cfg = _load_yaml(Path(config))
+    cfg = apply_overrides(cfg, overrides)
     try:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as e:
-        raise ValueError(f"could not resolve interpolations in run config {path}: {e}") from e
+        raise ValueError(f"could not resolve interpolations in run config {config}: {e}") from e
     return cfg
 
 

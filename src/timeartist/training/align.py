@@ -1,0 +1,234 @@
+"""Stage 2, alignment without paired data: two ``AdapterAlignment`` modules, series->image (t2v) and image->series
+(v2t), trained on pseudo-pairs while the tokenizers and their shared codebook stay frozen.
+
+Objective (this project's design; the paper does not publish one). For a batch of series x_1..x_B and an
+unrelated batch of images y_1..y_B, encoded to token ids a_i, b_j (N each) and their code vectors
+q(a_i), q(b_j) (D x N, from the one shared codebook):
+
+1. Cost C_ij = sum_n ||q(a_i)_n - q(b_j)_n||^2, position-wise, meaningful because the codebook is shared.
+2. Balanced entropic optimal transport (Sinkhorn, uniform marginals) gives a plan P; the pseudo-pairs are
+   m(i) = argmax_j P_ij for each series and m'(j) = argmax_i P_ij for each image. Balancing stops every series
+   from choosing the same few "average" images, which nearest-neighbour matching would do.
+3. L_align = CE(t2v(a_i), b_m(i)) + CE(v2t(b_j), a_m'(j)), token-level cross-entropy to the matched sequences.
+4. Optional cycle term (``losses.cycle_weight``): w = softmax(t2v(a_i) / tau) are soft image tokens; v2t reads
+   them through a differentiable soft embedding (w @ E), its softmax output is looked up softly in the codebook
+   (``quantizer.get_codebook_entry(weights)``), the temporal decoder turns that into a series and
+   L_cycle = MSE(x_hat_i, x_i). It keeps series -> image -> series information-preserving.
+
+L = L_align + cycle_weight * L_cycle. Both aligners start as the identity (their prior), i.e. the
+"before alignment" conversion of the shared codebook, and move only as far as the pseudo-pairs ask.
+Held-out evaluation reports the pseudo-pair cross-entropy and token accuracy, the share of tokens the aligners
+change, the hard series -> image -> series cycle MSE, and a picture of held-out series decoded as images.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from omegaconf import DictConfig
+from torch import Tensor
+
+from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, TimeArtist, VisionModel
+from timeartist.modules.vit import run_blocks
+from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.engine import Trainer, TrainingTask
+from timeartist.training.losses import code_distance, match_pairs
+from timeartist.training.warmup import (
+    EVAL_CHUNK,
+    ZipDataset,
+    first_items,
+    image_data,
+    load_tokenizer_pair,
+    require_shared_quantizer,
+    save_tokenizer_pair,
+    series_data,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def soft_alignment_logits(aligner: AdapterAlignment, weights: Tensor) -> Tensor:
+    """``AdapterAlignment`` applied to soft tokens: weights (B, N, K), rows summing to 1 -> logits (B, N, K).
+
+    The input embedding is the weighted mix of token embeddings and the identity prior is gamma * weights, so
+    one-hot weights give exactly ``aligner(ids)``; gradients reach ``weights``.
+    """
+    expected = (aligner.num_latent_tokens, aligner.codebook_size)
+    if weights.ndim != 3 or tuple(weights.shape[1:]) != expected:
+        raise ValueError(f"expected soft tokens (B, {expected[0]}, {expected[1]}), got {tuple(weights.shape)}")
+    x = weights @ aligner.embedding.weight + aligner.positional_embedding
+    logits = aligner.head(aligner.ln_post(run_blocks(aligner.transformer, x)))
+    return logits + aligner.identity_gain * weights
+
+
+def token_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """logits (B, N, K), target ids (B, N) -> mean token cross-entropy."""
+    return F.cross_entropy(rearrange(logits, "b n k -> (b n) k"), targets.reshape(-1))
+
+
+class AlignTask(TrainingTask):
+    """Stage 2. Batches are ``{"series": (B, L), "images": (B, 3, S, S)}`` (unpaired).
+
+    Args:
+        temporal, visual: tokenizers sharing one quantizer; frozen here.
+        t2v, v2t: the aligners being trained.
+        epsilon, iterations: Sinkhorn sharpness (fraction of the costs' std) and iteration count.
+        cycle_weight, temperature: weight of the soft cycle loss and softmax temperature of its soft tokens.
+        heldout_series (M, L), heldout_images (M', 3, S, S): the evaluation batches.
+    """
+
+    def __init__(
+        self,
+        temporal: TimeArtist,
+        visual: VisionModel,
+        t2v: AdapterAlignment,
+        v2t: AdapterAlignment,
+        epsilon: float = 0.05,
+        iterations: int = 100,
+        cycle_weight: float = 0.0,
+        temperature: float = 1.0,
+        heldout_series: Tensor | None = None,
+        heldout_images: Tensor | None = None,
+    ):
+        super().__init__()
+        require_shared_quantizer(temporal, visual)
+        for name, aligner in (("t2v", t2v), ("v2t", v2t)):
+            got = (aligner.codebook_size, aligner.num_latent_tokens)
+            want = (temporal.codebook_size, temporal.num_latent_tokens)
+            if got != want:
+                raise ValueError(f"{name} has (codebook_size, num_latent_tokens) = {got}, the tokenizers {want}")
+        if temperature <= 0 or cycle_weight < 0:
+            raise ValueError(f"expected temperature > 0 and cycle_weight >= 0, got {temperature} and {cycle_weight}")
+        self.temporal, self.visual = temporal.requires_grad_(False), visual.requires_grad_(False)
+        self.temporal.quantize.dead_code_threshold = 0.0  # the codebook is frozen: no usage tracking
+        self.t2v, self.v2t = t2v, v2t
+        self.epsilon, self.iterations = epsilon, iterations
+        self.cycle_weight, self.temperature = cycle_weight, temperature
+        self.heldout_series, self.heldout_images = heldout_series, heldout_images
+        self.train()
+
+    def train(self, mode: bool = True) -> "AlignTask":
+        super().train(mode)
+        self.temporal.eval()  # frozen: no dropout, no quantizer bookkeeping
+        self.visual.eval()
+        return self
+
+    @torch.no_grad()
+    def encode(self, series: Tensor, images: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """-> series ids (B, N), series codes (B, D, 1, N), image ids (B', N), image codes (B', D, 1, N)."""
+        q_t, ids_t = self.temporal.encode(series)
+        q_v, ids_v = self.visual.encode(images)
+        return ids_t[:, 0], q_t, ids_v[:, 0], q_v
+
+    def alignment_loss(
+        self, series_ids: Tensor, series_codes: Tensor, image_ids: Tensor, image_codes: Tensor
+    ) -> tuple[Tensor, Tensor, dict[str, float]]:
+        """Pseudo-pair cross-entropy of both aligners -> (loss, t2v logits (B, N, K), logs)."""
+        row, col = match_pairs(code_distance(series_codes, image_codes), self.epsilon, self.iterations)
+        logits_t2v, logits_v2t = self.t2v(series_ids), self.v2t(image_ids)
+        loss_t2v = token_cross_entropy(logits_t2v, image_ids[row])
+        loss_v2t = token_cross_entropy(logits_v2t, series_ids[col])
+        logs = {
+            "loss_t2v": loss_t2v.item(),
+            "loss_v2t": loss_v2t.item(),
+            "t2v_token_acc": (logits_t2v.argmax(-1) == image_ids[row]).float().mean().item(),
+            # 1.0 when the plan is a permutation (each series and its image choose each other)
+            "match_consistency": (col[row] == torch.arange(len(row), device=row.device)).float().mean().item(),
+        }
+        return loss_t2v + loss_v2t, logits_t2v, logs
+
+    def cycle_loss(self, series: Tensor, logits_t2v: Tensor) -> Tensor:
+        """Series -> soft image tokens -> v2t -> soft codebook lookup -> temporal decoder -> MSE to the series."""
+        soft_images = F.softmax(logits_t2v / self.temperature, dim=-1)
+        back = F.softmax(soft_alignment_logits(self.v2t, soft_images) / self.temperature, dim=-1)
+        codes = self.temporal.quantize.get_codebook_entry(rearrange(back, "b n k -> (b n) k"))
+        q = rearrange(codes, "(b n) d -> b d 1 n", b=series.shape[0])
+        return F.mse_loss(self.temporal.decode(q), series)
+
+    def training_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        series = batch["series"]
+        loss, logits_t2v, logs = self.alignment_loss(*self.encode(series, batch["images"]))
+        if self.cycle_weight > 0:
+            cycle = self.cycle_loss(series, logits_t2v)
+            loss = loss + self.cycle_weight * cycle
+            logs["cycle_mse"] = cycle.item()
+        return loss, logs
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float | Tensor]:
+        if self.heldout_series is None or self.heldout_images is None:
+            return {}
+        device = next(self.t2v.parameters()).device
+        count = min(len(self.heldout_series), len(self.heldout_images), EVAL_CHUNK)
+        series = self.heldout_series[:count].to(device)
+        a, q_a, b, q_b = self.encode(series, self.heldout_images[:count].to(device))
+        loss, _, logs = self.alignment_loss(a, q_a, b, q_b)
+        to_image = self.t2v(a).argmax(-1)
+        back = self.v2t(to_image).argmax(-1)
+        shown = min(8, count)
+        return {
+            "align_loss": loss.item(),
+            "t2v_token_acc": logs["t2v_token_acc"],
+            "match_consistency": logs["match_consistency"],
+            "t2v_changed_tokens": (to_image != a).float().mean().item(),
+            "hard_cycle_mse": F.mse_loss(self.temporal.decode_tokens(back), series).item(),
+            "series_as_images": rearrange(self.visual.decode_tokens(to_image[:shown]).clamp(0, 1), "m c h w -> c h (m w)"),
+        }
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        path = Path(path)
+        self.t2v.save_pretrained(path / "align_t2v")
+        self.v2t.save_pretrained(path / "align_v2t")
+        aligners = {"align_t2v": "AdapterAlignment", "align_v2t": "AdapterAlignment"}
+        return save_tokenizer_pair(self.temporal, self.visual, path, aligners)
+
+
+def build_aligners(cfg: DictConfig, temporal: TimeArtist) -> tuple[AdapterAlignment, AdapterAlignment]:
+    """t2v and v2t from the run config (``model.align``); with ``model.align.init_from_codebook`` their input
+    embeddings start from the shared codebook."""
+    config = AdapterAlignmentConfig.from_seed(cfg)
+    t2v, v2t = AdapterAlignment(config), AdapterAlignment(config)
+    if (cfg.model.get("align") or {}).get("init_from_codebook", False):
+        codebook = temporal.quantize.codebook.detach()
+        t2v.init_from_codebook(codebook)
+        v2t.init_from_codebook(codebook)
+    return t2v, v2t
+
+
+def run_align(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> Path:
+    """Train stage 2 from a run config with ``key=value`` overrides. ``experiment.init_weight`` names the
+    warm-up export (``temporal/``, ``visual/``). Returns the export folder, a ``TimeArtistPipeline`` folder
+    (``temporal/``, ``visual/``, ``align_t2v/``, ``align_v2t/``, ``timeartist_index.json``). Resumes a run in the
+    same output_dir."""
+    cfg = load_run_config(config, overrides)
+    settings = trainer_config(cfg)
+    init = cfg.experiment.get("init_weight")
+    if not init:
+        raise ValueError("alignment needs experiment.init_weight: the warm-up export folder (temporal/, visual/)")
+    temporal, visual = load_tokenizer_pair(init)
+    torch.manual_seed(settings.seed)
+    t2v, v2t = build_aligners(cfg, temporal)
+    losses = cfg.get("losses") or {}
+    eval_size = int(cfg.dataset.params.get("heldout_size", EVAL_CHUNK))
+    task = AlignTask(
+        temporal,
+        visual,
+        t2v,
+        v2t,
+        epsilon=float(losses.get("sinkhorn_epsilon", 0.05)),
+        iterations=int(losses.get("sinkhorn_iterations", 100)),
+        cycle_weight=float(losses.get("cycle_weight", 0.0)),
+        temperature=float(losses.get("cycle_temperature", 1.0)),
+        heldout_series=first_items(series_data(cfg, heldout=True), eval_size),
+        heldout_images=first_items(image_data(cfg, heldout=True), eval_size),
+    )
+    images = image_data(cfg)
+    if images is None:
+        raise ValueError("alignment needs dataset.params.image_dirs")
+    return Trainer(task, settings, ZipDataset(series=series_data(cfg), images=images)).fit()

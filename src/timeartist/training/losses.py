@@ -1,0 +1,83 @@
+"""Training losses: balanced optimal-transport matching for unpaired alignment, and a perceptual image loss.
+
+Sinkhorn (Cuturi 2013) in the log domain: for a cost matrix C (B, B') and uniform marginals it returns the plan
+P = diag(u) exp(-C / eps) diag(v) with row sums 1/B and column sums 1/B'. ``eps`` is relative to the standard
+deviation of the costs, so neither the scale of the code vectors nor a common offset changes the plan; a small
+eps gives a near-permutation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+
+def code_distance(series_codes: Tensor, image_codes: Tensor) -> Tensor:
+    """Position-wise squared distance between two batches of code sequences.
+
+    series_codes (B, D, 1, N), image_codes (B', D, 1, N) -> (B, B') with entry sum_n ||a_i[:, n] - b_j[:, n]||^2.
+    Meaningful because both sequences live in one shared codebook.
+    """
+    if series_codes.ndim != 4 or series_codes.shape[1:] != image_codes.shape[1:]:
+        raise ValueError(
+            f"expected code batches (B, D, 1, N) with equal D and N, got {tuple(series_codes.shape)} and "
+            f"{tuple(image_codes.shape)}"
+        )
+    a = rearrange(series_codes.float(), "b d 1 n -> b (n d)")
+    b = rearrange(image_codes.float(), "b d 1 n -> b (n d)")
+    return torch.cdist(a, b).pow(2)
+
+
+@torch.no_grad()
+def sinkhorn(cost: Tensor, epsilon: float = 0.05, iterations: int = 100) -> Tensor:
+    """Balanced entropic OT plan (B, B') for ``cost`` (B, B') with uniform marginals; ``epsilon`` is a fraction
+    of the costs' standard deviation. Rows sum to 1/B and columns to 1/B' (up to the iteration tolerance)."""
+    if cost.ndim != 2 or min(cost.shape) < 1 or not torch.isfinite(cost).all():
+        raise ValueError(f"expected a finite cost matrix (B, B'), got shape {tuple(cost.shape)}")
+    if epsilon <= 0 or iterations < 1:
+        raise ValueError(f"expected epsilon > 0 and iterations >= 1, got {epsilon} and {iterations}")
+    cost = cost.double()
+    rows, cols = cost.shape
+    # relative to the spread of the costs, so neither their scale nor a common offset changes the plan
+    log_k = -cost / (epsilon * cost.std().clamp_min(1e-12) if cost.numel() > 1 else epsilon)
+    log_a, log_b = -math.log(rows), -math.log(cols)
+    f = torch.zeros(rows, dtype=cost.dtype, device=cost.device)
+    g = torch.zeros(cols, dtype=cost.dtype, device=cost.device)
+    for _ in range(iterations):
+        f = log_a - torch.logsumexp(log_k + g[None, :], dim=1)
+        g = log_b - torch.logsumexp(log_k + f[:, None], dim=0)
+    return torch.exp(log_k + f[:, None] + g[None, :]).float()
+
+
+def match_pairs(cost: Tensor, epsilon: float = 0.05, iterations: int = 100) -> tuple[Tensor, Tensor]:
+    """Pseudo-pairs from the Sinkhorn plan: (row_match (B,), col_match (B',)) with row_match[i] the column
+    (image) matched to row i (series) and col_match[j] the row matched to column j. For B = B' and a small
+    epsilon both are permutations, inverse to each other."""
+    plan = sinkhorn(cost, epsilon, iterations)
+    return plan.argmax(dim=1), plan.argmax(dim=0)
+
+
+class PerceptualLoss(nn.Module):
+    """MSE between pooled features of a frozen feature network (e.g. EfficientNet-Lite0 ``features``).
+
+    The network stays in eval mode whatever ``train()`` says, so its BatchNorm statistics never move.
+    forward(reconstruction (B, 3, H, W), target (B, 3, H, W)), both in [0, 1] -> 0-dim loss.
+    """
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        if not hasattr(network, "features"):
+            raise ValueError(f"expected a network with a features(images) method, got {type(network).__name__}")
+        self.network = network.eval().requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "PerceptualLoss":
+        return super().train(False)
+
+    def forward(self, reconstruction: Tensor, target: Tensor) -> Tensor:
+        with torch.no_grad():
+            wanted = self.network.features(target)
+        return F.mse_loss(self.network.features(reconstruction.clamp(0, 1)), wanted)

@@ -1,0 +1,336 @@
+"""Stage 1, warm-up: the series and image tokenizers trained jointly over one shared Multi-Head Quantizer.
+
+Per micro-batch of series x (B, L) and images y (B, 3, S, S):
+
+    L = L_t + L_v + quantizer_weight * (L_q^t + L_q^v)
+    L_t = MSE(x_hat, x)
+    L_v = MSE(y_hat, y) + perceptual_weight * MSE(phi(y_hat), phi(y))     phi: EfficientNet-Lite0 pooled features
+
+L_q is each tokenizer's quantizer loss (codebook + beta * commitment). With ``heads > 1`` dead codes are
+re-seeded after every optimizer step from the batch's latents (``losses.dead_code_threshold``, default 1.0
+token per step for heads > 1, off for heads = 1).
+
+The pretrained-visual route (``model.visual_init: <TiTok-B-64 folder>``, ``training.freeze_visual: true``) loads
+the image tokenizer, freezes it with its codebook, and trains only the series tokenizer against that codebook:
+L = L_t + quantizer_weight * L_q^t (only the commitment part moves anything).
+
+Every ``eval_every`` steps the held-out series windows (val split of the training files + unseen synthetic
+series) and held-out images report reconstruction MSE and codebook usage (unique / K), entropy and perplexity,
+overall and per head; a grid of image reconstructions goes to TensorBoard.
+
+The export folder holds ``temporal/`` and ``visual/`` (``from_pretrained`` folders with the same codebook values)
+and ``timeartist_index.json`` (a ``TimeArtistPipeline`` folder); ``load_tokenizer_pair`` reloads them with one shared quantizer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from omegaconf import DictConfig
+from torch import Tensor
+from torch.utils.data import ConcatDataset, Dataset
+
+from timeartist.data import (
+    ImageFolderDataset,
+    MultiDomainSelfSupervisionDataset,
+    SyntheticConfig,
+    SyntheticSeriesGenerator,
+    resolve_data_root,
+)
+from timeartist import __version__
+from timeartist.hub import atomic_write
+from timeartist.models import TimeArtist, TimeArtistConfig, VisionModel, VisionModelConfig
+from timeartist.modules.quantizer import codebook_stats
+from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.engine import Trainer, TrainingTask
+from timeartist.training.losses import PerceptualLoss
+
+logger = logging.getLogger(__name__)
+
+INDEX_FILE = "timeartist_index.json"  # the layout TimeArtistPipeline.from_pretrained reads
+DEFAULT_DEAD_CODE_THRESHOLD = 1.0
+EVAL_CHUNK = 64
+
+
+# ----------------------------------------------------------------------------------------------- data
+class SyntheticSeries(Dataset):
+    """``count`` synthetic series of ``length`` as a map-style dataset: item i is sample i of a seeded generator."""
+
+    def __init__(self, count: int, length: int, seed: int):
+        self.count = count
+        self.generator = SyntheticSeriesGenerator(SyntheticConfig(length=length), seed=seed)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> Tensor:
+        return torch.from_numpy(self.generator.sample(int(index)))
+
+
+class ZipDataset(Dataset):
+    """Named datasets read side by side: item i is ``{name: dataset[i % len(dataset)]}``; the length is the
+    longest one's. Used to draw unpaired series and images in one batch (the pairing carries no meaning)."""
+
+    def __init__(self, **parts: Dataset):
+        empty = [name for name, ds in parts.items() if len(ds) == 0]
+        if not parts or empty:
+            raise ValueError(f"expected non-empty datasets, got {sorted(parts)} with empty {empty}")
+        self.parts = parts
+
+    def __len__(self) -> int:
+        return max(len(ds) for ds in self.parts.values())
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        return {name: ds[index % len(ds)] for name, ds in self.parts.items()}
+
+
+def data_path(path: str, data_root: str | None) -> Path:
+    """An absolute path as is; a relative one under the data root."""
+    return Path(path) if Path(path).is_absolute() else resolve_data_root(data_root) / path
+
+
+def series_data(cfg: DictConfig, heldout: bool = False) -> Dataset:
+    """Training (train split + synthetic) or held-out (val split + synthetic with another seed) series windows
+    of ``dataset.preprocessing.seq_len``, from ``dataset.params``: ``series_datasets`` (LTSF names / CSVs),
+    ``synthetic_series`` / ``heldout_synthetic_series`` (counts), ``heldout_series_datasets``, ``data_root``."""
+    params, seq_len = cfg.dataset.params, int(cfg.dataset.preprocessing.seq_len)
+    names = params.get("heldout_series_datasets" if heldout else "series_datasets") or []
+    count = int(params.get("heldout_synthetic_series" if heldout else "synthetic_series", 0) or 0)
+    parts: list[Dataset] = []
+    if names:
+        split = "val" if heldout else "train"  # held-out windows never come from a test range
+        parts.append(MultiDomainSelfSupervisionDataset(list(names), seq_len, (split,), params.get("data_root")))
+    if count:
+        seed = int(params.get("synthetic_seed", 0)) + (1_000_003 if heldout else 0)  # disjoint held-out samples
+        parts.append(SyntheticSeries(count, seq_len, seed))
+    if not parts:
+        what = "held-out" if heldout else "training"
+        raise ValueError(f"no {what} series configured: set dataset.params series datasets or synthetic counts")
+    return ConcatDataset(parts)
+
+
+def image_data(cfg: DictConfig, heldout: bool = False) -> Dataset | None:
+    """Images (3, S, S) in [0, 1] from ``dataset.params.image_dirs`` (training: random crop / flip as
+    ``dataset.preprocessing``) or ``heldout_image_dirs`` (centre crop); None when none are configured."""
+    params, prep = cfg.dataset.params, cfg.dataset.preprocessing
+    dirs = params.get("heldout_image_dirs" if heldout else "image_dirs") or []
+    if not dirs:
+        return None
+    size = int(prep.crop_size)
+    resize = prep.get("resize_shorter_edge")
+    crop = "random" if prep.get("random_crop", True) and not heldout else "center"
+    flip = bool(prep.get("random_flip", True)) and not heldout
+    return ConcatDataset(
+        [ImageFolderDataset(data_path(d, params.get("data_root")), size, resize, crop, flip) for d in dirs]
+    )
+
+
+def first_items(dataset: Dataset | None, limit: int) -> Tensor | None:
+    """The first ``limit`` items of a dataset stacked into one tensor (a fixed held-out set)."""
+    if dataset is None:
+        return None
+    return torch.stack([dataset[i] for i in range(min(limit, len(dataset)))])
+
+
+# --------------------------------------------------------------------------------------------- models
+def build_tokenizers(cfg: DictConfig) -> tuple[TimeArtist, VisionModel]:
+    """The two tokenizers of a run config over one quantizer: the image tokenizer from ``model.visual_init``
+    (a ``from_pretrained`` folder, e.g. TiTok-B-64's) or built from the config, the series tokenizer built from
+    the config around the image tokenizer's quantizer."""
+    visual_init = cfg.model.get("visual_init")
+    visual = VisionModel.from_pretrained(visual_init) if visual_init else VisionModel(VisionModelConfig.from_seed(cfg))
+    temporal = TimeArtist(TimeArtistConfig.from_seed(cfg), quantizer=visual.quantize)
+    return temporal, visual
+
+
+def save_tokenizer_pair(temporal: TimeArtist, visual: VisionModel, path: Path, extra: dict | None = None) -> Path:
+    """Write ``temporal/``, ``visual/`` and the index file naming each component's class."""
+    temporal.save_pretrained(path / "temporal")
+    visual.save_pretrained(path / "visual")
+    write_index(path, {"temporal": "TimeArtist", "visual": "VisionModel", **(extra or {})})
+    return path
+
+
+def write_index(path: Path, components: dict[str, str]) -> None:
+    """The pipeline index: component folder name -> class name."""
+    index = {"_class_name": "TimeArtistPipeline", "_timeartist_version": __version__, "components": components}
+    text = json.dumps(index, indent=2) + "\n"
+    atomic_write(path / INDEX_FILE, lambda tmp: Path(tmp).write_text(text))
+
+
+def require_shared_quantizer(temporal: TimeArtist, visual: VisionModel) -> None:
+    if temporal.quantize is not visual.quantize:
+        raise ValueError("the series and image tokenizers must share one quantizer instance")
+
+
+def load_tokenizer_pair(path: str | os.PathLike, map_location: str = "cpu") -> tuple[TimeArtist, VisionModel]:
+    """Reload an exported pair with one shared quantizer (the copies saved in both folders must agree)."""
+    path = Path(path)
+    visual = VisionModel.from_pretrained(path / "visual", map_location)
+    temporal = TimeArtist.from_pretrained(path / "temporal", map_location)
+    own, shared = temporal.quantize.state_dict(), visual.quantize.state_dict()
+    if own.keys() != shared.keys() or not all(torch.equal(own[k], shared[k]) for k in own):
+        raise ValueError(f"{path}: temporal/ and visual/ hold different codebooks; expected one shared code space")
+    temporal.quantize = visual.quantize
+    return temporal, visual
+
+
+# ----------------------------------------------------------------------------------------------- task
+def token_health(prefix: str, ids: Tensor, quantizer) -> dict[str, float]:
+    """Codebook usage / entropy / perplexity, overall and per head, of held-out token ids."""
+    heads = quantizer.head_codebook_sizes if quantizer.heads > 1 else None
+    stats = codebook_stats(ids, quantizer.codebook_size, heads)
+    return {f"{prefix}_{k}": v for k, v in stats.items()}
+
+
+def image_grid(originals: Tensor, reconstructions: Tensor) -> Tensor:
+    """(M, 3, S, S) pairs -> one (3, 2S, M*S) picture: originals on top, reconstructions below."""
+    both = torch.stack([originals, reconstructions.clamp(0, 1)])
+    return rearrange(both, "r m c h w -> c (r h) (m w)")
+
+
+class WarmupTask(TrainingTask):
+    """Stage 1. Batches are ``{"series": (B, L), "images": (B, 3, S, S)}``; ``images`` is absent (and the image
+    tokenizer frozen) in the pretrained-visual route.
+
+    Args:
+        temporal, visual: tokenizers sharing one quantizer.
+        freeze_visual: train only the series side against the (frozen) image tokenizer and codebook.
+        quantizer_weight: weight of the quantizer losses.
+        perceptual: optional ``PerceptualLoss`` for the images, with ``perceptual_weight``.
+        dead_code_threshold: re-seed codes used less than this many times per step (EMA); 0 is off.
+        heldout_series (M, L), heldout_images (M', 3, S, S) or None: the evaluation set.
+    """
+
+    def __init__(
+        self,
+        temporal: TimeArtist,
+        visual: VisionModel,
+        freeze_visual: bool = False,
+        quantizer_weight: float = 1.0,
+        perceptual: PerceptualLoss | None = None,
+        perceptual_weight: float = 0.0,
+        dead_code_threshold: float = 0.0,
+        heldout_series: Tensor | None = None,
+        heldout_images: Tensor | None = None,
+    ):
+        super().__init__()
+        require_shared_quantizer(temporal, visual)
+        if freeze_visual and dead_code_threshold > 0:
+            raise ValueError("dead-code re-seeding would change the frozen codebook; set dead_code_threshold to 0")
+        self.temporal, self.visual = temporal, visual
+        self.freeze_visual = freeze_visual
+        if freeze_visual:
+            visual.requires_grad_(False)  # includes the shared codebook
+        self.quantizer_weight, self.perceptual_weight = quantizer_weight, perceptual_weight
+        self.perceptual = perceptual
+        # runtime switch of the shared quantizer; the model configs stay as they are
+        temporal.quantize.dead_code_threshold = dead_code_threshold
+        self.heldout_series, self.heldout_images = heldout_series, heldout_images
+        self._latents: Tensor | None = None
+
+    def training_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        x = batch["series"]
+        x_hat, result_t = self.temporal(x)
+        loss_t = F.mse_loss(x_hat, x)
+        loss = loss_t + self.quantizer_weight * result_t["quantizer_loss"]
+        logs = {"loss_t": loss_t.item(), "quantizer_t": result_t["quantizer_loss"].item()}
+        latents = [result_t["latents"]]
+        if not self.freeze_visual:
+            y = batch["images"]
+            y_hat, result_v = self.visual(y)
+            loss_v = F.mse_loss(y_hat, y)
+            logs["pixel_mse"] = loss_v.item()
+            if self.perceptual is not None and self.perceptual_weight > 0:
+                perceptual = self.perceptual(y_hat, y)
+                loss_v = loss_v + self.perceptual_weight * perceptual
+                logs["perceptual"] = perceptual.item()
+            loss = loss + loss_v + self.quantizer_weight * result_v["quantizer_loss"]
+            logs.update(loss_v=loss_v.item(), quantizer_v=result_v["quantizer_loss"].item())
+            latents.append(result_v["latents"])
+        self._latents = torch.cat(latents).detach()
+        return loss, logs
+
+    def on_step_end(self, step: int) -> dict[str, float]:
+        quantizer = self.temporal.quantize
+        if quantizer.dead_code_threshold <= 0 or self._latents is None:
+            return {}
+        return {"reseeded_codes": float(quantizer.reseed_dead_codes(self._latents))}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float | Tensor]:
+        results: dict[str, float | Tensor] = {}
+        device = next(self.parameters()).device
+        for name, model, data in (("series", self.temporal, self.heldout_series), ("images", self.visual, self.heldout_images)):
+            if data is None:
+                continue
+            ids, errors, recons = [], [], []
+            for chunk in data.split(EVAL_CHUNK):
+                chunk = chunk.to(device)
+                recon, result = model(chunk)
+                ids.append(result["min_encoding_indices"].cpu())
+                errors.append(F.mse_loss(recon, chunk, reduction="sum").item())
+                recons.append(recon.cpu())
+            results[f"{name}_mse"] = sum(errors) / data.numel()
+            results.update(token_health(name, torch.cat(ids), self.temporal.quantize))
+            if name == "images":
+                shown = min(8, len(data))
+                results["reconstructions"] = image_grid(data[:shown], torch.cat(recons)[:shown])
+        return results
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        return save_tokenizer_pair(self.temporal, self.visual, Path(path))
+
+
+# ------------------------------------------------------------------------------------------------ run
+def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
+    """The warm-up task and its training dataset from a run config."""
+    losses, training = cfg.get("losses") or {}, cfg.training
+    freeze_visual = bool(training.get("freeze_visual", False))
+    temporal, visual = build_tokenizers(cfg)
+    heads = temporal.quantize.heads
+    default_threshold = DEFAULT_DEAD_CODE_THRESHOLD if heads > 1 and not freeze_visual else 0.0
+    threshold = float(losses.get("dead_code_threshold", default_threshold))
+    perceptual_weight = float(losses.get("perceptual_weight", 0.0))
+    perceptual = None
+    if perceptual_weight > 0 and not freeze_visual:
+        from timeartist.models.efficientnet import load_efficientnet_lite0  # optional: needs the weights package
+
+        perceptual = PerceptualLoss(load_efficientnet_lite0(losses.get("perceptual_weights")))
+    eval_size = int(cfg.dataset.params.get("heldout_size", 256))
+    heldout_images = image_data(cfg, heldout=True)
+    task = WarmupTask(
+        temporal,
+        visual,
+        freeze_visual=freeze_visual,
+        quantizer_weight=float(losses.get("quantizer_weight", 1.0)),
+        perceptual=perceptual,
+        perceptual_weight=perceptual_weight,
+        dead_code_threshold=threshold,
+        heldout_series=first_items(series_data(cfg, heldout=True), eval_size),
+        heldout_images=first_items(heldout_images, eval_size),
+    )
+    series = series_data(cfg)
+    if freeze_visual:
+        return task, ZipDataset(series=series)
+    images = image_data(cfg)
+    if images is None:
+        raise ValueError("joint warm-up needs dataset.params.image_dirs (or training.freeze_visual=true)")
+    return task, ZipDataset(series=series, images=images)
+
+
+def run_warmup(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> Path:
+    """Train stage 1 from a run config (YAML path or DictConfig) with ``key=value`` overrides; returns the
+    export folder (``temporal/``, ``visual/``, ``timeartist_index.json``). Resumes a run in the same output_dir."""
+    cfg = load_run_config(config, overrides)
+    settings = trainer_config(cfg)
+    torch.manual_seed(settings.seed)  # model initialisation
+    task, data = build_warmup_task(cfg)
+    return Trainer(task, settings, data).fit()

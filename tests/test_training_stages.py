@@ -1,0 +1,171 @@
+"""The three training stages on the tiny configs, the unpaired matching objective, and the classification helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, VisionModel
+from timeartist.pipelines.pipeline import TimeArtistPipeline
+from timeartist.training import list_checkpoints
+from timeartist.training.align import AlignTask, run_align, soft_alignment_logits
+from timeartist.training.classify import SEED_IMAGENET_CLASSES, assign_imagenet_classes, run_classify, stratified_split
+from timeartist.training.losses import code_distance, match_pairs, sinkhorn
+from timeartist.training.warmup import load_tokenizer_pair, run_warmup
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "tiny"
+FAST = [
+    "training.max_train_steps=4", "training.per_gpu_batch_size=8", "experiment.save_every=2",
+    "experiment.eval_every=2", "experiment.log_every=1", "lr_scheduler.params.warmup_steps=1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(folder / f"img{i}.png")
+    return folder
+
+
+def data_overrides(image_dir: Path) -> list[str]:
+    # synthetic series and generated images only, so these runs need no data folder
+    return [
+        "dataset.params.series_datasets=[]", "dataset.params.synthetic_series=32",
+        "dataset.params.heldout_series_datasets=[]", "dataset.params.heldout_synthetic_series=8",
+        f"dataset.params.image_dirs=[{image_dir}]", f"dataset.params.heldout_image_dirs=[{image_dir}]",
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def warmup_export(tmp_path_factory, image_dir) -> Path:
+    out = tmp_path_factory.mktemp("warmup")
+    return run_warmup(CONFIGS / "warmup.yaml", FAST + data_overrides(image_dir) + [f"experiment.output_dir={out}"])
+
+
+def test_warmup_writes_checkpoints_and_a_loadable_shared_pair(warmup_export):
+    run = warmup_export.parent
+    assert [p.name for p in list_checkpoints(run)] == ["checkpoint-00000002", "checkpoint-00000004"]
+    temporal, visual = load_tokenizer_pair(warmup_export)
+    assert temporal.quantize is visual.quantize and temporal.quantize.heads == 2
+    index = json.loads((warmup_export / "timeartist_index.json").read_text())
+    assert index["components"] == {"temporal": "TimeArtist", "visual": "VisionModel"}
+    series = torch.randn(3, temporal.seq_len)
+    assert temporal(series)[0].shape == series.shape
+    q, _ = temporal.encode(series)
+    assert visual.decode(q).shape == (3, 3, 32, 32)  # series codes decode through the image decoder
+    assert any((run / "logs").glob("events.out.tfevents.*"))
+
+
+def test_frozen_visual_route_trains_only_the_series_side(tmp_path, image_dir):
+    pretrained = VisionModel(
+        {"codebook_size": 64, "token_size": 4, "vit_enc_model_size": "tiny", "vit_dec_model_size": "tiny",
+         "vit_enc_patch_size": 8, "vit_dec_patch_size": 8, "num_latent_tokens": 8, "image_size": 32,
+         "is_legacy": False, "finetune_decoder": False}
+    )  # fmt: skip
+    pretrained.save_pretrained(tmp_path / "titok")
+    overrides = FAST + data_overrides(image_dir) + [
+        f"experiment.output_dir={tmp_path / 'run'}", f"+model.visual_init={tmp_path / 'titok'}",
+        "training.freeze_visual=true", "model.vq_model.quantizer_heads=1", "model.vq_model.head_codebook_sizes=null",
+        "losses.dead_code_threshold=0",
+    ]  # fmt: skip
+    temporal, visual = load_tokenizer_pair(run_warmup(CONFIGS / "warmup.yaml", overrides))
+    before = pretrained.state_dict()
+    for k, v in visual.state_dict().items():
+        assert torch.equal(v, before[k]), k  # image tokenizer and codebook untouched
+    first = torch.load(list_checkpoints(tmp_path / "run")[0] / "trainer_state.pt", weights_only=True)["task"]
+    assert not torch.equal(first["temporal.encoder.patch_embed.weight"], temporal.encoder.patch_embed.weight)
+    assert temporal.quantize.heads == 1
+
+
+def test_align_and_classify_stages_write_loadable_exports(tmp_path, warmup_export, image_dir, data_root):
+    align_export = run_align(
+        CONFIGS / "align.yaml",
+        FAST + data_overrides(image_dir) + [f"experiment.output_dir={tmp_path / 'align'}", f"experiment.init_weight={warmup_export}"],
+    )
+    pipe = TimeArtistPipeline.from_pretrained(align_export)  # the export is a pipeline folder
+    assert pipe.align_t2v is not None and pipe.align_v2t is not None
+    t2v = AdapterAlignment.from_pretrained(align_export / "align_t2v")
+    temporal, visual = load_tokenizer_pair(align_export)
+    ids = temporal.encode(torch.randn(2, temporal.seq_len))[1]
+    assert visual.decode_tokens(t2v(ids).argmax(-1)).shape == (2, 3, 32, 32)
+
+    best = run_classify(
+        CONFIGS / "classify.yaml",
+        FAST + [f"experiment.output_dir={tmp_path / 'cls'}", f"experiment.init_weight={align_export}",
+                f"dataset.params.data_root={data_root}", "dataset.params.ts_dataset=GunPoint"],
+    )  # fmt: skip
+    classes = json.loads((best / "classes.json").read_text())
+    assert classes["labels"] == ["1", "2"] and classes["imagenet_classes"] == [950, 954]  # first two with images
+    assert np.array(classes["target_tokens"]).shape == (2, 8)
+    assert 0.0 <= json.loads((best / "selection.json").read_text())["val_accuracy"] <= 1.0
+    AdapterAlignment.from_pretrained(best / "align_t2v")
+
+
+def test_sinkhorn_plan_is_balanced_and_recovers_a_hidden_permutation():
+    torch.manual_seed(0)
+    a = torch.randn(12, 4, 1, 8)
+    perm = torch.randperm(12)
+    b = a[perm] + 0.01 * torch.randn(12, 4, 1, 8)  # image j is series perm[j], slightly perturbed
+    cost = code_distance(a, b)
+    plan = sinkhorn(cost)
+    assert torch.allclose(plan.sum(1), torch.full((12,), 1 / 12), atol=1e-4)
+    assert torch.allclose(plan.sum(0), torch.full((12,), 1 / 12), atol=1e-4)
+    row, col = match_pairs(cost)
+    assert torch.equal(col, perm) and torch.equal(row[perm], torch.arange(12))
+    with pytest.raises(ValueError, match="cost matrix"):
+        sinkhorn(torch.full((3, 3), float("nan")))
+
+
+def test_soft_aligner_equals_the_aligner_on_one_hot_tokens():
+    aligner = AdapterAlignment(AdapterAlignmentConfig(codebook_size=64, num_latent_tokens=8, model_size="tiny"))
+    torch.nn.init.normal_(aligner.head.weight, std=0.02)  # leave the zero init so the network part counts
+    ids = torch.randint(0, 64, (3, 8))
+    soft = torch.nn.functional.one_hot(ids, 64).float()
+    assert torch.allclose(soft_alignment_logits(aligner, soft), aligner(ids), atol=1e-5)
+
+
+def test_alignment_loss_decreases_when_a_perfect_matching_exists(warmup_export):
+    """Image tokens are the series tokens mapped to their nearest other code and shuffled across the batch: the
+    OT matching must find the shuffle at every step and the aligners must learn the token map."""
+    torch.manual_seed(0)
+    temporal, visual = load_tokenizer_pair(warmup_export)
+    config = AdapterAlignmentConfig(codebook_size=64, num_latent_tokens=8, model_size="tiny")
+    task = AlignTask(temporal, visual, AdapterAlignment(config), AdapterAlignment(config))
+    codebook = temporal.quantize.codebook.detach()
+    distance = torch.cdist(codebook, codebook).fill_diagonal_(float("inf"))
+    nearest_other = distance.argmin(1)  # the token map the aligner has to learn (never the identity)
+
+    def code_of(ids):
+        return codebook[ids].permute(0, 2, 1).unsqueeze(2)  # (B, N) -> (B, D, 1, N)
+
+    optimizer = torch.optim.Adam([*task.t2v.parameters(), *task.v2t.parameters()], lr=3e-3)
+    losses = []
+    for _ in range(40):
+        a = torch.randint(0, 64, (16, 8))
+        perm = torch.randperm(16)
+        b = nearest_other[a][perm]
+        loss, _, logs = task.alignment_loss(a, code_of(a), b, code_of(b))
+        row, _ = match_pairs(code_distance(code_of(a), code_of(b)))
+        assert torch.equal(row[perm], torch.arange(16)) and logs["match_consistency"] == 1.0
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+
+
+def test_classification_helpers_keep_every_class_and_the_seed_order():
+    labels = np.array([0] * 5 + [1] * 2 + [2] * 1)
+    train, val = stratified_split(labels, 0.2, seed=0)
+    assert set(train) | set(val) == set(range(8)) and not set(train) & set(val)
+    assert sorted(labels[val].tolist()) == [0, 1]  # one per class with >= 2 cases, never a whole class
+    assert assign_imagenet_classes(2, {954, 950, 1}) == [950, 954]
+    with pytest.raises(ValueError, match="only 1"):
+        assign_imagenet_classes(2, {SEED_IMAGENET_CLASSES[5]})
