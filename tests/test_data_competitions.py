@@ -61,18 +61,19 @@ def test_tsf_missing_values(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "body, message",
+    "body, missing, message",
     [
-        ("A:2000-01-01 00-00-00:1,2,3\nB:1,2,3", r"toy.tsf:11: expected 2 attribute\(s\)"),
-        ("A:2000-01-01 00-00-00:1,x,3", r"toy.tsf:10: the last field must be comma-separated numbers"),
-        ("A:2000-01-01 00-00-00:1,?,3", r"toy.tsf:10: '\?' \(missing value\)"),
-        ("A:yesterday:1,2,3", r"toy.tsf:10: attribute start_timestamp \(date\)"),
-        ("A:2000-01-01 00-00-00:1,2", r"toy.tsf:10: series has 2 values, not more than the horizon 2"),
+        ("A:2000-01-01 00-00-00:1,2,3\nB:1,2,3", "false", r"toy.tsf:11: expected 2 attribute\(s\)"),
+        ("A:2000-01-01 00-00-00:1,x,3", "false", r"toy.tsf:10: the last field must be comma-separated numbers"),
+        ("A:2000-01-01 00-00-00:1,?,3", "false", r"toy.tsf:10: '\?' \(missing value\)"),
+        ("A:yesterday:1,2,3", "false", r"toy.tsf:10: attribute start_timestamp \(date\)"),
+        ("A:2000-01-01 00-00-00:1,2", "false", r"toy.tsf:10: series has 2 values, not more than the horizon 2"),
+        ("A:2000-01-01 00-00-00:?,?,?", "true", r"toy.tsf:10: the series has no observed value"),
     ],
 )
-def test_malformed_tsf_lines_name_the_line(tmp_path, body, message):
+def test_malformed_tsf_lines_name_the_line(tmp_path, body, missing, message):
     with pytest.raises(ValueError, match=message):
-        read_tsf(_tsf(tmp_path, body))
+        read_tsf(_tsf(tmp_path, body, missing))
 
 
 def test_bad_tsf_header(tmp_path):
@@ -95,6 +96,9 @@ def test_bad_json(tmp_path):
         load_competition_json(path)
     path.write_text(json.dumps({"S1": {"x": [1, 2], "h": 1, "period": "YEARLY"}}))
     with pytest.raises(ValueError, match=r"lacks \['xx'\]"):
+        load_competition_json(path)
+    path.write_text(json.dumps({"S1": {"x": [None, None], "xx": [3], "h": 1, "period": "YEARLY"}}))
+    with pytest.raises(ValueError, match="no observed history value"):
         load_competition_json(path)
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):

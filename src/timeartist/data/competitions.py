@@ -120,6 +120,8 @@ def load_competition_json(path: str | os.PathLike, frequency: str | None = None)
         horizon = int(_scalar(record["h"]))
         if len(future) != horizon or len(history) == 0:
             raise ValueError(f"{path}: series {name!r} has {len(history)} history and {len(future)} test values for h={horizon}")
+        if np.isnan(history).all():
+            raise ValueError(f"{path}: series {name!r} has no observed history value (all missing)")
         extra = {k: _scalar(v) for k, v in record.items() if k in ("type", "description", "st", "sn")}
         series.append(ForecastSeries(name, np.concatenate([history, future]), horizon, freq, season, attributes=extra))
     if not series:
@@ -178,6 +180,8 @@ def _tsf_series(
             )
         except ValueError:
             raise ValueError(f"{path}:{line_no}: attribute {name} ({kind}) cannot be read from {text!r}") from None
+    if np.isnan(values).all():
+        raise ValueError(f"{path}:{line_no}: the series has no observed value (all missing)")
     horizon = int(meta["horizon"]) if meta.get("horizon") else None
     if horizon is not None and len(values) <= horizon:
         raise ValueError(f"{path}:{line_no}: series has {len(values)} values, not more than the horizon {horizon}")
