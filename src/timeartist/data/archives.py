@@ -83,21 +83,32 @@ def read_ts(path: str | os.PathLike) -> TSArchive:
         raise ValueError(f"{path}: no cases after @data")
 
     lengths = {c.shape[1] for c in cases}
-    if spec["equal_length"] and len(lengths) > 1:
+    if spec.equal_length and len(lengths) > 1:
         raise ValueError(f"{path}: @equalLength true but case lengths range from {min(lengths)} to {max(lengths)}")
     X: Panel = np.stack(cases) if len(lengths) == 1 else cases
-    if spec["classes"] is not None:
+    if spec.classes is not None:
         y = np.array(labels, dtype=str)
-    elif spec["regression"]:
+    elif spec.regression:
         y = np.array(labels, dtype=np.float64)
     else:
         y = None
     logger.debug("%s: %d cases, %d dims, lengths %s", path.name, len(cases), cases[0].shape[0], sorted(lengths)[:3])
-    return TSArchive(X=X, y=y, class_labels=spec["classes"], problem_name=fields.get("problemname"), path=path)
+    return TSArchive(X=X, y=y, class_labels=spec.classes, problem_name=fields.get("problemname"), path=path)
 
 
-def _header_spec(header: dict[str, str], path: Path) -> dict:
-    """Turn the raw header into what the case parser needs."""
+@dataclass
+class _TSHeader:
+    """What the case parser needs from a ``.ts`` header."""
+
+    dims: int | None  # None: multivariate without @dimensions, set by the first case
+    missing: bool
+    equal_length: bool
+    series_length: int | None
+    classes: tuple[str, ...] | None
+    regression: bool
+
+
+def _header_spec(header: dict[str, str], path: Path) -> _TSHeader:
     if _flag(header.get("timestamps", "false"), "timeStamps", path):
         raise ValueError(f"{path}: timestamped .ts files (@timeStamps true) are not supported")
     univariate = _flag(header.get("univariate", "true"), "univariate", path)
@@ -107,35 +118,35 @@ def _header_spec(header: dict[str, str], path: Path) -> dict:
     if has_class and len(class_spec) < 2:
         raise ValueError(f"{path}: @classLabel true must list the class labels")
     series_length = header.get("serieslength")
-    return {
-        "dims": 1 if univariate else (int(dims) if dims else None),
-        "missing": _flag(header.get("missing", "false"), "missing", path),
-        "equal_length": _flag(header.get("equallength", "true"), "equalLength", path),
-        "series_length": int(series_length) if series_length else None,
-        "classes": tuple(class_spec[1:]) if has_class else None,
-        "regression": _flag((header.get("targetlabel") or "false").split()[0], "targetLabel", path),
-    }
+    return _TSHeader(
+        dims=1 if univariate else (int(dims) if dims else None),
+        missing=_flag(header.get("missing", "false"), "missing", path),
+        equal_length=_flag(header.get("equallength", "true"), "equalLength", path),
+        series_length=int(series_length) if series_length else None,
+        classes=tuple(class_spec[1:]) if has_class else None,
+        regression=_flag((header.get("targetlabel") or "false").split()[0], "targetLabel", path),
+    )
 
 
-def _parse_case(line: str, spec: dict, line_no: int, path: Path) -> tuple[np.ndarray, str | None]:
+def _parse_case(line: str, spec: _TSHeader, line_no: int, path: Path) -> tuple[np.ndarray, str | None]:
     """One data line -> ((C, T) values, label or None)."""
     parts = line.split(":")
     label = None
-    if spec["classes"] is not None or spec["regression"]:
+    if spec.classes is not None or spec.regression:
         if len(parts) < 2:
             raise ValueError(f"{path}:{line_no}: expected '<values>:<label>', found no ':'")
         label = parts.pop().strip()
-        if spec["classes"] is not None and label not in spec["classes"]:
-            raise ValueError(f"{path}:{line_no}: label {label!r} is not among the declared classes {spec['classes']}")
-    if spec["dims"] is None:
-        spec["dims"] = len(parts)  # multivariate file without @dimensions: the first case decides
-    if len(parts) != spec["dims"]:
-        raise ValueError(f"{path}:{line_no}: expected {spec['dims']} dimension(s) separated by ':', found {len(parts)}")
-    dims = [_parse_values(p.strip(), spec["missing"], line_no, path) for p in parts]
+        if spec.classes is not None and label not in spec.classes:
+            raise ValueError(f"{path}:{line_no}: label {label!r} is not among the declared classes {spec.classes}")
+    if spec.dims is None:
+        spec.dims = len(parts)  # multivariate file without @dimensions: the first case decides
+    if len(parts) != spec.dims:
+        raise ValueError(f"{path}:{line_no}: expected {spec.dims} dimension(s) separated by ':', found {len(parts)}")
+    dims = [_parse_values(p.strip(), spec.missing, line_no, path) for p in parts]
     if len({len(d) for d in dims}) > 1:
         raise ValueError(f"{path}:{line_no}: dimensions have different lengths {[len(d) for d in dims]}")
-    if spec["series_length"] is not None and spec["equal_length"] and len(dims[0]) != spec["series_length"]:
-        raise ValueError(f"{path}:{line_no}: expected @seriesLength {spec['series_length']} values, found {len(dims[0])}")
+    if spec.series_length is not None and spec.equal_length and len(dims[0]) != spec.series_length:
+        raise ValueError(f"{path}:{line_no}: expected @seriesLength {spec.series_length} values, found {len(dims[0])}")
     return np.stack(dims), label
 
 
