@@ -71,7 +71,7 @@ def test_save_load_round_trip_is_strict(tmp_path):
         MAEOutpainter.from_pretrained(tmp_path / "missing")
 
 
-def test_training_runs_resumes_and_exports(data_root, tmp_path):
+def test_training_runs_validates_and_exports(data_root, tmp_path):
     from timeartist.training.outpainter import run_outpainter
 
     overrides = [
@@ -87,6 +87,4 @@ def test_training_runs_resumes_and_exports(data_root, tmp_path):
     assert trained.config.image_size == (8, 24)
     line = json.loads((tmp_path / "run" / "evals" / "val.jsonl").read_text().splitlines()[-1])
     assert line["step"] == 2 and line["ETTh1_mse_24"] > 0
-    # a longer run in the same folder resumes from the step-2 checkpoint instead of starting over
-    resumed = MAEOutpainter.from_pretrained(run_outpainter(config, [o.replace("steps=2", "steps=3") for o in overrides]))
-    assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), resumed.state_dict().values()))
+    assert (tmp_path / "run" / "evals" / "step_00000002" / "model.safetensors").is_file()
