@@ -139,7 +139,9 @@ def test_training_reduces_loss_logs_and_exports_loadable_model(tmp_path):
     x, y = toy_data().tensors
     task.eval()
     before = nn.functional.mse_loss(task.model(x), y).item()
-    export = Trainer(task, make_config(tmp_path, max_train_steps=80, save_every=0), toy_data()).fit()
+    trainer = Trainer(task, make_config(tmp_path, max_train_steps=80, save_every=0), toy_data())
+    export = trainer.fit()
+    assert trainer.samples_per_second > 0
     loaded = TinyRegressor.from_pretrained(export).eval()
     after = nn.functional.mse_loss(loaded(x), y).item()
     assert after < 0.5 * before

@@ -33,6 +33,7 @@ import random
 import re
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -327,6 +328,7 @@ class Trainer:
         self.step, self.epoch, self.batches_in_epoch = 0, 0, 0
         self._rng_to_restore: dict | None = None
         self.writer = None
+        self.samples_per_second: float | None = None  # measured by fit() over its training steps
 
     # ----------------------------------------------------------------- checkpoints
     def save_checkpoint(self) -> Path:
@@ -491,8 +493,14 @@ class Trainer:
             "training %s from step %d to %d on %d process(es), %s precision",
             type(self.task).__name__, self.step, cfg.max_train_steps, acc.num_processes, acc.mixed_precision,
         )
+        samples_per_step = cfg.per_gpu_batch_size * cfg.gradient_accumulation_steps * acc.num_processes
+        steps_timed, seconds = 0, 0.0  # training steps only: evaluation and checkpoints are not counted
         while self.step < cfg.max_train_steps:
+            started = time.perf_counter()
             logs = self._optimizer_step(batches)
+            seconds += time.perf_counter() - started
+            steps_timed += 1
+            logs["samples_per_s"] = steps_timed * samples_per_step / seconds
             progress.update(1)
             if cfg.log_every and self.step % cfg.log_every == 0:
                 self._log(logs, prefix="train/")
@@ -502,6 +510,12 @@ class Trainer:
             if cfg.save_every and self.step % cfg.save_every == 0:
                 self.save_checkpoint()
         progress.close()
+        if steps_timed:
+            self.samples_per_second = steps_timed * samples_per_step / seconds
+            logger.info(
+                "trained %d steps in %.1f s: %.1f samples/s over %d process(es)",
+                steps_timed, seconds, self.samples_per_second, acc.num_processes,
+            )
         path = self.export()
         if self.writer is not None:
             self.writer.close()
