@@ -41,7 +41,7 @@ def _autocorrelation(x: np.ndarray, lag: int) -> float:
 
 def test_seasonal_structure_is_periodic():
     config = SyntheticConfig(
-        length=240, kernel_prob=0.0, periods=(24,), random_period_prob=0.0, max_seasonalities=1,
+        length=240, kernel_prob=0.0, seasonal_prob=1.0, periods=(24,), random_period_prob=0.0, max_seasonalities=1,
         level_shift_prob=0.0, spike_prob=0.0, multiplicative_prob=0.5,
     )
     batch = SyntheticSeriesGenerator(config, seed=0).batch(0, 40)
