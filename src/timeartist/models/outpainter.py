@@ -31,10 +31,10 @@ class OutpainterConfig:
     patch_size: tuple[int, int] = (24, 1)  # (ph, pw); (H, 1) makes every pixel column one token
     channels: int = 3
     width: int = 128
-    depth: int = 4  # encoder blocks, visible tokens only
-    decoder_depth: int = 2  # decoder blocks, all tokens
+    depth: int = 3  # encoder blocks, visible tokens only
+    decoder_depth: int = 1  # decoder blocks, all tokens
     heads: int = 4
-    mlp_ratio: float = 4.0
+    mlp_ratio: float = 2.0
 
     def __post_init__(self):
         # JSON round trips turn tuples into lists.

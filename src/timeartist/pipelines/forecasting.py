@@ -119,6 +119,8 @@ def forecast_with_outpainter(
         raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if period is not None and (int(period) != period or period < 1):
         raise ValueError(f"period must be a positive integer or None, got {period!r}")
+    if max_context is not None and (int(max_context) != max_context or max_context < 2):
+        raise ValueError(f"max_context must be an integer >= 2 or None, got {max_context!r}")
     rows, lead, is_torch = _as_rows(context)
     length = rows.shape[-1]
     if length < max(2, period or 1):
@@ -133,7 +135,7 @@ def forecast_with_outpainter(
         parameters = getattr(outpainter, "parameters", None)
         device = next(iter(parameters()), torch.empty(0)).device if parameters else torch.device("cpu")
 
-    jobs = []  # (row indices, fold period, context steps, layout)
+    jobs = []  # (row indices, context steps kept, layout)
     for p in np.unique(periods):
         index = np.flatnonzero(periods == p)
         if layout == "native":
