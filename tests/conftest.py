@@ -15,6 +15,23 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
+CODE = dict(codebook_size=64, token_size=4, quantizer_heads=2, vit_enc_model_size="tiny", vit_dec_model_size="tiny",
+            vit_enc_patch_size=8, vit_dec_patch_size=8, num_latent_tokens=8)
+
+
+def build_tiny_pipeline():
+    """A randomly initialised pipeline at CPU size: series 64, images 32x32, 8 tokens, codebook 64 (2 heads)."""
+    from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, TimeArtist, TimeArtistConfig, VisionModel, VisionModelConfig
+    from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
+    from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+    temporal = TimeArtist(TimeArtistConfig(seq_len=64, **CODE))
+    visual = VisionModel(VisionModelConfig(image_size=32, is_legacy=False, finetune_decoder=False, **CODE), quantizer=temporal.quantize)
+    align = AdapterAlignmentConfig(codebook_size=64, num_latent_tokens=8, model_size="tiny")
+    outpainter = MAEOutpainter(OutpainterConfig(image_size=(8, 32), patch_size=(8, 1), width=32, depth=1, decoder_depth=1, heads=2))
+    return TimeArtistPipeline(temporal, visual, AdapterAlignment(align), AdapterAlignment(align), outpainter)
+
+
 
 def _find_data_root() -> Path | None:
     env = os.environ.get("TIMEARTIST_DATA")
@@ -32,6 +49,13 @@ def data_root() -> Path:
     if root is None:
         pytest.skip("real data not found: set TIMEARTIST_DATA or place the shared data folder at ../shared/data")
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_dir(tmp_path_factory) -> Path:
+    """A saved tiny pipeline folder (read-only for tests: copy it before changing anything)."""
+    torch.manual_seed(0)
+    return build_tiny_pipeline().save_pretrained(tmp_path_factory.mktemp("tiny_pipeline"))
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""End-to-end contract of TimeArtistPipeline on a tiny randomly initialised model built here."""
+"""End-to-end contract of TimeArtistPipeline on a tiny randomly initialised model (``tiny_pipeline`` fixture)."""
 
 import json
 
@@ -8,27 +8,12 @@ import pytest
 import torch
 
 from timeartist.hub import CheckpointError
-from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, TimeArtist, TimeArtistConfig, VisionModel, VisionModelConfig
-from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.pipelines.pipeline import INDEX_NAME, TimeArtistPipeline
-
-CODE = dict(codebook_size=64, token_size=4, quantizer_heads=2, vit_enc_model_size="tiny", vit_dec_model_size="tiny",
-            vit_enc_patch_size=8, vit_dec_patch_size=8, num_latent_tokens=8)
-
-
-def tiny_pipeline() -> TimeArtistPipeline:
-    temporal = TimeArtist(TimeArtistConfig(seq_len=64, **CODE))
-    visual = VisionModel(VisionModelConfig(image_size=32, is_legacy=False, finetune_decoder=False, **CODE), quantizer=temporal.quantize)
-    align = AdapterAlignmentConfig(codebook_size=64, num_latent_tokens=8, model_size="tiny")
-    outpainter = MAEOutpainter(OutpainterConfig(image_size=(8, 32), patch_size=(8, 1), width=32, depth=1, decoder_depth=1, heads=2))
-    return TimeArtistPipeline(temporal, visual, AdapterAlignment(align), AdapterAlignment(align), outpainter)
 
 
 @pytest.fixture(scope="module")
-def pipe():
-    torch.manual_seed(0)
-    return tiny_pipeline()
-
+def pipe(tiny_pipeline_dir):
+    return TimeArtistPipeline.from_pretrained(tiny_pipeline_dir)
 
 def test_series_to_image_any_length_and_both_routes(pipe):
     series = np.sin(np.arange(3 * 100) / 5.0).reshape(3, 100)

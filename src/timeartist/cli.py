@@ -1,8 +1,8 @@
 """The ``timeartist`` command line.
 
-Each subcommand lives in a ``_cmd_*`` function registered in ``build_parser``. Errors a user can fix (bad
-input, missing files, mismatched checkpoints) end the program with one line on stderr and exit code 2;
-``--debug`` shows the full traceback instead.
+Each subcommand is a ``_cmd_*`` function registered in ``build_parser``. Errors a user can fix (bad input,
+missing files, mismatched checkpoints) end the program with one line on stderr and exit code 2; ``--debug``
+shows the full traceback instead. Every command that makes figures writes PNGs next to its other outputs.
 """
 
 from __future__ import annotations
@@ -10,12 +10,152 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
+
+import numpy as np
 
 from timeartist import __version__
 
 logger = logging.getLogger("timeartist")
 
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, KeyError)
+TIME_COLUMNS = ("ds", "date", "time", "timestamp", "datetime", "Date", "Time")
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _pipeline(args):
+    from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+    return TimeArtistPipeline.from_pretrained(args.model, device=args.device)
+
+
+def _read_series_csv(path: str, column: str | None):
+    """A CSV -> (values (T,), timestamps or None, column name). Default column: the last numeric one."""
+    import pandas as pd
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"CSV file not found: {path}")
+    frame = pd.read_csv(path)
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+    if column is None:
+        if not numeric:
+            raise ValueError(f"{path} has no numeric column; columns are {list(frame.columns)}")
+        column = numeric[-1]
+    if column not in frame.columns:
+        raise ValueError(f"column {column!r} not in {path}; columns are {list(frame.columns)}")
+    if column not in numeric:
+        raise ValueError(f"column {column!r} of {path} is not numeric")
+    time_col = next((c for c in TIME_COLUMNS if c in frame.columns), None)
+    times = pd.to_datetime(frame[time_col]) if time_col else None
+    return frame[column].to_numpy(dtype=np.float64), times, column
+
+
+def _windows(values: np.ndarray, window: int, count: int) -> np.ndarray:
+    """The last ``count`` non-overlapping windows of ``window`` steps (most recent last) -> (n, window)."""
+    if len(values) < window:
+        raise ValueError(f"the series has {len(values)} steps, fewer than --window {window}")
+    n = min(count, len(values) // window)
+    return np.stack([values[len(values) - (n - i) * window : len(values) - (n - i - 1) * window] for i in range(n)])
+
+
+def _out_dir(path: str) -> Path:
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- commands
+def _cmd_convert(args) -> int:
+    from timeartist import viz
+
+    pipe = _pipeline(args)
+    out = _out_dir(args.out)
+    aligned = not args.before_alignment
+    if args.direction == "series2image":
+        if not args.csv:
+            raise ValueError("series2image needs --csv FILE")
+        values, _, column = _read_series_csv(args.csv, args.column)
+        windows = _windows(values, args.window or pipe.temporal.seq_len, args.count)
+        images = pipe.series_to_image(windows, aligned=aligned)
+        for i, image in enumerate(images):
+            viz.save_image(image, out / f"image_{i:03d}.png")
+        viz.save_pairs_plot(images, list(windows), out / "series2image.png", titles=[f"{column} window {i}" for i in range(len(windows))])
+    else:
+        if not args.images:
+            raise ValueError("image2series needs --images FILE [FILE ...]")
+        import pandas as pd
+
+        series = pipe.image_to_series(args.images, aligned=aligned, length=args.window)
+        pd.DataFrame(series.T, columns=[Path(p).stem for p in args.images]).to_csv(out / "series.csv", index_label="step")
+        viz.save_pairs_plot(pipe._image_batch(args.images), list(series), out / "image2series.png", titles=[Path(p).name for p in args.images])
+    logger.info("wrote %s", out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_style(args) -> int:
+    from timeartist import viz
+
+    pipe = _pipeline(args)
+    out = _out_dir(args.out)
+    values, _, column = _read_series_csv(args.csv, args.column)
+    window = _windows(values, args.window or pipe.temporal.seq_len, 1)
+    alphas = [float(a) for a in args.alphas.split(",")] if args.alphas else [args.alpha]
+    images = pipe.style_sweep(args.image, window, alphas)
+    viz.save_image_grid(images, out / "style.png", titles=[f"alpha={a:g}" for a in alphas])
+    viz.save_series_plot(window[0], out / "style_series.png", title=f"{column} (style source)")
+    print(f"wrote {out / 'style.png'}")
+    return 0
+
+
+def _cmd_forecast(args) -> int:
+    import pandas as pd
+
+    from timeartist import viz
+
+    pipe = _pipeline(args)
+    values, times, column = _read_series_csv(args.csv, args.column)
+    if args.context:
+        values, times = values[-args.context :], times.iloc[-args.context :] if times is not None else None
+    history = pd.DataFrame({"unique_id": column, "ds": times if times is not None else np.arange(len(values)), "y": values})
+    frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(args.out, index=False)
+    if args.plot:
+        title = f"{column}: {args.horizon}-step forecast ({args.method})"
+        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, args.plot, title=title, history_steps=max(4 * args.horizon, 96))
+    print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+    return 0
+
+
+def _cmd_classify(args) -> int:
+    from timeartist import viz
+    from timeartist.data import load_ts
+
+    pipe = _pipeline(args)
+    out = _out_dir(args.out)
+    X_train, y_train = load_ts(args.train)
+    X_test, y_test = load_ts(args.test)
+    if y_train is None:
+        raise ValueError(f"{args.train} has no class labels; fit_classifier needs them")
+    pipe.fit_classifier(X_train, y_train)
+    predicted = pipe.classify(X_test)
+    import pandas as pd
+
+    pd.DataFrame({"predicted": predicted, **({"label": y_test} if y_test is not None else {})}).to_csv(out / "predictions.csv", index_label="case")
+    protos = pipe._prototypes
+    viz.save_image_grid(protos["images"], out / "class_prototypes.png", titles=[str(c) for c in protos["classes"]])
+    if y_test is not None:
+        print(f"accuracy {np.mean(predicted == y_test):.4f} on {len(y_test)} test cases; wrote {out}")
+    else:
+        print(f"wrote {out / 'predictions.csv'}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parser
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="pipeline folder (default: the bundled model)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +163,49 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"timeartist {__version__}")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("convert", help="series -> image or image -> series")
+    p.add_argument("direction", choices=["series2image", "image2series"])
+    p.add_argument("--csv", help="series2image: CSV with the series")
+    p.add_argument("--column", help="CSV column (default: the last numeric one)")
+    p.add_argument("--window", type=int, help="series2image: window length (default: the tokenizer length); image2series: output length")
+    p.add_argument("--count", type=int, default=8, help="series2image: how many of the most recent windows")
+    p.add_argument("--images", nargs="+", help="image2series: image files")
+    p.add_argument("--before-alignment", action="store_true", help="decode through the shared codebook, without the aligners")
+    p.add_argument("--out", default="convert_output", help="output folder")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser("style", help="render an image in the style of a series")
+    p.add_argument("--image", required=True)
+    p.add_argument("--csv", required=True)
+    p.add_argument("--column")
+    p.add_argument("--window", type=int, help="series window (default: the tokenizer length, the most recent)")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the series' codes (0: the image, 1: the series)")
+    p.add_argument("--alphas", help="comma-separated alpha grid, e.g. 0,0.2,0.4,0.6,0.8,1")
+    p.add_argument("--out", default="style_output")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_style)
+
+    p = sub.add_parser("forecast", help="zero-shot forecast of a CSV column")
+    p.add_argument("--csv", required=True)
+    p.add_argument("--horizon", type=int, required=True)
+    p.add_argument("--column")
+    p.add_argument("--context", type=int, help="use only the last N steps as context")
+    p.add_argument("--period", type=int, help="seasonal period in steps (default: detected)")
+    p.add_argument("--method", default="visionts", choices=["visionts", "artist"])
+    p.add_argument("--out", default="forecast.csv")
+    p.add_argument("--plot", help="PNG of the forecast with its history")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_forecast)
+
+    p = sub.add_parser("classify", help="classify .ts series through generated images (nearest class prototype)")
+    p.add_argument("--train", required=True, help="labelled .ts file to fit the class prototypes")
+    p.add_argument("--test", required=True, help=".ts file to classify")
+    p.add_argument("--out", default="classify_output")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_classify)
     return parser
 
 
@@ -34,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    if getattr(args, "horizon", 1) is not None and getattr(args, "horizon", 1) <= 0:
+        parser.error(f"--horizon must be positive, got {args.horizon}")
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as err:

@@ -1,0 +1,85 @@
+"""The CLI end to end on the tiny pipeline: outputs written, and one-line errors with exit code 2."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from timeartist.cli import main
+
+
+@pytest.fixture(scope="module")
+def series_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("csv") / "load.csv"
+    t = np.arange(400)
+    pd.DataFrame({"date": pd.date_range("2024-01-01", periods=400, freq="h"), "load": 10 + np.sin(2 * np.pi * t / 24)}).to_csv(path, index=False)
+    return path
+
+
+def test_forecast_writes_csv_and_plot(tiny_pipeline_dir, series_csv, tmp_path, capsys):
+    out, plot = tmp_path / "fc.csv", tmp_path / "fc.png"
+    assert main(["forecast", "--model", str(tiny_pipeline_dir), "--csv", str(series_csv), "--horizon", "12", "--period", "24", "--out", str(out), "--plot", str(plot)]) == 0
+    frame = pd.read_csv(out, parse_dates=["ds"])
+    assert len(frame) == 12 and frame.ds.iloc[0] == pd.Timestamp("2024-01-17 16:00")
+    assert Image.open(plot).format == "PNG"
+
+
+def test_convert_both_ways(tiny_pipeline_dir, series_csv, tmp_path):
+    assert main(["convert", "series2image", "--model", str(tiny_pipeline_dir), "--csv", str(series_csv), "--count", "3", "--out", str(tmp_path / "s2i")]) == 0
+    assert len(list((tmp_path / "s2i").glob("image_*.png"))) == 3 and (tmp_path / "s2i" / "series2image.png").is_file()
+    images = sorted(str(p) for p in (tmp_path / "s2i").glob("image_*.png"))
+    assert main(["convert", "image2series", "--model", str(tiny_pipeline_dir), "--images", *images, "--out", str(tmp_path / "i2s")]) == 0
+    assert pd.read_csv(tmp_path / "i2s" / "series.csv").shape == (64, 4)
+
+
+def test_style_grid(tiny_pipeline_dir, series_csv, tmp_path):
+    image = tmp_path / "img.png"
+    Image.fromarray((np.random.rand(40, 40, 3) * 255).astype(np.uint8)).save(image)
+    assert main(["style", "--model", str(tiny_pipeline_dir), "--image", str(image), "--csv", str(series_csv), "--alphas", "0,0.5,1", "--out", str(tmp_path / "st")]) == 0
+    assert Image.open(tmp_path / "st" / "style.png").format == "PNG"
+
+
+def _write_ts(path, cases, labels):
+    lines = ["@problemName toy", "@timeStamps false", "@missing false", "@univariate true", "@equalLength true",
+             f"@seriesLength {len(cases[0])}", f"@classLabel true {' '.join(sorted(set(labels)))}", "@data"]
+    lines += [",".join(f"{v:.4f}" for v in case) + f":{label}" for case, label in zip(cases, labels)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_classify_reports_accuracy(tiny_pipeline_dir, tmp_path, capsys):
+    t = np.arange(30)
+    cases = [np.sin(t / p) + 0.01 * k for p in (2, 6) for k in range(3)]
+    labels = ["a"] * 3 + ["b"] * 3
+    train = _write_ts(tmp_path / "toy_TRAIN.ts", cases, labels)
+    test = _write_ts(tmp_path / "toy_TEST.ts", cases[::2], labels[::2])
+    assert main(["classify", "--model", str(tiny_pipeline_dir), "--train", str(train), "--test", str(test), "--out", str(tmp_path / "out")]) == 0
+    assert "accuracy" in capsys.readouterr().out
+    assert len(pd.read_csv(tmp_path / "out" / "predictions.csv")) == 3
+    assert Image.open(tmp_path / "out" / "class_prototypes.png").format == "PNG"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["forecast", "--csv", "missing.csv", "--horizon", "3"], "not found"),
+        (["forecast", "--csv", "{csv}", "--horizon", "3", "--column", "nope"], "column 'nope'"),
+        (["convert", "image2series", "--images", "{csv}"], "cannot read image"),
+    ],
+)
+def test_user_errors_are_one_line(tiny_pipeline_dir, series_csv, argv, message, capsys):
+    argv = [a.replace("{csv}", str(series_csv)) for a in argv] + ["--model", str(tiny_pipeline_dir)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_nonpositive_horizon_is_rejected(series_csv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["forecast", "--csv", str(series_csv), "--horizon", "0"])
+    assert exit_info.value.code == 2
+
+
+def test_missing_bundled_model_names_the_path(series_csv, tmp_path, capsys):
+    assert main(["forecast", "--model", str(tmp_path / "nowhere"), "--csv", str(series_csv), "--horizon", "3"]) == 2
+    assert "timeartist_index.json" in capsys.readouterr().err
