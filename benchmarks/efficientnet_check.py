@@ -13,6 +13,7 @@ import argparse
 import csv
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -74,6 +75,7 @@ def main() -> None:
     result = accuracy(model, folder)
     result["images_per_s_batch32"] = throughput(model)
     result["threads"] = args.threads
+    result["load_average_1min"] = os.getloadavg()[0]  # other processes on the machine slow the throughput down
     logger.info(json.dumps(result, indent=2))
 
 

