@@ -16,7 +16,7 @@ from timeartist.training import list_checkpoints
 from timeartist.training.align import AlignTask, run_align, soft_alignment_logits
 from timeartist.training.classify import SEED_IMAGENET_CLASSES, assign_imagenet_classes, run_classify, stratified_split
 from timeartist.training.losses import code_distance, match_pairs, sinkhorn
-from timeartist.training.warmup import load_tokenizer_pair, run_warmup
+from timeartist.training.warmup import WarmupTask, load_tokenizer_pair, run_warmup
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "tiny"
 FAST = [
@@ -61,6 +61,18 @@ def test_warmup_writes_checkpoints_and_a_loadable_shared_pair(warmup_export):
     q, _ = temporal.encode(series)
     assert visual.decode(q).shape == (3, 3, 32, 32)  # series codes decode through the image decoder
     assert any((run / "logs").glob("events.out.tfevents.*"))
+
+
+def test_warmup_checkpoints_carry_the_quantizer_usage_statistics(warmup_export):
+    temporal, visual = load_tokenizer_pair(warmup_export)
+    task = WarmupTask(temporal, visual, dead_code_threshold=1.0)
+    for _ in range(3):
+        task.training_step({"series": torch.randn(4, 64), "images": torch.rand(4, 3, 32, 32)})
+    state = task.state_dict()
+    fresh = WarmupTask(*load_tokenizer_pair(warmup_export), dead_code_threshold=1.0)
+    fresh.load_state_dict(state)
+    assert fresh.temporal.quantize._usage_calls == task.temporal.quantize._usage_calls == 6  # series + images per step
+    assert torch.equal(fresh.temporal.quantize.code_usage, task.temporal.quantize.code_usage)
 
 
 def test_frozen_visual_route_trains_only_the_series_side(tmp_path, image_dir):

@@ -235,6 +235,26 @@ class WarmupTask(TrainingTask):
         temporal.quantize.dead_code_threshold = dead_code_threshold
         self.heldout_series, self.heldout_images = heldout_series, heldout_images
         self._latents: Tensor | None = None
+        self._loaded_usage: dict | None = None
+        self.register_load_state_dict_post_hook(WarmupTask._restore_usage)
+
+    # The quantizer keeps its usage statistics out of its state dict and forgets them on load. Checkpoints of
+    # this task carry them, so a resumed run re-seeds dead codes exactly as the uninterrupted run would. They are
+    # put back by a post hook of the task, which runs after the quantizer's own reset.
+    def get_extra_state(self) -> dict:
+        quantizer = self.temporal.quantize
+        return {"code_usage": quantizer.code_usage.clone(), "usage_calls": quantizer._usage_calls}
+
+    def set_extra_state(self, state: dict) -> None:
+        self._loaded_usage = state
+
+    @staticmethod
+    def _restore_usage(task: "WarmupTask", incompatible_keys=None) -> None:
+        if task._loaded_usage is not None:
+            quantizer = task.temporal.quantize
+            quantizer.code_usage.copy_(task._loaded_usage["code_usage"])
+            quantizer._usage_calls = int(task._loaded_usage["usage_calls"])
+            task._loaded_usage = None
 
     def training_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         x = batch["series"]
