@@ -159,8 +159,7 @@ def efficientnet_feature_stats(
 ) -> GaussianStats:
     """Mean/covariance of EfficientNet-Lite0 pooled features (1280-d) over images (N, 3, H, W) in [0, 1]."""
     model = load_efficientnet_lite0() if model is None else model
-    device = next(model.parameters()).device
-    return feature_stats(images, lambda x: model.features(x.to(device)), batch_size, desc="FED features")
+    return feature_stats(images, model.features, batch_size, desc="FED features")
 
 
 def frechet_efficientnet_distance(

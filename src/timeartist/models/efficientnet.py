@@ -126,13 +126,15 @@ class EfficientNetLite(PretrainedMixin, nn.Module):
     def preprocess(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) in [0, 1] -> (B, 3, S, S) network input, S = config.image_size.
 
-        Resize so the short side is S / crop_fraction (bicubic, antialiased like PIL), centre crop S, then
-        map 0..255 pixel values to (x - 127) / 128, the scaling the TF-trained weights expect.
+        Resize so the short side is S / crop_fraction (bicubic, antialiased like PIL), centre crop S, clip to
+        [0, 1], then map 0..255 pixel values to (x - 127) / 128, the scaling the TF-trained weights expect.
+        The result is on the model's device and dtype.
         """
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected RGB images of shape (B, 3, H, W) in [0, 1], got shape {tuple(images.shape)}")
         if not images.is_floating_point():
             raise ValueError(f"expected float images in [0, 1], got dtype {images.dtype}")
+        images = images.to(self._fc.weight.device, self._fc.weight.dtype)
         size = self.config.image_size
         h, w = images.shape[-2:]
         short = round(size / self.config.crop_fraction)
