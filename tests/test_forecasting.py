@@ -123,3 +123,17 @@ def test_image_space_seasonal_naive_reproduces_the_protocol_check(data_root):
     pred = forecast_with_outpainter(contexts.reshape(-1, 240), 96, RepeatLastColumn((24, 12)), period=24, batch_size=8192)
     error = pred - targets.reshape(-1, 96)
     assert round(float(np.mean(error**2)), 3) == 0.512 and round(float(np.mean(np.abs(error))), 3) == 0.433
+
+
+def test_visionts_path_runs_with_a_hugging_face_mae():
+    transformers = pytest.importorskip("transformers")
+    from timeartist.models.hf_mae import HFMAEOutpainter
+
+    config = transformers.ViTMAEConfig(
+        image_size=32, patch_size=8, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        decoder_hidden_size=16, decoder_num_hidden_layers=1, decoder_num_attention_heads=2, decoder_intermediate_size=32,
+    )
+    # Rendered series are already in the MAE's normalised input space (VisionTS), so no ImageNet normalisation.
+    mae = HFMAEOutpainter(transformers.ViTMAEForPreTraining(config), image_mean=(0.0, 0.0, 0.0), image_std=(1.0, 1.0, 1.0))
+    pred = forecast_with_outpainter(periodic(480)[None].repeat(2, 0), 96, mae, period=24)
+    assert pred.shape == (2, 96) and np.isfinite(pred).all()
