@@ -210,6 +210,8 @@ def test_bad_vision_configs_say_what_is_wrong():
             **OmegaConf.to_container(TINY_LEGACY.model.vq_model), "pixel_channel_mult": [1, 1, 1]}}})
     with pytest.raises(CheckpointError, match="unknown config keys"):
         TimeArtist({**_flat_tiny(), "depth": 3})
+    with pytest.raises(ValueError, match="expected a VisionModelConfig, a seed-layout config .* got TimeArtistConfig"):
+        VisionModel(TimeArtistConfig())
     with pytest.raises(ValueError, match="quantize_mode 'vq'"):
         TimeArtist({"model": {"vq_model": {"quantize_mode": "vae"}}})
 

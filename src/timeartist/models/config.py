@@ -177,7 +177,7 @@ def _container(config: Mapping | DictConfig) -> dict:
         return OmegaConf.to_container(config, resolve=True)
     if isinstance(config, Mapping):
         return dict(config)
-    raise ValueError(f"expected a config dataclass, dict or OmegaConf DictConfig, got {type(config).__name__}")
+    raise ValueError(f"expected a dict or OmegaConf DictConfig, got {type(config).__name__}")
 
 
 def _seed_sections(config: Mapping | DictConfig) -> tuple[dict, dict]:
@@ -201,6 +201,10 @@ def resolve_config(config_class: type[C], config: Any) -> C:
     """A ``config_class`` instance from itself, a seed-layout config (has ``model``) or a flat dict of fields."""
     if isinstance(config, config_class):
         return config
+    if not isinstance(config, (Mapping, DictConfig)):
+        raise ValueError(
+            f"expected a {config_class.__name__}, a seed-layout config or a dict of its fields, got {type(config).__name__}"
+        )
     values = _container(config)
     if "model" in values:
         return config_class.from_seed(values)
