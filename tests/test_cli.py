@@ -83,3 +83,23 @@ def test_nonpositive_horizon_is_rejected(series_csv):
 def test_missing_bundled_model_names_the_path(series_csv, tmp_path, capsys):
     assert main(["forecast", "--model", str(tmp_path / "nowhere"), "--csv", str(series_csv), "--horizon", "3"]) == 2
     assert "timeartist_index.json" in capsys.readouterr().err
+
+
+def test_train_warmup_from_the_cli(tmp_path, capsys):
+    from pathlib import Path
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(4):
+        Image.fromarray((np.random.rand(40, 40, 3) * 255).astype(np.uint8)).save(images / f"{i}.png")
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny" / "warmup.yaml"
+    overrides = [
+        "training.max_train_steps=2", "training.per_gpu_batch_size=4", "experiment.save_every=2", "experiment.eval_every=2",
+        "dataset.params.series_datasets=[]", "dataset.params.synthetic_series=8", "dataset.params.heldout_series_datasets=[]",
+        "dataset.params.heldout_synthetic_series=4", f"dataset.params.image_dirs=[{images}]", f"dataset.params.heldout_image_dirs=[{images}]",
+        f"experiment.output_dir={tmp_path / 'run'}",
+    ]  # fmt: skip
+    assert main(["train", "warmup", "--config", str(config), *overrides]) == 0
+    assert "exported" in capsys.readouterr().out
+    assert (tmp_path / "run").is_dir() and any((tmp_path / "run").rglob("model.safetensors"))
+    assert main(["train", "warmup", "--config", str(tmp_path / "missing.yaml")]) == 2

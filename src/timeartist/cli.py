@@ -152,6 +152,24 @@ def _cmd_classify(args) -> int:
     return 0
 
 
+TRAIN_STAGES = {
+    "warmup": ("timeartist.training.warmup", "run_warmup"),
+    "align": ("timeartist.training.align", "run_align"),
+    "classify": ("timeartist.training.classify", "run_classify"),
+    "outpainter": ("timeartist.training.outpainter", "run_outpainter"),
+    "generator": ("timeartist.training.generator", "run_generator"),
+}
+
+
+def _cmd_train(args) -> int:
+    import importlib
+
+    module, function = TRAIN_STAGES[args.stage]
+    export = getattr(importlib.import_module(module), function)(args.config, args.overrides)
+    print(f"{args.stage}: exported {export}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- parser
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="pipeline folder (default: the bundled model)")
@@ -206,12 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="classify_output")
     _add_model_args(p)
     p.set_defaults(func=_cmd_classify)
+
+    p = sub.add_parser("train", help="train a stage from a YAML run config (works under `accelerate launch`)")
+    p.add_argument("stage", choices=list(TRAIN_STAGES))
+    p.add_argument("--config", required=True, help="run YAML, e.g. configs/tiny/warmup.yaml")
+    p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.max_train_steps=100")
+    p.set_defaults(func=_cmd_train)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # ``train`` takes key=value overrides after its options, which argparse cannot mix with subcommands itself.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not (getattr(args, "command", None) == "train" and all("=" in a and not a.startswith("-") for a in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
     logging.basicConfig(level=logging.INFO if args.verbose or args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
