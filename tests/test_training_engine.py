@@ -1,14 +1,14 @@
-"""The shared training loop: schedule, EMA rule, kill-and-resume equality, atomic checkpoints, 2-process DDP.
+"""The shared training loop: schedule, EMA rule, kill-and-resume equality, atomic checkpoints.
 
-This file is also a script (``python tests/test_training_engine.py run|ddp OUT ...``) so the tests can train in
-a subprocess that is killed with SIGKILL or launched with torchrun.
+This file is also a script (``python tests/test_training_engine.py run OUT DELAY``) so a test can train in a
+subprocess and kill it with SIGKILL. The 2-process data-parallel run is tested on the warm-up stage
+(tests/test_training_stages.py).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -88,12 +88,6 @@ def train(out, step_delay: float = 0.0, **kw) -> Path:
     torch.manual_seed(0)
     task = RegressionTask(step_delay)
     return Trainer(task, make_config(out, **kw), toy_data()).fit()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env():
@@ -197,39 +191,12 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-00000003", "checkpoint-00000006"]
 
 
-def test_two_process_data_parallel_run_keeps_ranks_identical(tmp_path):
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-        "--master_port", str(_free_port()), str(HERE), "ddp", str(tmp_path),
-    ]
-    result = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-3000:]
-    rank0, rank1 = (load_file(tmp_path / f"rank{r}.safetensors") for r in (0, 1))
-    assert rank0.keys() == rank1.keys()
-    for k in rank0:
-        assert torch.equal(rank0[k], rank1[k]), k
-    exported = load_file(tmp_path / "export" / "model.safetensors")
-    assert not all(torch.equal(exported[k], rank0[k]) for k in rank0)  # export holds the EMA, not the raw weights
-
-
 def _script(argv: list[str]) -> None:
-    from safetensors.torch import save_file
-
     mode, out = argv[0], Path(argv[1])
     torch.set_num_threads(1)
-    if mode == "run":
-        train(out, step_delay=float(argv[2]))
-    elif mode == "ddp":
-        task = RegressionTask()
-        trainer = Trainer(task, make_config(out, max_train_steps=4, save_every=2), toy_data())
-        trainer.fit()
-        rank = trainer.accelerator.process_index
-        state = {k: v.contiguous() for k, v in task.model.state_dict().items()}
-        save_file(state, str(out / f"rank{rank}.safetensors"))
-        if trainer.accelerator.num_processes != 2:
-            raise SystemExit(f"expected 2 processes, got {trainer.accelerator.num_processes}")
-    else:
+    if mode != "run":
         raise SystemExit(f"unknown mode {mode!r}")
+    train(out, step_delay=float(argv[2]))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,16 @@
-"""The three training stages on the tiny configs, the unpaired matching objective, and the classification helpers."""
+"""The three training stages on the tiny configs, the unpaired matching objective, and the classification helpers.
+
+This file is also a script (``python tests/test_training_stages.py ddp-warmup OUT IMAGE_DIR``), launched with
+torchrun by the data-parallel warm-up test.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +26,8 @@ from timeartist.training.classify import SEED_IMAGENET_CLASSES, assign_imagenet_
 from timeartist.training.losses import code_distance, match_pairs, sinkhorn
 from timeartist.training.warmup import WarmupTask, load_tokenizer_pair, run_warmup
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "tiny"
+HERE = Path(__file__).resolve()
+CONFIGS = HERE.parents[1] / "configs" / "tiny"
 FAST = [
     "training.max_train_steps=4", "training.per_gpu_batch_size=8", "experiment.save_every=2",
     "experiment.eval_every=2", "experiment.log_every=1", "lr_scheduler.params.warmup_steps=1",
@@ -181,3 +190,46 @@ def test_classification_helpers_keep_every_class_and_the_seed_order():
     assert assign_imagenet_classes(2, {954, 950, 1}) == [950, 954]
     with pytest.raises(ValueError, match="only 1"):
         assign_imagenet_classes(2, {SEED_IMAGENET_CLASSES[5]})
+
+
+def test_two_process_warmup_keeps_ranks_identical(tmp_path, image_dir):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+        "--master_port", str(port), str(HERE), "ddp-warmup", str(tmp_path), str(image_dir),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parents[1] / "src")}
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert rank0.keys() == rank1.keys()
+    for k in rank0:
+        if isinstance(rank0[k], torch.Tensor):
+            assert torch.equal(rank0[k], rank1[k]), k
+    TimeArtistPipeline.from_pretrained(tmp_path / "run" / "export")
+
+
+def _ddp_warmup(out: Path, image_dir: Path) -> None:
+    from timeartist.training import Trainer, load_run_config, trainer_config
+    from timeartist.training.warmup import build_warmup_task
+
+    torch.set_num_threads(1)
+    overrides = FAST + data_overrides(image_dir) + [f"experiment.output_dir={out / 'run'}", "training.max_train_steps=3"]
+    cfg = load_run_config(CONFIGS / "warmup.yaml", overrides)
+    settings = trainer_config(cfg)
+    torch.manual_seed(settings.seed)
+    task, data = build_warmup_task(cfg)
+    trainer = Trainer(task, settings, data)
+    trainer.fit()
+    if trainer.accelerator.num_processes != 2:
+        raise SystemExit(f"expected 2 processes, got {trainer.accelerator.num_processes}")
+    state = {k: v for k, v in task.state_dict().items() if k != "_extra_state"}
+    torch.save(state, out / f"rank{trainer.accelerator.process_index}.pt")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["ddp-warmup"]:
+        raise SystemExit(f"usage: {sys.argv[0]} ddp-warmup OUT IMAGE_DIR")
+    _ddp_warmup(Path(sys.argv[2]), Path(sys.argv[3]))
