@@ -73,8 +73,8 @@ def main() -> None:
                 images = "-"
                 if tokenizer is not None:
                     full_s = timed(lambda: tokenizer.decode_tokens(sample()).clamp(0, 1), args.repeats)
-                    images = f"{args.batch / full_s:.1f}"
-                print(f"| {steps} | {guidance:g} | {args.batch / tokens_s:.1f} | {images} |", flush=True)
+                    images = f"{args.batch / full_s:.3g}"
+                print(f"| {steps} | {guidance:g} | {args.batch / tokens_s:.3g} | {images} |", flush=True)
 
 
 if __name__ == "__main__":
