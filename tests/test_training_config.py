@@ -84,3 +84,9 @@ def test_missing_file_and_missing_required_keys(tmp_path):
     path.write_text("training:\n    per_gpu_batch_size: 4\n")
     with pytest.raises(ValueError, match="experiment.output_dir"):
         trainer_config(load_run_config(path))
+
+
+def test_a_loaded_config_is_copied_before_overrides(seed_yaml):
+    cfg = load_run_config(seed_yaml)
+    changed = load_run_config(cfg, ["training.seed=1"])
+    assert (changed.training.seed, cfg.training.seed) == (1, 42)

@@ -23,7 +23,7 @@ from timeartist.pipelines.pipeline import TimeArtistPipeline
 from timeartist.training import list_checkpoints
 from timeartist.training.align import AlignTask, run_align, soft_alignment_logits
 from timeartist.training.classify import SEED_IMAGENET_CLASSES, assign_imagenet_classes, run_classify, stratified_split
-from timeartist.training.losses import code_distance, match_pairs, sinkhorn
+from timeartist.training.losses import PerceptualLoss, code_distance, match_pairs, sinkhorn
 from timeartist.training.warmup import WarmupTask, load_tokenizer_pair, run_warmup
 
 HERE = Path(__file__).resolve()
@@ -142,6 +142,25 @@ def test_sinkhorn_plan_is_balanced_and_recovers_a_hidden_permutation():
     assert torch.equal(col, perm) and torch.equal(row[perm], torch.arange(12))
     with pytest.raises(ValueError, match="cost matrix"):
         sinkhorn(torch.full((3, 3), float("nan")))
+
+
+def test_perceptual_loss_keeps_its_network_frozen_in_eval_mode():
+    class Features(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.norm = torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)
+
+        def features(self, images):
+            return self.norm(self.conv(images)).mean((-2, -1))
+
+    loss_fn = PerceptualLoss(Features()).train()
+    assert not loss_fn.network.training and not any(p.requires_grad for p in loss_fn.parameters())
+    stats = loss_fn.network.norm.running_mean.clone()
+    reconstruction = torch.rand(2, 3, 8, 8, requires_grad=True)
+    loss = loss_fn(reconstruction, torch.rand(2, 3, 8, 8))
+    loss.backward()
+    assert loss > 0 and reconstruction.grad.abs().sum() > 0
+    assert torch.equal(loss_fn.network.norm.running_mean, stats)
 
 
 def test_soft_aligner_equals_the_aligner_on_one_hot_tokens():
