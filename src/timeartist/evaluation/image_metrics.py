@@ -184,8 +184,9 @@ class InceptionFeatures:
     """Pool3 features (B, 2048) of the TorchScript FID Inception-v3 ``inception-2015-12-05.pt`` (the file
     clean-fid and the StyleGAN2-ADA / StyleGAN3 metrics use), loaded from a path the user supplies.
 
-    Images (B, 3, H, W) in [0, 1] are quantised to uint8 levels like saved images, resized to 299 x 299
-    (bilinear, as TF-ported FID code does) and passed as 0..255 floats; the network normalises internally.
+    Images (B, 3, H, W) in [0, 1] are quantised to uint8 levels like saved images and passed as 0..255
+    floats at their own size: the network resizes to 299 x 299 (TF-style bilinear) and normalises internally,
+    as in the StyleGAN metrics and clean-fid's "legacy_tensorflow" mode.
     """
 
     def __init__(self, weights_path: str | Path, device: torch.device | str = "cpu"):
@@ -205,14 +206,11 @@ class InceptionFeatures:
 
     @torch.no_grad()
     def __call__(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> (B, 2048)."""
         if images.ndim != 4 or images.shape[1] != 3:
             raise ValueError(f"expected RGB images of shape (B, 3, H, W) in [0, 1], got shape {tuple(images.shape)}")
         x = (images.to(self.device, torch.float32).clamp(0, 1) * 255).round()
-        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
-        features = self.network(x, return_features=True)
-        if features.ndim != 2 or features.shape[0] != images.shape[0]:
-            raise ValueError(f"the Inception network returned features of shape {tuple(features.shape)}, expected (B, 2048)")
-        return features
+        return self.network(x, return_features=True).reshape(len(x), -1)
 
 
 def inception_fid(
