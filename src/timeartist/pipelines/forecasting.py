@@ -160,10 +160,13 @@ class OutpainterForecaster:
 
     outpainter: Outpainter
     name: str = "outpainter"
+    max_context: int | None = None  # most recent steps used (None: what fits the canvas)
     batch_size: int = 512
 
     def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
-        return forecast_with_outpainter(context, horizon, self.outpainter, period=period, batch_size=self.batch_size, progress=False)
+        return forecast_with_outpainter(
+            context, horizon, self.outpainter, period=period, max_context=self.max_context, batch_size=self.batch_size, progress=False
+        )
 
 
 def _outpaint_batch(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device) -> np.ndarray:
