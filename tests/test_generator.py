@@ -13,11 +13,12 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from timeartist.hub import CheckpointError
-from timeartist.models import VisionModel, VisionModelConfig
+from timeartist.models import TimeArtist, TimeArtistConfig, VisionModel, VisionModelConfig
 from timeartist.models.generator import TokenGenerator, TokenGeneratorConfig
 from timeartist.modules.masking import MASK_SCHEDULES, mask_ratio, masked_counts, random_token_mask
 from timeartist.training import Trainer, TrainerConfig, load_run_config
 from timeartist.training.generator import BANK_FILE, GeneratorTask, TokenBank, masked_token_loss, run_generator
+from timeartist.training.warmup import save_tokenizer_pair
 
 K, N, S, C = 32, 8, 6, 5  # codes, image tokens, series tokens, classes
 
@@ -215,7 +216,7 @@ def test_training_learns_class_conditional_sequences(tmp_path):
     generator = TokenGenerator(tiny_config(num_series_tokens=0, dropout=0.0, hidden_size=64, intermediate_size=128))
     task = GeneratorTask(generator, condition_dropout=0.1, label_smoothing=0.0)
     settings = TrainerConfig(
-        output_dir=str(tmp_path), max_train_steps=150, per_gpu_batch_size=16, learning_rate=3e-3, end_lr=1e-4,
+        output_dir=str(tmp_path), max_train_steps=80, per_gpu_batch_size=16, learning_rate=3e-3, end_lr=1e-4,
         warmup_steps=10, use_ema=False, save_every=0, log_every=0,
     )
     export = Trainer(task, settings, bank).fit()
@@ -272,3 +273,31 @@ def test_series_conditioned_training_needs_series_in_the_bank(tmp_path):
     loss, logs = task.training_step({k: torch.stack([paired[i][k] for i in range(8)]) for k in paired[0]})
     assert torch.isfinite(loss) and 0 < logs["mask_ratio"] <= 1
     TokenBank.load(paired.save(tmp_path / "bank.safetensors")).check_fits(tiny_config())
+
+
+def test_run_generator_pairs_series_with_images(tmp_path):
+    """Series-conditioned run: a warm-up export's two tokenizers encode synthetic series and the images, optimal
+    transport pairs them, and the trained generator draws images for a series' tokens."""
+    _tiny_image_folder(tmp_path / "images")
+    tiny = load_run_config("configs/tiny/timeartist_tiny.yaml")
+    visual = VisionModel(VisionModelConfig.from_seed(tiny))
+    temporal = TimeArtist(TimeArtistConfig.from_seed(tiny), quantizer=visual.quantize)
+    save_tokenizer_pair(temporal, visual, tmp_path / "warmup")
+    out = tmp_path / "run"
+    overrides = [
+        f"experiment.output_dir={out}", f"experiment.tokenizer_checkpoint={tmp_path / 'warmup'}",
+        f"dataset.params.image_dirs=[{tmp_path / 'images'}]", "dataset.params.series_datasets=[]",
+        "dataset.params.synthetic_series=20", "model.generator.num_series_tokens=8", "training.max_train_steps=2",
+        "training.per_gpu_batch_size=4", "model.generator.hidden_size=32", "model.generator.num_hidden_layers=1",
+        "model.generator.intermediate_size=64",
+    ]
+    export = run_generator("configs/tiny/generator.yaml", overrides)
+    bank = TokenBank.load(out / BANK_FILE)
+    assert bank.series_tokens.shape == (20, 8) and bank.image_tokens.shape == (20, 8)
+    series = torch.stack([torch.from_numpy(np.sin(np.linspace(0, 8, 64)).astype(np.float32))] * 2)
+    series_tokens = temporal.encode(series)[1]
+    ids = TokenGenerator.from_pretrained(export).generate(None, series_tokens=series_tokens, guidance=2.0, generator=seeded())
+    assert ids.shape == (2, 8) and int(ids.max()) < 64
+    with pytest.raises(ValueError, match="warm-up export with temporal/ and visual/"):
+        run_generator("configs/tiny/generator.yaml", [*overrides[2:], f"experiment.output_dir={tmp_path / 'x'}",
+                                                       f"experiment.tokenizer_checkpoint={tmp_path / 'warmup' / 'visual'}"])

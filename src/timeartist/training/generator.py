@@ -10,7 +10,14 @@ It is either
   folder, else from ImageNet WordNet-id / class-name subfolders, else the null class (unconditional data).
   The bank is cached as ``<output_dir>/token_bank.safetensors`` so a resumed run trains on the same data.
 - or read from ``dataset.params.token_bank`` (a safetensors file with ``image_tokens``, ``class_ids`` and, for
-  series-conditioned generation, ``series_tokens``: e.g. the series/image pseudo-pairs of the alignment stage).
+  series-conditioned generation, ``series_tokens``).
+
+Series-conditioned generators (``model.generator.num_series_tokens`` > 0) train on series / image pseudo-pairs,
+as the alignment stage builds them (no paired data exists): the series windows of ``dataset.params``
+(``series_datasets``, ``synthetic_series``; train splits only) are encoded with the series tokenizer of the
+warm-up export ``experiment.tokenizer_checkpoint``, and each chunk of series is matched to a random chunk of the
+encoded images by balanced optimal transport on the position-wise code distance (``training.losses``), so that
+every series gets an image whose codes lie close to its own in the shared codebook.
 
 Step (``GeneratorTask.training_step``): mask each sequence at a random ratio of the mask schedule, replace all
 conditions of a sequence by the null ones with probability ``model.generator.class_label_dropout`` (so the
@@ -30,6 +37,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from accelerate import PartialState
+from einops import rearrange
 from omegaconf import DictConfig
 from safetensors.torch import load_file, save_file
 from torch import Tensor
@@ -38,13 +46,14 @@ from tqdm.auto import tqdm
 
 from timeartist.data import ImageFolderDataset
 from timeartist.hub import atomic_write
-from timeartist.models import VisionModel
+from timeartist.models import TimeArtist, VisionModel
 from timeartist.models.generator import TokenGenerator, TokenGeneratorConfig
 from timeartist.models.imagenet_classes import imagenet_classes
 from timeartist.modules.masking import random_token_mask
 from timeartist.training.config import load_run_config, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
-from timeartist.training.warmup import image_data
+from timeartist.training.losses import code_distance, match_pairs
+from timeartist.training.warmup import image_data, load_tokenizer_pair, series_data
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +123,8 @@ class TokenBank(Dataset):
         if (self.series_tokens is None) != (s == 0):
             raise ValueError(
                 f"the generator has num_series_tokens={s} but the bank {'has no' if s else 'has'} series_tokens; "
-                "series-conditioned training needs a dataset.params.token_bank with series_tokens"
+                "series-conditioned runs pair series windows with the images when they build the bank (use a fresh "
+                "output_dir) or read them from a dataset.params.token_bank with series_tokens"
             )
         if self.series_tokens is not None and (
             self.series_tokens.shape[1] != s or self.series_tokens.min() < 0 or self.series_tokens.max() >= k
@@ -141,16 +151,17 @@ def folder_labels(folder: ImageFolderDataset) -> Tensor:
 
 
 @torch.no_grad()
-def encode_images(tokenizer: VisionModel, images: Dataset, views: int = 1, batch_size: int = 32) -> Tensor:
-    """Token ids (views * M, N): ``images`` (items (3, S, S) in [0, 1]) encoded ``views`` times in order, view by
-    view, so row ``v * M + i`` is view v of image i. Augmentations draw from the global torch RNG."""
+def encode_dataset(tokenizer: VisionModel | TimeArtist, items: Dataset, views: int = 1, batch_size: int = 32) -> Tensor:
+    """Token ids (views * M, N) of a dataset of tokenizer inputs (images (3, S, S) in [0, 1] or series (L,)),
+    encoded ``views`` times in order, view by view, so row ``v * M + i`` is view v of item i. Augmentations
+    draw from the global torch RNG."""
     if views < 1:
         raise ValueError(f"views must be >= 1, got {views}")
     tokenizer.eval()
     device = next(tokenizer.parameters()).device
-    loader = DataLoader(images, batch_size=batch_size, shuffle=False)
+    loader = DataLoader(items, batch_size=batch_size, shuffle=False)
     ids = []
-    bar = tqdm(total=views * len(loader), desc="encode images", disable=None)
+    bar = tqdm(total=views * len(loader), desc=f"encode with {type(tokenizer).__name__}", disable=None)
     for _ in range(views):
         for batch in loader:
             ids.append(tokenizer.encode(batch.to(device))[1][:, 0].cpu())
@@ -159,16 +170,49 @@ def encode_images(tokenizer: VisionModel, images: Dataset, views: int = 1, batch
     return torch.cat(ids)
 
 
-def load_tokenizer(path: str | os.PathLike) -> VisionModel:
-    """A ``VisionModel`` folder, or a warm-up export whose image tokenizer is in ``visual/``."""
+@torch.no_grad()
+def pair_series_with_images(
+    series_ids: Tensor, images: TokenBank, quantizer, chunk: int = 256, generator: torch.Generator | None = None
+) -> TokenBank:
+    """Pseudo-pairs: each series (ids (M, S), S = N) gets one image of ``images``, by balanced optimal transport
+    between a chunk of series and a random chunk of images on their position-wise code distance. Returns the
+    bank of (image tokens, image class, series tokens) with one row per series."""
+    if series_ids.ndim != 2 or series_ids.shape[1] != images.image_tokens.shape[1]:
+        raise ValueError(
+            f"pairing needs series and image token sequences of one length, got {tuple(series_ids.shape)} and "
+            f"{tuple(images.image_tokens.shape)}"
+        )
+    chunk = min(chunk, len(images))
+    device = next(quantizer.parameters()).device
+    codes = lambda ids: rearrange(quantizer.get_codebook_entry(ids.to(device)), "b n d -> b d 1 n")  # noqa: E731
+    matched = []
+    for start in tqdm(range(0, len(series_ids), chunk), desc="pair series with images", disable=None):
+        rows = series_ids[start : start + chunk]
+        candidates = torch.randperm(len(images), generator=generator)[:chunk]
+        to_image, _ = match_pairs(code_distance(codes(rows), codes(images.image_tokens[candidates])))
+        matched.append(candidates[to_image.cpu()])
+    matched = torch.cat(matched)
+    return TokenBank(images.image_tokens[matched], images.class_ids[matched], series_ids)
+
+
+def load_tokenizers(path: str | os.PathLike, with_series: bool) -> tuple[TimeArtist | None, VisionModel]:
+    """(series tokenizer or None, image tokenizer) of a ``VisionModel`` folder or a warm-up export (``visual/``,
+    plus ``temporal/`` for series-conditioned training)."""
     path = Path(path)
-    return VisionModel.from_pretrained(path / "visual" if (path / "visual").is_dir() else path)
+    if with_series:
+        if not (path / "temporal").is_dir():
+            raise ValueError(
+                f"series-conditioned training pairs series with images in the shared code space, so "
+                f"experiment.tokenizer_checkpoint must be a warm-up export with temporal/ and visual/, got {path}"
+            )
+        return load_tokenizer_pair(path)
+    return None, VisionModel.from_pretrained(path / "visual" if (path / "visual").is_dir() else path)
 
 
-def build_token_bank(cfg: DictConfig) -> TokenBank:
-    """The training bank of a run config: ``dataset.params.token_bank`` if set, else the image folders encoded
-    with ``experiment.tokenizer_checkpoint`` on the run's device (cached in the output folder: the main process
-    encodes, the others then read the cache)."""
+def build_token_bank(cfg: DictConfig, with_series: bool = False) -> TokenBank:
+    """The training bank of a run config: ``dataset.params.token_bank`` if set, else encoded (and, with
+    ``with_series``, paired with series) by the tokenizers of ``experiment.tokenizer_checkpoint`` on the run's
+    device. Cached in the output folder: the main process encodes, the others then read the cache."""
     params = cfg.dataset.params
     if params.get("token_bank"):
         return TokenBank.load(params.token_bank)
@@ -184,20 +228,24 @@ def build_token_bank(cfg: DictConfig) -> TokenBank:
         images = image_data(cfg)
         if images is None:
             raise ValueError("set dataset.params.image_dirs (image folders) or dataset.params.token_bank")
-        tokenizer = load_tokenizer(checkpoint).to(state.device)
-        if tokenizer.image_size != int(cfg.dataset.preprocessing.crop_size):
+        temporal, visual = load_tokenizers(checkpoint, with_series)
+        if visual.image_size != int(cfg.dataset.preprocessing.crop_size):
             raise ValueError(
                 f"dataset.preprocessing.crop_size={cfg.dataset.preprocessing.crop_size} but the tokenizer takes "
-                f"{tokenizer.image_size}x{tokenizer.image_size} images"
+                f"{visual.image_size}x{visual.image_size} images"
             )
-        views = int(params.get("views", 1))
+        views, batch_size = int(params.get("views", 1)), int(params.get("encode_batch_size", 32))
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(cfg.training.get("seed", 42)))  # the augmentations of the encoded views
-            tokens = encode_images(tokenizer, images, views, int(params.get("encode_batch_size", 32)))
-        labels = torch.cat([folder_labels(folder) for folder in images.datasets]).repeat(views)
-        bank = TokenBank(tokens, labels)
+            torch.manual_seed(int(cfg.training.get("seed", 42)))  # augmentations of the views, pairing draws
+            tokens = encode_dataset(visual.to(state.device), images, views, batch_size)
+            labels = torch.cat([folder_labels(folder) for folder in images.datasets]).repeat(views)
+            bank = TokenBank(tokens, labels)
+            logger.info("encoded %d images x %d views (%d labelled)", len(images), views, int((labels >= 0).sum()))
+            if temporal is not None:
+                series_ids = encode_dataset(temporal.to(state.device), series_data(cfg), 1, batch_size)
+                bank = pair_series_with_images(series_ids, bank, visual.quantize)
+                logger.info("paired %d series windows with the encoded images", len(series_ids))
         bank.save(cache)
-        logger.info("encoded %d images x %d views into %s (%d labelled)", len(images), views, cache, int((labels >= 0).sum()))
         return bank
 
 
@@ -256,7 +304,7 @@ def run_generator(config: str | os.PathLike | DictConfig, overrides: Sequence[st
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
     model_config = TokenGeneratorConfig.from_seed(cfg)
-    bank = build_token_bank(cfg)
+    bank = build_token_bank(cfg, with_series=model_config.num_series_tokens > 0)
     bank.check_fits(model_config)
     generator_section = cfg.model.generator
     losses = cfg.get("losses") or {}
