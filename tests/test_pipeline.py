@@ -129,3 +129,12 @@ def test_load_errors(pipe, tmp_path):
 def test_constant_series_is_a_clear_error(pipe):
     with pytest.raises(ValueError, match="constant"):
         pipe.series_to_image(np.ones((1, 64)))
+
+
+def test_pipeline_forecaster_matches_forecast(pipe):
+    context = np.sin(np.arange(3 * 96) / 4.0).reshape(3, 96)
+    forecaster = pipe.forecaster("visionts")
+    assert forecaster.name == "visionts"
+    np.testing.assert_allclose(forecaster(context, 8, 24), pipe.forecast(context, 8, period=24))
+    with pytest.raises(ValueError, match="available"):
+        pipe.forecaster("nope")

@@ -283,6 +283,12 @@ class TimeArtistPipeline:
             return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
         return forecast_artist(self, context, horizon, batch_size=batch_size, progress=progress)
 
+    def forecaster(self, method: str = DEFAULT_METHOD, batch_size: int = 256) -> "PipelineForecaster":
+        """This pipeline's ``method`` as a benchmark forecaster (``timeartist.evaluation`` Forecaster protocol)."""
+        if method not in METHODS:
+            raise ValueError(f"unknown forecasting method {method!r}; available: {list(METHODS)}")
+        return PipelineForecaster(self, method, batch_size)
+
     def forecast_df(
         self,
         df: pd.DataFrame,
@@ -363,6 +369,16 @@ class TimeArtistPipeline:
         if multimodal is not None:
             return np.asarray(multimodal(images, self._prototypes["images"], list(self._prototypes["classes"])))
         return self._prototypes["classes"][np.argmax(feats @ self._prototypes["centroids"].T, axis=1)]
+
+
+class PipelineForecaster:
+    """``(context (B, L), horizon, period) -> (B, horizon)`` through ``pipe.forecast``; ``name`` is the method."""
+
+    def __init__(self, pipe: TimeArtistPipeline, method: str, batch_size: int = 256):
+        self.pipe, self.name, self.batch_size = pipe, method, batch_size
+
+    def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
+        return self.pipe.forecast(context, horizon, method=self.name, period=period, batch_size=self.batch_size, progress=False)
 
 
 PROTOTYPES_NAME = "classifier_prototypes.npz"
