@@ -52,8 +52,9 @@ NON_MODEL_KEYS = {"model_type", "attn_drop", "num_steps", "class_label_dropout",
 class TokenGeneratorConfig:
     """Vocabulary, conditions and transformer size. Defaults: TiTok's B-64 generator over 64 tokens of 4096 codes.
 
-    ``num_series_tokens`` = 0 turns series conditioning off; ``randomize_temperature`` scales the confidence
-    noise of decoding (annealed to 0 over the steps).
+    ``num_series_tokens`` = 0 turns series conditioning off; ``dropout`` acts on the embedded input sequence
+    (TiTok's BERT also drops inside its blocks; ours have no dropout); ``randomize_temperature`` scales the
+    confidence noise of decoding (annealed to 0 over the steps).
     """
 
     codebook_size: int = 4096
@@ -160,8 +161,8 @@ class TokenGenerator(nn.Module, PretrainedMixin):
         """Logits (B, N, K) for every image position.
 
         tokens: (B, N) ids in [0, K] (K = mask). class_ids: (B,) in [0, C] (C = null class), None = all null.
-        series_tokens: (B, S) ids in [0, K) or rows of ``null_series_id``; None = all null. Ignored (must be None)
-        when the model has no series conditioning.
+        series_tokens: (B, S) ids in [0, K) or whole rows of ``null_series_id``; None = all null. Must be None
+        when the model has no series conditioning (``num_series_tokens`` = 0).
         """
         cfg = self.config
         tokens = self._check_ids(tokens, "tokens", (cfg.image_seq_len,), allowed_max=self.mask_token_id)

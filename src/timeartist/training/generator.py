@@ -67,9 +67,10 @@ class TokenBank(Dataset):
     and, when present, ``series_tokens`` (S,). All long tensors."""
 
     def __init__(self, image_tokens: Tensor, class_ids: Tensor, series_tokens: Tensor | None = None):
-        if image_tokens.ndim != 2 or class_ids.shape != image_tokens.shape[:1]:
+        if image_tokens.ndim != 2 or class_ids.shape != image_tokens.shape[:1] or image_tokens.shape[0] == 0:
             raise ValueError(
-                f"expected image_tokens (M, N) and class_ids (M,), got {tuple(image_tokens.shape)} and {tuple(class_ids.shape)}"
+                f"expected image_tokens (M, N) and class_ids (M,) with M >= 1, got {tuple(image_tokens.shape)} and "
+                f"{tuple(class_ids.shape)}"
             )
         if series_tokens is not None and (series_tokens.ndim != 2 or series_tokens.shape[0] != image_tokens.shape[0]):
             raise ValueError(f"expected series_tokens (M, S) with M={image_tokens.shape[0]}, got {tuple(series_tokens.shape)}")
@@ -86,6 +87,7 @@ class TokenBank(Dataset):
         return item
 
     def save(self, path: str | os.PathLike) -> Path:
+        """Write the bank as a safetensors file (atomically) that ``load`` reads back."""
         tensors = {"image_tokens": self.image_tokens, "class_ids": self.class_ids}
         if self.series_tokens is not None:
             tensors["series_tokens"] = self.series_tokens
