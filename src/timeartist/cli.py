@@ -152,6 +152,14 @@ def _cmd_classify(args) -> int:
     return 0
 
 
+def _cmd_demo(args) -> int:
+    from timeartist.demo import run_demo
+
+    index = run_demo(args.out, _pipeline(args), quick=args.quick)
+    print(f"demo gallery: {index}")
+    return 0
+
+
 TRAIN_STAGES = {
     "warmup": ("timeartist.training.warmup", "run_warmup"),
     "align": ("timeartist.training.align", "run_align"),
@@ -182,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="run every feature on bundled sample data and write a PNG gallery with index.html")
+    p.add_argument("--out", default="demo_output")
+    p.add_argument("--quick", action="store_true", help="fewer examples (seconds instead of minutes)")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("convert", help="series -> image or image -> series")
     p.add_argument("direction", choices=["series2image", "image2series"])

@@ -1,0 +1,124 @@
+"""``timeartist demo``: everything the library does, on data that ships with its dependencies, as a PNG gallery.
+
+Images come from ``skimage.data`` and series from the datasets bundled in the ``aeon`` wheel (airline passengers,
+half-hourly solar generation, GunPoint), so the demo needs no data folder and no network. It writes:
+
+- ``image2series.png``: sample photos and the series they convert to (after alignment);
+- ``series2image.png``: real series and their images before and after alignment;
+- ``style_transfer.png``: a photo rendered in the style of a series over an alpha grid;
+- ``forecast_<name>.png``: zero-shot forecasts with their history, next to seasonal naive and AutoETS;
+- ``classification.png``: GunPoint class prototypes (images) and the test accuracy;
+- ``index.html``: all of them with one-line captions.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from timeartist import viz
+from timeartist.hub import atomic_write
+from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+logger = logging.getLogger(__name__)
+
+PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
+
+
+def _photos() -> torch.Tensor:
+    """Sample photos from scikit-image as (B, 3, H, W) in [0, 1] (each centre-cropped to a square)."""
+    import skimage.data
+
+    out = []
+    for name in PHOTOS:
+        pixels = getattr(skimage.data, name)()
+        side = min(pixels.shape[:2])
+        top, left = (pixels.shape[0] - side) // 2, (pixels.shape[1] - side) // 2
+        square = torch.from_numpy(pixels[top : top + side, left : left + side].copy()).permute(2, 0, 1).float() / 255.0
+        out.append(torch.nn.functional.interpolate(square[None], size=(256, 256), mode="bilinear", antialias=True)[0])
+    return torch.stack(out)
+
+
+def _series() -> dict[str, tuple[np.ndarray, int]]:
+    """Real series bundled with aeon: name -> (values, seasonal period)."""
+    from aeon.datasets import load_airline, load_solar
+
+    return {"airline": (np.asarray(load_airline(), dtype=float), 12), "solar": (np.asarray(load_solar(), dtype=float), 48)}
+
+
+def _baselines(context: np.ndarray, horizon: int, period: int) -> dict[str, np.ndarray]:
+    from timeartist.evaluation.baselines import make_baseline
+
+    return {name: make_baseline(name, context_length=None)(context[None], horizon, period)[0] for name in ("seasonal_naive", "auto_ets")}
+
+
+def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick: bool = False) -> Path:
+    """Write the demo gallery into ``out_dir``; returns the path of its ``index.html``.
+
+    quick: fewer examples and a smaller classification subset (for tests)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    pipe = pipe or TimeArtistPipeline.from_pretrained()
+    figures: list[tuple[str, str]] = []
+    aligned = pipe.align_t2v is not None
+
+    photos = _photos()[: 2 if quick else None]
+    series_from_photos = pipe.image_to_series(photos, aligned=pipe.align_v2t is not None, length=256)
+    viz.save_pairs_plot(photos, list(series_from_photos), out / "image2series.png", titles=list(PHOTOS))
+    figures.append(("image2series.png", "Image -> series: scikit-image photos and the series their tokens decode to."))
+
+    real = _series()
+    length = min(pipe.temporal.seq_len, *(len(values) for values, _ in real.values()))
+    windows = np.stack([values[-length:] for values, _ in real.values()])
+    rows = [pipe.series_to_image(windows, aligned=False)]
+    titles = [f"{name} (before alignment)" for name in real]
+    if aligned:
+        rows.append(pipe.series_to_image(windows, aligned=True))
+        titles += [f"{name} (after alignment)" for name in real]
+    viz.save_pairs_plot(torch.cat(rows), [w for _ in rows for w in windows], out / "series2image.png", titles=titles)
+    figures.append(("series2image.png", "Series -> image: real series and the images of their tokens, before and after alignment."))
+
+    alphas = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    style = pipe.style_sweep(photos[:1], windows[1:2], alphas)
+    viz.save_image_grid(style, out / "style_transfer.png", titles=[f"alpha={a:g}" for a in alphas], ncols=len(alphas))
+    figures.append(("style_transfer.png", "Style transfer: a photo decoded from alpha * series codes + (1 - alpha) * image codes."))
+
+    for name, (values, period) in real.items():
+        horizon = 2 * period
+        context, truth = values[:-horizon], values[-horizon:]
+        forecasts = {"timeartist (visionts)": pipe.forecast(context, horizon, period=period)}
+        forecasts.update(_baselines(context, horizon, period))
+        errors = ", ".join(f"{k} MAE {np.mean(np.abs(v - truth)):.3g}" for k, v in forecasts.items())
+        viz.save_forecast_plot(context, forecasts, out / f"forecast_{name}.png", truth=truth, title=f"{name}: {errors}", history_steps=6 * period)
+        figures.append((f"forecast_{name}.png", f"Zero-shot forecast of {name} ({horizon} steps, period {period}) next to seasonal naive and AutoETS."))
+
+    from aeon.datasets import load_gunpoint
+
+    X_train, y_train = load_gunpoint(split="train")
+    X_test, y_test = load_gunpoint(split="test")
+    if quick:
+        X_train, y_train, X_test, y_test = X_train[:10], y_train[:10], X_test[:10], y_test[:10]
+    pipe.fit_classifier(X_train, y_train)
+    accuracy = float(np.mean(pipe.classify(X_test) == y_test))
+    protos = pipe._prototypes
+    viz.save_image_grid(protos["images"], out / "classification.png", titles=[f"class {c}" for c in protos["classes"]])
+    figures.append(("classification.png", f"GunPoint classified by nearest class prototype in EfficientNet-Lite0 feature space: test accuracy {accuracy:.3f} ({len(y_test)} series)."))
+
+    index = out / "index.html"
+    cards = "\n".join(f'<figure><img src="{f}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>' for f, c in figures)
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>timeartist demo</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}figure{{margin:2em 0}}img{{max-width:100%}}</style></head>
+<body><h1>timeartist demo</h1><p>Made in {time.perf_counter() - start:.0f} s on {torch.get_num_threads()} CPU threads.</p>
+{cards}
+</body></html>
+"""
+    atomic_write(index, lambda tmp: Path(tmp).write_text(page))
+    logger.info("demo written to %s in %.0f s", out, time.perf_counter() - start)
+    return index
