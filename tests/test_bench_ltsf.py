@@ -61,7 +61,7 @@ def test_slow_methods_share_one_strided_subsample_with_every_method(data_root):
 
 def test_quick_run_writes_every_output(data_root, tmp_path):
     frame = run_ltsf(data_root, ["ETTh1"], [96], ["naive", "seasonal_naive", "seasonal_mean", "auto_theta"], out_dir=tmp_path, quick=True)
-    assert set(frame.protocol) == {"quick (stride 240)"}
+    assert set(frame.protocol) == {"quick (stride 241)"}
     assert set(frame[frame.horizon == "96"].series) == {12 * 7}
     for name in ("ltsf.csv", "ltsf.json", "ltsf.md", "error_by_horizon.png", "forecast_examples.png"):
         assert (tmp_path / name).stat().st_size > 0
@@ -69,7 +69,7 @@ def test_quick_run_writes_every_output(data_root, tmp_path):
     k = meta["seasonal_mean_k"]["ETTh1"]
     assert meta["seasonal_mean_validation_mse"]["ETTh1"][str(k)] == min(meta["seasonal_mean_validation_mse"]["ETTh1"].values())
     markdown = (tmp_path / "ltsf.md").read_text()
-    assert "quick (stride 240)" in markdown and "| ETTh1 | 96 |" in markdown and "Lookback, period" in markdown
+    assert "quick (stride 241)" in markdown and "| ETTh1 | 96 |" in markdown and "Lookback, period" in markdown
 
 
 def test_bad_input_names_what_is_available(data_root, tmp_path):
