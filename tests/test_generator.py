@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +22,7 @@ from timeartist.training.generator import BANK_FILE, GeneratorTask, TokenBank, m
 from timeartist.training.warmup import save_tokenizer_pair
 
 K, N, S, C = 32, 8, 6, 5  # codes, image tokens, series tokens, classes
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def tiny_config(**overrides) -> TokenGeneratorConfig:
@@ -241,7 +243,7 @@ def _tiny_image_folder(root, count: int = 6) -> list[int]:
 def test_run_generator_on_an_image_folder(tmp_path):
     """The tiny run config end to end: encode a labelled folder (2 views), train 2 steps, export, reload."""
     labels = _tiny_image_folder(tmp_path / "images")
-    tokenizer_cfg = VisionModelConfig.from_seed(load_run_config("configs/tiny/timeartist_tiny.yaml"))
+    tokenizer_cfg = VisionModelConfig.from_seed(load_run_config(CONFIGS / "tiny" / "timeartist_tiny.yaml"))
     VisionModel(tokenizer_cfg).save_pretrained(tmp_path / "tokenizer")
     out = tmp_path / "run"
     overrides = [
@@ -250,7 +252,7 @@ def test_run_generator_on_an_image_folder(tmp_path):
         "training.max_train_steps=2", "training.per_gpu_batch_size=4", "model.generator.hidden_size=32",
         "model.generator.num_hidden_layers=1", "model.generator.intermediate_size=64",
     ]
-    export = run_generator("configs/tiny/generator.yaml", overrides)
+    export = run_generator(CONFIGS / "tiny" / "generator.yaml", overrides)
     bank = load_file(out / BANK_FILE)
     assert bank["image_tokens"].shape == (2 * len(labels), tokenizer_cfg.num_latent_tokens)
     assert bank["class_ids"].tolist() == labels * 2
@@ -279,7 +281,7 @@ def test_run_generator_pairs_series_with_images(tmp_path):
     """Series-conditioned run: a warm-up export's two tokenizers encode synthetic series and the images, optimal
     transport pairs them, and the trained generator draws images for a series' tokens."""
     _tiny_image_folder(tmp_path / "images")
-    tiny = load_run_config("configs/tiny/timeartist_tiny.yaml")
+    tiny = load_run_config(CONFIGS / "tiny" / "timeartist_tiny.yaml")
     visual = VisionModel(VisionModelConfig.from_seed(tiny))
     temporal = TimeArtist(TimeArtistConfig.from_seed(tiny), quantizer=visual.quantize)
     save_tokenizer_pair(temporal, visual, tmp_path / "warmup")
@@ -291,7 +293,7 @@ def test_run_generator_pairs_series_with_images(tmp_path):
         "training.per_gpu_batch_size=4", "model.generator.hidden_size=32", "model.generator.num_hidden_layers=1",
         "model.generator.intermediate_size=64",
     ]
-    export = run_generator("configs/tiny/generator.yaml", overrides)
+    export = run_generator(CONFIGS / "tiny" / "generator.yaml", overrides)
     bank = TokenBank.load(out / BANK_FILE)
     assert bank.series_tokens.shape == (20, 8) and bank.image_tokens.shape == (20, 8)
     series = torch.stack([torch.from_numpy(np.sin(np.linspace(0, 8, 64)).astype(np.float32))] * 2)
@@ -299,5 +301,5 @@ def test_run_generator_pairs_series_with_images(tmp_path):
     ids = TokenGenerator.from_pretrained(export).generate(None, series_tokens=series_tokens, guidance=2.0, generator=seeded())
     assert ids.shape == (2, 8) and int(ids.max()) < 64
     with pytest.raises(ValueError, match="warm-up export with temporal/ and visual/"):
-        run_generator("configs/tiny/generator.yaml", [*overrides[2:], f"experiment.output_dir={tmp_path / 'x'}",
+        run_generator(CONFIGS / "tiny" / "generator.yaml", [*overrides[2:], f"experiment.output_dir={tmp_path / 'x'}",
                                                        f"experiment.tokenizer_checkpoint={tmp_path / 'warmup' / 'visual'}"])
