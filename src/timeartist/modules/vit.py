@@ -15,6 +15,7 @@ mlp.c_proj}``. Modality-specific patch embeddings and output heads live in the m
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ from torch import Tensor, nn
 
 from timeartist.hub import CONFIG_NAME, WEIGHTS_NAME, load_state_dict_strict
 from timeartist.modules.quantizer import MultiHeadQuantizer
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,7 @@ class LatentTokenizer(nn.Module):
             raise FileNotFoundError(f"{cls.__name__}.from_pretrained expected {weights_path} next to {config_path}")
         model = cls(cls.config_class.from_seed(values))
         load_state_dict_strict(model, load_file(weights_path, device=str(map_location)), source=str(weights_path))
+        logger.info("loaded %s from %s (seed / TiTok config layout)", cls.__name__, path)
         return model.to(map_location)
 
     def _build(self, config, encoder: LatentEncoder, decoder: LatentDecoder, quantizer: MultiHeadQuantizer | None):
