@@ -84,6 +84,21 @@ def test_warmup_checkpoints_carry_the_quantizer_usage_statistics(warmup_export):
     assert torch.equal(fresh.temporal.quantize.code_usage, task.temporal.quantize.code_usage)
 
 
+def test_continuous_warmup_decodes_latents_first_then_codes(warmup_export):
+    temporal, visual = load_tokenizer_pair(warmup_export)
+    task = WarmupTask(temporal, visual, continuous_warmup_steps=2)
+    batch = {"series": torch.randn(4, 64), "images": torch.rand(4, 3, 32, 32)}
+    q, result = temporal.quantize_input(batch["series"])
+    continuous = torch.nn.functional.normalize(result["latents"], dim=1)
+    task.step = 1
+    recon, quantizer_loss, _ = task.reconstruct(temporal, batch["series"])
+    assert torch.allclose(recon, temporal.decode(continuous)) and quantizer_loss == 0
+    assert task.training_step(batch)[1]["quantizer_t"] == 0.0
+    task.step = 2
+    recon, quantizer_loss, _ = task.reconstruct(temporal, batch["series"])
+    assert torch.allclose(recon, temporal.decode(q)) and quantizer_loss > 0
+
+
 def test_frozen_visual_route_trains_only_the_series_side(tmp_path, image_dir):
     pretrained = VisionModel(
         {"codebook_size": 64, "token_size": 4, "vit_enc_model_size": "tiny", "vit_dec_model_size": "tiny",
@@ -235,7 +250,9 @@ def _ddp_warmup(out: Path, image_dir: Path) -> None:
     from timeartist.training.warmup import build_warmup_task
 
     torch.set_num_threads(1)
-    overrides = FAST + data_overrides(image_dir) + [f"experiment.output_dir={out / 'run'}", "training.max_train_steps=3"]
+    overrides = FAST + data_overrides(image_dir) + [
+        f"experiment.output_dir={out / 'run'}", "training.max_train_steps=3", "losses.continuous_warmup_steps=1",
+    ]  # step 1 decodes latents (unused codebook), steps 2-3 codes
     cfg = load_run_config(CONFIGS / "warmup.yaml", overrides)
     settings = trainer_config(cfg)
     torch.manual_seed(settings.seed)

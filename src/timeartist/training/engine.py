@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import send_to_device, set_seed
+from accelerate.utils import DistributedDataParallelKwargs, send_to_device, set_seed
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
@@ -107,8 +107,14 @@ class TrainingTask(nn.Module, abc.ABC):
 
     Subclasses implement ``training_step(batch) -> (loss 0-dim tensor, logs {name: float})`` and
     ``save_pretrained(path)`` (the final export), and may override ``evaluate`` and ``on_step_end``.
-    Only parameters with ``requires_grad`` are optimised and averaged by the EMA.
+    Only parameters with ``requires_grad`` are optimised and averaged by the EMA. ``step`` is the number of
+    optimizer steps done before the current one (set by the ``Trainer``, also after a resume), for tasks whose
+    objective follows a schedule. Tasks that leave some trainable parameters without gradients in some steps
+    set ``find_unused_parameters = True`` (DistributedDataParallel must then look for them, at some cost).
     """
+
+    step: int = 0
+    find_unused_parameters: bool = False
 
     def forward(self, batch: Any) -> tuple[Tensor, dict[str, float]]:
         return self.training_step(batch)
@@ -295,7 +301,11 @@ class Trainer:
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
         # cpu=True without CUDA also makes torchrun / accelerate launch on CPUs use gloo data parallelism
-        self.accelerator = Accelerator(cpu=not use_cuda, mixed_precision=config.mixed_precision if use_cuda else "no")
+        self.accelerator = Accelerator(
+            cpu=not use_cuda,
+            mixed_precision=config.mixed_precision if use_cuda else "no",
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=task.find_unused_parameters)],
+        )
         set_seed(config.seed)
 
         per_step = config.per_gpu_batch_size * self.accelerator.num_processes
@@ -418,6 +428,7 @@ class Trainer:
     def _optimizer_step(self, batches: Iterator[Any]) -> dict[str, float]:
         acc, accum = self.accelerator, self.config.gradient_accumulation_steps
         totals: dict[str, float] = {}
+        self.task.step = self.step
         for micro in range(accum):
             sync = micro == accum - 1  # all-reduce gradients only on the last micro-batch
             with contextlib.nullcontext() if sync else acc.no_sync(self.model):

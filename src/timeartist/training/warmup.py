@@ -10,6 +10,13 @@ L_q is each tokenizer's quantizer loss (codebook + beta * commitment). With ``he
 re-seeded after every optimizer step from the batch's latents (``losses.dead_code_threshold``, default 1.0
 token per step for heads > 1, off for heads = 1).
 
+Continuous warm-up (``losses.continuous_warmup_steps``): for the first steps the decoders read the
+l2-normalised continuous latents instead of their codes, with no quantizer loss. Freshly initialised ViT
+tokenizers give almost the same latents for every input (the shared latent tokens dominate), so from step 0
+every input gets the same codes, the decoders see no difference between inputs and the run collapses onto a
+few codes; measured on the tiny series tokenizer: MSE stays at 1.00 after 300 steps with codes from the start,
+0.53 after 400 steps with 150 continuous steps first (no quantizer: 0.49).
+
 The pretrained-visual route (``model.visual_init: <TiTok-B-64 folder>``, ``training.freeze_visual: true``) loads
 the image tokenizer, freezes it with its codebook, and trains only the series tokenizer against that codebook:
 L = L_t + quantizer_weight * L_q^t (only the commitment part moves anything).
@@ -206,6 +213,7 @@ class WarmupTask(TrainingTask):
         quantizer_weight: weight of the quantizer losses.
         perceptual: optional ``PerceptualLoss`` for the images, with ``perceptual_weight``.
         dead_code_threshold: re-seed codes used less than this many times per step (EMA); 0 is off.
+        continuous_warmup_steps: decode continuous latents (no quantizer loss) for this many first steps.
         heldout_series (M, L), heldout_images (M', 3, S, S) or None: the evaluation set.
     """
 
@@ -218,11 +226,16 @@ class WarmupTask(TrainingTask):
         perceptual: PerceptualLoss | None = None,
         perceptual_weight: float = 0.0,
         dead_code_threshold: float = 0.0,
+        continuous_warmup_steps: int = 0,
         heldout_series: Tensor | None = None,
         heldout_images: Tensor | None = None,
     ):
         super().__init__()
         require_shared_quantizer(temporal, visual)
+        if continuous_warmup_steps < 0:
+            raise ValueError(f"continuous_warmup_steps must be >= 0, got {continuous_warmup_steps}")
+        self.continuous_warmup_steps = continuous_warmup_steps
+        self.find_unused_parameters = continuous_warmup_steps > 0  # the codebook gets no gradient until then
         if freeze_visual and dead_code_threshold > 0:
             raise ValueError("dead-code re-seeding would change the frozen codebook; set dead_code_threshold to 0")
         self.temporal, self.visual = temporal, visual
@@ -256,24 +269,34 @@ class WarmupTask(TrainingTask):
             quantizer._usage_calls = int(task._loaded_usage["usage_calls"])
             task._loaded_usage = None
 
+    def reconstruct(self, model: TimeArtist | VisionModel, x: Tensor) -> tuple[Tensor, Tensor, dict]:
+        """-> (reconstruction, quantizer loss to add, result dict); decoded from the continuous latents during
+        the continuous warm-up, from the codes afterwards."""
+        q, result = model.quantize_input(x)
+        if self.step < self.continuous_warmup_steps:
+            z = result["latents"]
+            z = F.normalize(z, dim=1) if model.quantize.use_l2_norm else z
+            return model.decode(z), z.new_zeros(()), result
+        return model.decode(q), result["quantizer_loss"], result
+
     def training_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         x = batch["series"]
-        x_hat, result_t = self.temporal(x)
+        x_hat, quantizer_t, result_t = self.reconstruct(self.temporal, x)
         loss_t = F.mse_loss(x_hat, x)
-        loss = loss_t + self.quantizer_weight * result_t["quantizer_loss"]
-        logs = {"loss_t": loss_t.item(), "quantizer_t": result_t["quantizer_loss"].item()}
+        loss = loss_t + self.quantizer_weight * quantizer_t
+        logs = {"loss_t": loss_t.item(), "quantizer_t": quantizer_t.item()}
         latents = [result_t["latents"]]
         if not self.freeze_visual:
             y = batch["images"]
-            y_hat, result_v = self.visual(y)
+            y_hat, quantizer_v, result_v = self.reconstruct(self.visual, y)
             loss_v = F.mse_loss(y_hat, y)
             logs["pixel_mse"] = loss_v.item()
             if self.perceptual is not None and self.perceptual_weight > 0:
                 perceptual = self.perceptual(y_hat, y)
                 loss_v = loss_v + self.perceptual_weight * perceptual
                 logs["perceptual"] = perceptual.item()
-            loss = loss + loss_v + self.quantizer_weight * result_v["quantizer_loss"]
-            logs.update(loss_v=loss_v.item(), quantizer_v=result_v["quantizer_loss"].item())
+            loss = loss + loss_v + self.quantizer_weight * quantizer_v
+            logs.update(loss_v=loss_v.item(), quantizer_v=quantizer_v.item())
             latents.append(result_v["latents"])
         self._latents = torch.cat(latents).detach()
         return loss, logs
@@ -334,6 +357,7 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
         perceptual=perceptual,
         perceptual_weight=perceptual_weight,
         dead_code_threshold=threshold,
+        continuous_warmup_steps=int(losses.get("continuous_warmup_steps", 0)),
         heldout_series=first_items(series_data(cfg, heldout=True), eval_size),
         heldout_images=first_items(heldout_images, eval_size),
     )
