@@ -192,6 +192,8 @@ def run_classify(config: str | os.PathLike | DictConfig, overrides: Sequence[str
     ``visual/``, ``align_t2v/``, ``timeartist_index.json``) plus ``classes.json`` and ``selection.json``."""
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
+    if not settings.eval_every:
+        raise ValueError("classification selects its weights on validation: set experiment.eval_every > 0")
     params = cfg.dataset.params
     init = cfg.experiment.get("init_weight")
     if not init:
@@ -230,7 +232,5 @@ def run_classify(config: str | os.PathLike | DictConfig, overrides: Sequence[str
         best_dir=Path(settings.output_dir) / "best", metadata=metadata,
     )  # fmt: skip
     data = TensorDataset(torch.from_numpy(series[train_idx]), torch.from_numpy(labels[train_idx]))
-    trainer = Trainer(task, settings, data)
-    trainer.fit()
-    trainer.evaluate()  # the final weights compete too
+    Trainer(task, settings, data).fit()
     return task.best_dir

@@ -9,7 +9,7 @@ the same code runs on one CPU, ``accelerate launch --num_processes N`` or ``torc
     gradient clipping, AdamW, a per-step LambdaLR (linear warm-up then cosine to ``end_lr``), the EMA update
     (TiTok's decay ``min(0.999, (1 + t) / (10 + t))``), the task's ``on_step_end`` hook (e.g. dead-code
     re-seeding), TensorBoard scalars, and at their intervals the evaluation hook (run with EMA weights) and a
-    checkpoint.
+    checkpoint. The final weights are evaluated too when evaluation is on.
 
 Checkpoints live in ``<output_dir>/checkpoints/checkpoint-<step>/``. One holds the task, EMA, optimizer,
 scheduler and grad-scaler states, the step, the data-loader position (epoch, batches consumed) and every
@@ -521,6 +521,8 @@ class Trainer:
             if cfg.save_every and self.step % cfg.save_every == 0:
                 self.save_checkpoint()
         progress.close()
+        if cfg.eval_every and self.step % cfg.eval_every:
+            self.evaluate()  # the final weights are always evaluated
         if steps_timed:
             self.samples_per_second = steps_timed * samples_per_step / seconds
             logger.info(
