@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--horizons", nargs="+", type=int, default=[96, 192, 336, 720])
     parser.add_argument("--lookback", type=int, default=2880, help="context steps offered (the canvas keeps what fits)")
     parser.add_argument("--max-context", type=int, help="most recent steps the outpainter uses (chosen on validation)")
+    parser.add_argument("--flip-ensemble", action="store_true", help="average with the negated forecast of the negated context")
     parser.add_argument("--baselines", nargs="*", default=["seasonal_naive", "seasonal_mean"])
     parser.add_argument("--stat-methods", nargs="*", default=[], help="e.g. auto_ets (strided table)")
     parser.add_argument("--stride-stat", type=int, default=96)
@@ -38,7 +39,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
-    forecaster = OutpainterForecaster(MAEOutpainter.from_pretrained(args.model).eval(), name="outpainter", max_context=args.max_context)
+    forecaster = OutpainterForecaster(
+        MAEOutpainter.from_pretrained(args.model).eval(), name="outpainter", max_context=args.max_context,
+        flip_ensemble=args.flip_ensemble,
+    )
     frame = run_ltsf(
         datasets=args.datasets,
         horizons=args.horizons,

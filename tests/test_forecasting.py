@@ -53,6 +53,13 @@ def test_benchmark_forecaster_adapter():
     np.testing.assert_allclose(forecaster(rows[:, :240], 48, 24), rows[:, 240:], atol=1e-6)
 
 
+def test_flip_ensemble_keeps_an_odd_outpainter_exact():
+    # Seasonal naive commutes with negation, so the flip ensemble must give the same forecast.
+    series = periodic(480 + 48, offset=20.0, scale=4.0)
+    pred = forecast_with_outpainter(series[:480], 48, RepeatLastColumn(), period=24, flip_ensemble=True)
+    np.testing.assert_allclose(pred, series[480:], atol=1e-3)
+
+
 def test_channels_are_forecast_independently():
     a, b = periodic(240, offset=5, scale=2), periodic(240, period=24, offset=-300, scale=40)[::-1].copy()
     joint = forecast_with_outpainter(np.stack([a, b], axis=-1)[None], 24, RepeatLastColumn(), period=24)

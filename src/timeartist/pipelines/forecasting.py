@@ -102,6 +102,7 @@ def forecast_with_outpainter(
     align_const: float = ALIGN_CONST,
     norm_const: float = NORM_CONST,
     max_context: int | None = None,
+    flip_ensemble: bool = False,
     batch_size: int = 256,
     device: torch.device | str | None = None,
     progress: bool | None = None,
@@ -110,7 +111,9 @@ def forecast_with_outpainter(
 
     context: (L,), (B, L) or (B, L, C), numpy or torch, any L >= max(2, period); channels are independent.
     period: the seasonal period in steps for every series; ``None`` detects it per series (``detect_period`` over
-    ``candidates`` when given). max_context: use at most this many most recent steps. progress: tqdm bar over
+    ``candidates`` when given). max_context: use at most this many most recent steps. flip_ensemble: average the
+    forecast of the context and the negated forecast of the negated context (test-time augmentation for
+    outpainters trained with random sign flips, such as ``MAEOutpainter``; twice the cost). progress: tqdm bar over
     batches (``None``: only on a terminal). Returns (H,), (B, H) or (B, H, C) in the input's type and scale.
     """
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
@@ -149,7 +152,10 @@ def forecast_with_outpainter(
 
     forecast = np.empty((len(rows), int(horizon)))
     for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if progress is None else not progress)):
-        forecast[index] = _outpaint_batch(rows[index, -keep:], plan, outpainter, norm_const, device)
+        batch = rows[index, -keep:]
+        forecast[index] = _outpaint_batch(batch, plan, outpainter, norm_const, device)
+        if flip_ensemble:
+            forecast[index] = (forecast[index] - _outpaint_batch(-batch, plan, outpainter, norm_const, device)) / 2
     return _from_rows(forecast, lead, context, is_torch)
 
 
@@ -161,11 +167,13 @@ class OutpainterForecaster:
     outpainter: Outpainter
     name: str = "outpainter"
     max_context: int | None = None  # most recent steps used (None: what fits the canvas)
+    flip_ensemble: bool = False
     batch_size: int = 512
 
     def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
         return forecast_with_outpainter(
-            context, horizon, self.outpainter, period=period, max_context=self.max_context, batch_size=self.batch_size, progress=False
+            context, horizon, self.outpainter, period=period, max_context=self.max_context,
+            flip_ensemble=self.flip_ensemble, batch_size=self.batch_size, progress=False,
         )
 
 
