@@ -63,3 +63,11 @@ def test_statsforecast_model_forecasts_every_row():
     # a constant row cannot be fitted seasonally but still gets a finite forecast
     flat = theta(np.ones((1, 48)), 6, period=12)
     np.testing.assert_allclose(flat, 1.0, atol=1e-6)
+
+
+def test_statsforecast_rows_in_parallel_match_the_serial_forecast():
+    rng = np.random.default_rng(1)
+    rows = np.sin(2 * np.pi * np.arange(5 * 60).reshape(5, 60) / 12) + 0.1 * rng.normal(size=(5, 60))
+    serial = make_baseline("auto_theta", n_jobs=1)(rows, 12, period=12)
+    parallel = make_baseline("auto_theta", n_jobs=2)(rows, 12, period=12)
+    np.testing.assert_allclose(parallel, serial)

@@ -179,11 +179,12 @@ class StatsForecastModel:
         if workers <= 1:
             results = [_fit_predict(job) for job in tqdm(jobs, **progress)]
         else:
-            if self.name not in _COMPILED:  # compile numba code once in the parent; forked workers inherit it
-                _fit_predict(jobs[0])
+            results = []
+            if self.name not in _COMPILED:  # fit one row in the parent first: forked workers inherit the compiled numba code
+                results.append(_fit_predict(jobs[0]))
                 _COMPILED.add(self.name)
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                results = list(tqdm(pool.imap(_fit_predict, jobs, chunksize=4), **progress))
+                results += tqdm(pool.imap(_fit_predict, jobs[len(results) :], chunksize=4), **progress)
         failed = sum(fallback for _, fallback in results)
         if failed:
             logger.warning("%s: %d of %d series fell back to seasonal naive", self.name, failed, len(jobs))
