@@ -97,8 +97,8 @@ def load_sources(data_root: str | None = None, names: Sequence[str] = tuple(REAL
 
 
 def synthetic_series(rng: np.random.Generator, length: int, period: int) -> np.ndarray:
-    """A seeded seasonal series (length,): harmonics with a drifting amplitude, a slower second season, a random
-    walk trend with level shifts, AR(1) noise; additive or multiplicative."""
+    """A seeded seasonal series (length,): harmonics with a drifting amplitude, a slower second season, a
+    mean-reverting level with rare shifts, AR(1) noise; additive or multiplicative."""
     t = np.arange(length)
     cycles = t / period
     harmonics = rng.integers(1, 5)
@@ -111,8 +111,12 @@ def synthetic_series(rng: np.random.Generator, length: int, period: int) -> np.n
     if rng.random() < 0.5:  # weekly-like season over several periods
         slow = rng.integers(2, 8)
         season += rng.uniform(0, 0.5) * np.sin(2 * np.pi * cycles / slow + rng.uniform(0, 2 * np.pi))
-    trend = np.cumsum(rng.normal(rng.normal(0, 0.002), rng.uniform(0, 0.05), length))
-    shifts = rng.random(length) < rng.uniform(0, 3) / length
+    # Level: an AR(1) over periods, mean-reverting within days to weeks of periods as real loads and temperatures
+    # are (a random walk would teach the model to extrapolate every recent swing), plus rare level shifts.
+    periods = length // period + 2
+    level = lfilter([1.0], [1.0, -rng.uniform(0.5, 0.98)], rng.normal(0, rng.uniform(0.05, 0.5), periods))
+    trend = np.interp(cycles, np.arange(periods), level) + rng.normal(0, 0.0005) * t
+    shifts = rng.random(length) < rng.uniform(0, 2) / length
     trend += np.cumsum(shifts * rng.normal(0, 1, length))
     phi, sigma = rng.uniform(0, 0.9), rng.uniform(0.02, 0.4)
     noise = lfilter([1.0], [1.0, -phi], rng.normal(0, sigma, length))  # AR(1)
