@@ -42,7 +42,7 @@ from timeartist.training.losses import code_distance, match_pairs
 from timeartist.training.warmup import (
     EVAL_CHUNK,
     ZipDataset,
-    first_items,
+    spread_items,
     image_data,
     load_tokenizer_pair,
     require_shared_quantizer,
@@ -225,8 +225,8 @@ def run_align(config: str | os.PathLike | DictConfig, overrides: Sequence[str] =
         iterations=int(losses.get("sinkhorn_iterations", 100)),
         cycle_weight=float(losses.get("cycle_weight", 0.0)),
         temperature=float(losses.get("cycle_temperature", 1.0)),
-        heldout_series=first_items(series_data(cfg, heldout=True), eval_size),
-        heldout_images=first_items(image_data(cfg, heldout=True), eval_size),
+        heldout_series=spread_items(series_data(cfg, heldout=True), eval_size),
+        heldout_images=spread_items(image_data(cfg, heldout=True), eval_size),
     )
     images = image_data(cfg)
     if images is None:

@@ -15,7 +15,8 @@ l2-normalised continuous latents instead of their codes, with no quantizer loss.
 tokenizers give almost the same latents for every input (the shared latent tokens dominate), so from step 0
 every input gets the same codes, the decoders see no difference between inputs and the run collapses onto a
 few codes; measured on the tiny series tokenizer: MSE stays at 1.00 after 300 steps with codes from the start,
-0.53 after 400 steps with 150 continuous steps first (no quantizer: 0.49).
+0.53 after 400 steps with 150 continuous steps first (no quantizer: 0.49). The tiny image tokenizer needs
+longer: its latents start to depend on the image only after about 200 continuous steps.
 
 The pretrained-visual route (``model.visual_init: <TiTok-B-64 folder>``, ``training.freeze_visual: true``) loads
 the image tokenizer, freezes it with its codebook, and trains only the series tokenizer against that codebook:
@@ -37,6 +38,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -139,11 +141,13 @@ def image_data(cfg: DictConfig, heldout: bool = False) -> Dataset | None:
     )
 
 
-def first_items(dataset: Dataset | None, limit: int) -> Tensor | None:
-    """The first ``limit`` items of a dataset stacked into one tensor (a fixed held-out set)."""
+def spread_items(dataset: Dataset | None, limit: int) -> Tensor | None:
+    """At most ``limit`` items at evenly spaced indices, stacked (a fixed held-out set that samples every part
+    of a concatenated dataset, not just the first)."""
     if dataset is None:
         return None
-    return torch.stack([dataset[i] for i in range(min(limit, len(dataset)))])
+    count = min(limit, len(dataset))
+    return torch.stack([dataset[int(i)] for i in np.linspace(0, len(dataset) - 1, count).round()])
 
 
 # --------------------------------------------------------------------------------------------- models
@@ -358,8 +362,8 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
         perceptual_weight=perceptual_weight,
         dead_code_threshold=threshold,
         continuous_warmup_steps=int(losses.get("continuous_warmup_steps", 0)),
-        heldout_series=first_items(series_data(cfg, heldout=True), eval_size),
-        heldout_images=first_items(heldout_images, eval_size),
+        heldout_series=spread_items(series_data(cfg, heldout=True), eval_size),
+        heldout_images=spread_items(heldout_images, eval_size),
     )
     series = series_data(cfg)
     if freeze_visual:
