@@ -63,6 +63,7 @@ DEFAULT_LOOKBACK_PERIODS = 30
 MIN_LOOKBACK = 512
 SEASONAL_MEAN_CANDIDATES = tuple(range(1, 31))
 QUICK_STRIDE = 241
+SETTINGS_COLUMNS = ("dataset", "protocol", "method", "period", "lookback", "context")
 METHOD_ORDER = ("artist", "visionts", "seasonal_mean", "seasonal_naive", "naive", *STATSFORECAST_MODELS)
 
 
@@ -188,6 +189,25 @@ def _score(
     return scores, example
 
 
+def _evaluate(
+    method: Forecaster, data: _Dataset, protocol: str, windows: np.ndarray, batch_size: int
+) -> tuple[list[dict], np.ndarray, ForecastExample]:
+    """Result rows of one method on one dataset and protocol, its per-step MSE at the longest horizon, an example."""
+    began = time.perf_counter()
+    scores, example = _score(method, data, windows, batch_size, f"{data.name} {method.name} ({protocol})")
+    seconds = time.perf_counter() - began
+    logger.info("%s %s %s: %.1f s", data.name, protocol, method.name, seconds)
+    common = dict(dataset=data.name, protocol=protocol, method=method.name, period=data.period, lookback=data.lookback,
+                  context=context_used(method, data.lookback, data.period))  # fmt: skip
+    rows = [
+        {**common, "horizon": h, "mse": score.squared.sum() / (score.series * h), "mae": score.absolute.sum() / (score.series * h),
+         "windows": score.series // data.by_horizon[h].num_channels, "series": score.series, "seconds": seconds}  # fmt: skip
+        for h, score in scores.items()
+    ]
+    longest = scores[max(scores)]
+    return rows, longest.squared / longest.series, example
+
+
 def _checked(forecaster: Forecaster, rows: np.ndarray, horizon: int, period: int) -> np.ndarray:
     forecast = np.asarray(forecaster(rows, horizon, period), dtype=np.float64)
     if forecast.shape != (rows.shape[0], horizon) or not np.isfinite(forecast).all():
@@ -277,20 +297,12 @@ def run_ltsf(
         example = None
         for protocol, windows, group in protocols:
             for method in group:
-                began = time.perf_counter()
-                scores, shown = _score(method, data, windows, batch_size, f"{name} {method.name} ({protocol})")
-                seconds = time.perf_counter() - began
-                context = context_used(method, data.lookback, period)
-                common = dict(dataset=name, protocol=protocol, method=method.name, period=period, lookback=data.lookback, context=context)
-                for h, score in scores.items():
-                    mse_h, mae_h = score.squared.sum() / (score.series * h), score.absolute.sum() / (score.series * h)
-                    windows_h = score.series // data.by_horizon[h].num_channels
-                    rows.append({**common, "horizon": h, "mse": mse_h, "mae": mae_h, "windows": windows_h, "series": score.series, "seconds": seconds})
-                curves.setdefault(f"{name} ({protocol}), h={horizons[-1]}", {})[method.name] = scores[horizons[-1]].squared / scores[horizons[-1]].series
+                method_rows, curve, shown = _evaluate(method, data, protocol, windows, batch_size)
+                rows += method_rows
+                curves.setdefault(f"{name} ({protocol}), h={horizons[-1]}", {})[method.name] = curve
                 example = example or shown
                 example.forecasts.setdefault(method.name, shown.forecasts[method.name])
-                settings.append({**common, "protocol": protocol})
-                logger.info("%s %s %s: %.1f s", name, protocol, method.name, seconds)
+                settings.append({k: method_rows[0][k] for k in SETTINGS_COLUMNS})
         example.title = f"{name}, channel {data.by_horizon[horizons[-1]].channels[-1]}, test window 0, h={horizons[-1]}"
         examples[name] = example
     frame = _with_averages(pd.DataFrame(rows))
@@ -301,29 +313,24 @@ def run_ltsf(
         "quick": quick,
         "stride_stat": stride_stat,
         "stat_context": stat_context,
-        "settings": _settings_table(settings).to_dict(orient="records"),
+        "settings": settings,
         "seasonal_mean_k": {m["dataset"]: m["context"] // m["period"] for m in settings if m["method"] == "seasonal_mean"},
         "seasonal_mean_validation_mse": k_search,
     }
     frame.attrs["meta"] = meta
-    logger.info("lookback, period and context per method:\n%s", markdown_table(_settings_table(settings)))
+    logger.info("lookback, period and context per method:\n%s", markdown_table(pd.DataFrame(settings)))
     if out_dir is not None:
         write_ltsf_report(frame, out_dir, curves, examples)
     return frame
 
 
 def _with_averages(frame: pd.DataFrame) -> pd.DataFrame:
-    keys = ["dataset", "protocol", "method", "period", "lookback", "context"]
-    averages = frame.groupby(keys, sort=False).agg(mse=("mse", "mean"), mae=("mae", "mean"), seconds=("seconds", "first")).reset_index()
+    averages = frame.groupby(list(SETTINGS_COLUMNS), sort=False).agg(mse=("mse", "mean"), mae=("mae", "mean"), seconds=("seconds", "first")).reset_index()
     averages["horizon"] = "avg"
     combined = pd.concat([frame, averages], ignore_index=True)
     combined["horizon"] = combined["horizon"].astype(str)
     combined[["windows", "series"]] = combined[["windows", "series"]].astype("Int64")  # empty for "avg" rows
     return combined
-
-
-def _settings_table(settings: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame(settings)[["dataset", "protocol", "method", "period", "lookback", "context"]]
 
 
 def results_table(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
