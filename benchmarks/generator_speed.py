@@ -7,8 +7,11 @@ step) and with guidance (cond + uncond as one double batch per step), and decode
 sequences per second, and images per second including the decode. Median of ``--repeats`` timed runs after one
 warm-up run.
 
-    .venv/bin/python benchmarks/generator_speed.py                      # 2 threads, batch 64
-    .venv/bin/python benchmarks/generator_speed.py --threads 1 --batch 16
+    .venv/bin/python benchmarks/generator_speed.py                      # 1 thread, batch 64
+    .venv/bin/python benchmarks/generator_speed.py --threads 2 --batch 16
+
+One thread is the default: on a machine whose cores other jobs also use, two OpenMP threads wait on each other
+and this tiny model ran 10-40x slower than on one.
     .venv/bin/python benchmarks/generator_speed.py --config configs/stage1/generator_b64.yaml --batch 4 \
         --steps 8 --repeats 1 --no-decode                                   # TiTok-B-64 size on CPU
 """
@@ -37,13 +40,18 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def rate(per_second: float) -> str:
+    """Three significant digits without scientific notation."""
+    return f"{per_second:.0f}" if per_second >= 100 else f"{per_second:.3g}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="configs/tiny/generator.yaml", help="generator run config")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, nargs="+", default=None, help="step counts (default 1 2 4 8 ... up to N)")
     parser.add_argument("--guidance", type=float, default=3.0, help="guidance of the guided rows")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-decode", action="store_true", help="time token generation only")
     args = parser.parse_args()
@@ -73,8 +81,8 @@ def main() -> None:
                 images = "-"
                 if tokenizer is not None:
                     full_s = timed(lambda: tokenizer.decode_tokens(sample()).clamp(0, 1), args.repeats)
-                    images = f"{args.batch / full_s:.3g}"
-                print(f"| {steps} | {guidance:g} | {args.batch / tokens_s:.3g} | {images} |", flush=True)
+                    images = rate(args.batch / full_s)
+                print(f"| {steps} | {guidance:g} | {rate(args.batch / tokens_s)} | {images} |", flush=True)
 
 
 if __name__ == "__main__":
