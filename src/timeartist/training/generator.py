@@ -153,15 +153,17 @@ def folder_labels(folder: ImageFolderDataset) -> Tensor:
 
 
 @torch.no_grad()
-def encode_dataset(tokenizer: VisionModel | TimeArtist, items: Dataset, views: int = 1, batch_size: int = 32) -> Tensor:
+def encode_dataset(
+    tokenizer: VisionModel | TimeArtist, items: Dataset, views: int = 1, batch_size: int = 32, num_workers: int = 0
+) -> Tensor:
     """Token ids (views * M, N) of a dataset of tokenizer inputs (images (3, S, S) in [0, 1] or series (L,)),
     encoded ``views`` times in order, view by view, so row ``v * M + i`` is view v of item i. Augmentations
-    draw from the global torch RNG."""
+    draw from the global torch RNG (through the loader's worker seeds when ``num_workers`` > 0)."""
     if views < 1:
         raise ValueError(f"views must be >= 1, got {views}")
     tokenizer.eval()
     device = next(tokenizer.parameters()).device
-    loader = DataLoader(items, batch_size=batch_size, shuffle=False)
+    loader = DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     ids = []
     bar = tqdm(total=views * len(loader), desc=f"encode with {type(tokenizer).__name__}", disable=None)
     for _ in range(views):
@@ -237,14 +239,15 @@ def build_token_bank(cfg: DictConfig, with_series: bool = False) -> TokenBank:
                 f"{visual.image_size}x{visual.image_size} images"
             )
         views, batch_size = int(params.get("views", 1)), int(params.get("encode_batch_size", 32))
+        workers = int(cfg.training.get("num_workers", 0))  # image decoding dominates encoding at ImageNet scale
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(cfg.training.get("seed", 42)))  # augmentations of the views, pairing draws
-            tokens = encode_dataset(visual.to(state.device), images, views, batch_size)
+            tokens = encode_dataset(visual.to(state.device), images, views, batch_size, workers)
             labels = torch.cat([folder_labels(folder) for folder in images.datasets]).repeat(views)
             bank = TokenBank(tokens, labels)
             logger.info("encoded %d images x %d views (%d labelled)", len(images), views, int((labels >= 0).sum()))
             if temporal is not None:
-                series_ids = encode_dataset(temporal.to(state.device), series_data(cfg), 1, batch_size)
+                series_ids = encode_dataset(temporal.to(state.device), series_data(cfg), 1, batch_size, workers)
                 bank = pair_series_with_images(series_ids, bank, visual.quantize)
                 logger.info("paired %d series windows with the encoded images", len(series_ids))
         bank.save(cache)
