@@ -103,3 +103,17 @@ def test_train_warmup_from_the_cli(tmp_path, capsys):
     assert "exported" in capsys.readouterr().out
     assert (tmp_path / "run").is_dir() and any((tmp_path / "run").rglob("model.safetensors"))
     assert main(["train", "warmup", "--config", str(tmp_path / "missing.yaml")]) == 2
+
+
+def test_bench_ltsf_quick(tiny_pipeline_dir, data_root, tmp_path):
+    argv = ["bench", "ltsf", "--quick", "--data-root", str(data_root), "--datasets", "ETTh1", "--horizons", "96",
+            "--methods", "visionts,seasonal_naive,naive", "--model", str(tiny_pipeline_dir), "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    table = pd.read_csv(tmp_path / "ltsf.csv")
+    assert {"visionts", "seasonal_naive", "naive"} <= set(table.method)
+    assert (tmp_path / "error_by_horizon.png").is_file()
+
+
+def test_bench_unknown_dataset_lists_available(data_root, tmp_path, capsys):
+    assert main(["bench", "ltsf", "--quick", "--data-root", str(data_root), "--datasets", "Nope", "--methods", "naive", "--out", str(tmp_path)]) == 2
+    assert "Nope" in capsys.readouterr().err

@@ -160,6 +160,42 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+PIPELINE_METHODS = ("artist", "visionts")
+
+
+def _bench_methods(args) -> list:
+    """--methods names -> baseline names as they are and pipeline forecasters for artist / visionts."""
+    names = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not any(m in PIPELINE_METHODS for m in names):
+        return names
+    pipe = _pipeline(args)
+    return [pipe.forecaster(m, batch_size=args.batch_size) if m in PIPELINE_METHODS else m for m in names]
+
+
+def _split_ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _cmd_bench(args) -> int:
+    if args.suite == "ltsf":
+        from timeartist.evaluation.ltsf import run_ltsf
+
+        frame = run_ltsf(
+            data_root=args.data_root, datasets=args.datasets.split(","), horizons=_split_ints(args.horizons),
+            methods=_bench_methods(args), out_dir=args.out, stride_stat=args.stride_stat, quick=args.quick,
+            batch_size=args.batch_size, n_jobs=args.jobs,
+        )  # fmt: skip
+    elif args.suite == "competitions":
+        from timeartist.evaluation.competitions import run_competitions
+
+        datasets = args.datasets.split(",") if args.datasets else None
+        frame = run_competitions(data_root=args.data_root, datasets=datasets, methods=_bench_methods(args), out_dir=args.out, quick=args.quick, n_jobs=args.jobs)
+    else:
+        raise ValueError(f"unknown benchmark suite {args.suite!r}")
+    print(f"{args.suite}: {len(frame)} result rows written to {args.out}")
+    return 0
+
+
 TRAIN_STAGES = {
     "warmup": ("timeartist.training.warmup", "run_warmup"),
     "align": ("timeartist.training.align", "run_align"),
@@ -239,6 +275,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(func=_cmd_classify)
 
+    p = sub.add_parser("bench", help="benchmarks on the standard protocols, baselines measured in the same run")
+    p.add_argument("suite", choices=["ltsf", "competitions"])
+    p.add_argument("--data-root", help="data folder laid out like ../shared/data (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
+    p.add_argument("--datasets", help="comma-separated dataset names (ltsf default: ETTh1,ETTh2,ETTm1; competitions default: all found)")
+    p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
+    p.add_argument("--methods", help="comma-separated: artist, visionts, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta")
+    p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--jobs", type=int, default=1, help="worker processes for the statsforecast models")
+    p.add_argument("--quick", action="store_true", help="a small labelled subset (for CI)")
+    p.add_argument("--out", default="bench_output")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_bench)
+
     p = sub.add_parser("train", help="train a stage from a YAML run config (works under `accelerate launch`)")
     p.add_argument("stage", choices=list(TRAIN_STAGES))
     p.add_argument("--config", required=True, help="run YAML, e.g. configs/tiny/warmup.yaml")
@@ -261,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if getattr(args, "horizon", 1) is not None and getattr(args, "horizon", 1) <= 0:
         parser.error(f"--horizon must be positive, got {args.horizon}")
+    if args.command == "bench":
+        args.datasets = args.datasets or ("ETTh1,ETTh2,ETTm1" if args.suite == "ltsf" else None)
+        args.methods = args.methods or ("visionts,seasonal_mean,seasonal_naive,naive,auto_ets" if args.suite == "ltsf" else "visionts,naive,seasonal_naive,auto_ets,auto_theta")
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as err:
