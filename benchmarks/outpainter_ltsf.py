@@ -43,7 +43,7 @@ def evaluate(model, dataset: str, horizon: int, context: int, stride: int, batch
         err = pred - truth[start : start + CHUNK]
         sq, ab = sq + np.square(err).sum(), ab + np.abs(err).sum()
     n = truth.size
-    return {"mse": sq / n, "mae": ab / n, "windows": int(contexts.shape[0]), "channels": ds.num_channels}
+    return {"mse": float(sq / n), "mae": float(ab / n), "windows": int(contexts.shape[0]), "channels": ds.num_channels}
 
 
 def main() -> None:

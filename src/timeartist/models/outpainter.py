@@ -27,7 +27,7 @@ from timeartist.models.outpainting import right_mask_noise
 class OutpainterConfig:
     """Canvas, patching and transformer sizes of ``MAEOutpainter``."""
 
-    image_size: tuple[int, int] = (24, 96)  # canvas (H, W): one period per pixel column, resampled to H rows
+    image_size: tuple[int, int] = (24, 64)  # canvas (H, W): one period per pixel column, resampled to H rows
     patch_size: tuple[int, int] = (24, 1)  # (ph, pw); (H, 1) makes every pixel column one token
     channels: int = 3
     width: int = 128
