@@ -216,6 +216,12 @@ def run_classify(config: str | os.PathLike | DictConfig, overrides: Sequence[str
     files = class_image_files(image_dir)
     imagenet_ids = assign_imagenet_classes(len(encoder.classes), set(files))
     class_targets = encode_class_targets(visual, [files[c] for c in imagenet_ids])
+    distinct = len(torch.unique(class_targets, dim=0))
+    if distinct < len(imagenet_ids):
+        logger.warning(
+            "only %d distinct target token sequences for %d classes: the image tokenizer does not tell the class "
+            "images apart, so classes sharing a target cannot be separated", distinct, len(imagenet_ids),
+        )
     names = imagenet_classes().names
     metadata = {
         "dataset": name,
