@@ -1,6 +1,7 @@
 """Evaluation: metrics and benchmark runners."""
 
 from timeartist.evaluation.baselines import BASELINES, Forecaster, make_baseline
+from timeartist.evaluation.classification import run_classification_bench
 from timeartist.evaluation.competitions import run_competitions
 from timeartist.evaluation.image_metrics import (
     FED_LABEL,
@@ -16,9 +17,12 @@ from timeartist.evaluation.image_metrics import (
 )
 from timeartist.evaluation.ltsf import run_ltsf
 from timeartist.evaluation.metrics import mae, mase, mse, normalised_mae, smape
+from timeartist.evaluation.speed import run_speed_bench
+from timeartist.evaluation.tokenizer import DCTCode, run_tokenizer_bench
 
 __all__ = [
     "BASELINES",
+    "DCTCode",
     "FED_LABEL",
     "Forecaster",
     "GaussianStats",
@@ -34,8 +38,11 @@ __all__ = [
     "mse",
     "normalised_mae",
     "psnr",
+    "run_classification_bench",
     "run_competitions",
     "run_ltsf",
+    "run_speed_bench",
+    "run_tokenizer_bench",
     "smape",
     "ssim",
 ]
