@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+
+# Idle OpenMP threads sleep instead of spinning (set before torch loads): on shared or small CPUs spinning
+# threads make small models many times slower. A value the user set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 
