@@ -117,3 +117,13 @@ def test_bench_ltsf_quick(tiny_pipeline_dir, data_root, tmp_path):
 def test_bench_unknown_dataset_lists_available(data_root, tmp_path, capsys):
     assert main(["bench", "ltsf", "--quick", "--data-root", str(data_root), "--datasets", "Nope", "--methods", "naive", "--out", str(tmp_path)]) == 2
     assert "Nope" in capsys.readouterr().err
+
+
+def test_export_adds_an_outpainter(tiny_pipeline_dir, tmp_path):
+    import json
+
+    from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
+
+    MAEOutpainter(OutpainterConfig(image_size=(8, 16), patch_size=(8, 1), width=16, depth=1, decoder_depth=1, heads=2)).save_pretrained(tmp_path / "op")
+    assert main(["export", "--base", str(tiny_pipeline_dir), "--outpainter", str(tmp_path / "op"), "--out", str(tmp_path / "pipe")]) == 0
+    assert json.loads((tmp_path / "pipe" / "outpainter" / "config.json").read_text())["image_size"] == [8, 16]

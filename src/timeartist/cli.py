@@ -201,6 +201,18 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from timeartist.models.outpainter import MAEOutpainter
+    from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+    pipe = TimeArtistPipeline.from_pretrained(args.base)
+    if args.outpainter:
+        pipe.outpainter = MAEOutpainter.from_pretrained(args.outpainter)
+    path = pipe.save_pretrained(args.out)
+    print(f"pipeline written to {path}")
+    return 0
+
+
 TRAIN_STAGES = {
     "warmup": ("timeartist.training.warmup", "run_warmup"),
     "align": ("timeartist.training.align", "run_align"),
@@ -279,6 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="classify_output")
     _add_model_args(p)
     p.set_defaults(func=_cmd_classify)
+
+    p = sub.add_parser("export", help="assemble a pipeline folder from training exports")
+    p.add_argument("--base", required=True, help="a pipeline-loadable export, e.g. the alignment stage's export folder")
+    p.add_argument("--outpainter", help="a MAEOutpainter folder (config.json + model.safetensors) to add")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("bench", help="benchmarks on the standard protocols, baselines measured in the same run")
     p.add_argument("suite", choices=["ltsf", "competitions"])
