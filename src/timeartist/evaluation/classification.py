@@ -35,6 +35,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
 from timeartist.data import fill_missing, load_archive, resample_to_length, resolve_data_root  # noqa: E402
 from timeartist.evaluation.report import ordered, write_results  # noqa: E402
@@ -141,7 +142,8 @@ def _evaluate_dataset(name: str, data_root, pipe, methods: Sequence[str], quick:
             predicted, fit_s, predict_s = _timed(lambda: model.fit(fit_X, y_train), lambda: model.predict(test_X))
         accuracy = float(np.mean(predicted.astype(str) == y_test))
         logger.info("%s %s: accuracy %.3f (fit %.1f s, predict %.1f s)", name, method, accuracy, fit_s, predict_s)
-        rows.append({**common, "method": method, "accuracy": accuracy, "fit_seconds": fit_s, "predict_seconds": predict_s, "input": inputs[method]})
+        timing = {"fit_seconds": fit_s, "predict_seconds": predict_s}
+        rows.append({**common, "method": method, "accuracy": accuracy, **timing, "input": inputs[method]})
     return rows
 
 
@@ -172,9 +174,12 @@ def run_classification_bench(
     datasets = list(available if datasets is None else datasets)
     unknown = [d for d in datasets if d not in available]
     if unknown or not datasets:
-        raise ValueError(f"unknown classification datasets {unknown or datasets}; available under {resolve_data_root(data_root)}: {', '.join(available)}")
+        root = resolve_data_root(data_root)
+        raise ValueError(f"unknown classification datasets {unknown or datasets}; available under {root}: {', '.join(available)}")
     began = time.perf_counter()
-    rows = [row for name in datasets for row in _evaluate_dataset(name, data_root, pipe, methods, quick, n_jobs)]
+    rows = []
+    for name in tqdm(datasets, desc="classification", disable=None):
+        rows += _evaluate_dataset(name, data_root, pipe, methods, quick, n_jobs)
     frame = pd.DataFrame(rows)
     frame.attrs["meta"] = {
         "protocol": "official TRAIN/TEST split; fit on TRAIN, accuracy on TEST; no selection on TEST",

@@ -213,9 +213,14 @@ def _round_trip(model, x: torch.Tensor, device: torch.device, batch_size: int) -
     return torch.cat(recs), torch.cat(ids)
 
 
+def _row(part: str, data: str, method: str, metric: str, value: float, n: int) -> dict:
+    return {"part": part, "data": data, "method": method, "metric": metric, "value": float(value), "n": n}
+
+
 def _codebook_rows(ids: torch.Tensor, quantizer, data: str) -> list[dict]:
     stats = codebook_stats(ids, quantizer.codebook_size, quantizer.head_codebook_sizes if quantizer.heads > 1 else None)
-    return [{"part": "codebook", "data": data, "method": "tokens", "metric": key, "value": value, "n": ids.numel()} for key, value in stats.items()]
+    return [_row("codebook", data, "tokens", key, value, ids.numel()) for key, value in stats.items()]
+
 
 
 def run_tokenizer_bench(
@@ -262,7 +267,7 @@ def run_tokenizer_bench(
         for method, (out, bits) in outputs.items():
             error = out - test
             for metric, value in (("mse", np.mean(error**2)), ("mae", np.mean(np.abs(error))), ("bits", bits)):
-                rows.append({"part": "series", "data": name, "method": method, "metric": metric, "value": float(value), "n": error.size})
+                rows.append(_row("series", name, method, metric, value, error.size))
             logger.info("%s: %d test windows, %s MSE %.4f", name, len(test), method, np.mean(error**2))
         examples[name] = {"original": test[0], **{method: out[0] for method, (out, _) in outputs.items()}}
     rows += _codebook_rows(torch.cat(series_ids), quantizer, f"series ({', '.join(datasets)} test)")
@@ -274,7 +279,7 @@ def run_tokenizer_bench(
                      "fed": frechet_efficientnet_distance(images, rec, model=pipe.classifier_network())}  # fmt: skip
     if inception_weights is not None:
         image_metrics["inception_fid"] = inception_fid(images, rec, inception_weights, device=device)
-    rows += [{"part": "image", "data": "heldout images", "method": "tokenizer", "metric": k, "value": float(v), "n": len(images)} for k, v in image_metrics.items()]
+    rows += [_row("image", "heldout images", "tokenizer", k, v, len(images)) for k, v in image_metrics.items()]
     rows += _codebook_rows(ids, quantizer, "heldout images")
 
     frame = pd.DataFrame(rows)
@@ -307,7 +312,8 @@ def _write_report(frame: pd.DataFrame, out_dir: Path, images, rec, labels, examp
     paths = write_results(frame, out_dir, "tokenizer", frame.attrs["meta"], tables, "Tokenizer benchmark")
     shown = min(8, len(images))
     grid = torch.cat([images[:shown], rec[:shown]])
-    paths["reconstructions"] = save_image_grid(grid, out_dir / "reconstructions.png", titles=[*labels[:shown], *["reconstruction"] * shown], ncols=shown)
+    titles = [*labels[:shown], *["reconstruction"] * shown]
+    paths["reconstructions"] = save_image_grid(grid, out_dir / "reconstructions.png", titles=titles, ncols=shown)
     for name, lines in examples.items():
         paths[f"series_{name}"] = save_series_plot(lines, out_dir / f"series_{name}.png", title=f"{name}: test window 0 (z-scored)")
     return paths
