@@ -310,10 +310,10 @@ def _write_report(frame: pd.DataFrame, out_dir: Path, images, rec, labels, examp
         "Codebook use": frame[frame["part"] == "codebook"].pivot_table(index="metric", columns="data", values="value", sort=False),
     }
     paths = write_results(frame, out_dir, "tokenizer", frame.attrs["meta"], tables, "Tokenizer benchmark")
-    shown = min(8, len(images))
-    grid = torch.cat([images[:shown], rec[:shown]])
-    titles = [*labels[:shown], *["reconstruction"] * shown]
-    paths["reconstructions"] = save_image_grid(grid, out_dir / "reconstructions.png", titles=titles, ncols=shown)
+    shown = torch.arange(0, len(images), 4)[:8]  # one tile of each of the first 8 images
+    grid = torch.cat([images[shown], rec[shown]])
+    titles = [*(labels[i] for i in shown), *["reconstruction"] * len(shown)]
+    paths["reconstructions"] = save_image_grid(grid, out_dir / "reconstructions.png", titles=titles, ncols=len(shown))
     for name, lines in examples.items():
         paths[f"series_{name}"] = save_series_plot(lines, out_dir / f"series_{name}.png", title=f"{name}: test window 0 (z-scored)")
     return paths
