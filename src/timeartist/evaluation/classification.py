@@ -89,6 +89,7 @@ def _take(X, index: np.ndarray):
 
 
 def _aeon_model(method: str, n_jobs: int):
+    # imported here: aeon (numba) takes seconds to import and only this bench needs it
     from aeon.classification.convolution_based import MiniRocketClassifier
     from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 

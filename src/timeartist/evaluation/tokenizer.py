@@ -103,9 +103,9 @@ class DCTCode:
 
     def reconstruct(self, windows: np.ndarray) -> np.ndarray:
         """Windows (W, L), z-scored -> their reconstructions (W, L) from this code's bits."""
-        return idct(self._kept(dct(windows, norm="ortho", axis=-1), quantised=True), norm="ortho", axis=-1)
+        return idct(self.kept_coefficients(dct(windows, norm="ortho", axis=-1), quantised=True), norm="ortho", axis=-1)
 
-    def _kept(self, coefficients: np.ndarray, quantised: bool) -> np.ndarray:
+    def kept_coefficients(self, coefficients: np.ndarray, quantised: bool) -> np.ndarray:
         """Coefficients (W, L) -> (W, L) with only the kept AC coefficients (quantised or not), the rest 0."""
         ac = coefficients[:, 1:]
         if self.adaptive:
@@ -142,11 +142,11 @@ def choose_dct_code(train_windows: np.ndarray, budget: float) -> tuple[DCTCode, 
             if keep == 0:
                 continue
             probe = DCTCode(length, keep, value_bits, 1.0, adaptive)
-            magnitudes = np.abs(probe._kept(coefficients, quantised=False)[:, 1:])
+            magnitudes = np.abs(probe.kept_coefficients(coefficients, quantised=False)[:, 1:])
             for q in CLIP_QUANTILES:
                 clip = float(np.quantile(magnitudes[magnitudes > 0], q))
                 code = DCTCode(length, keep, value_bits, clip, adaptive)
-                error = idct(code._kept(coefficients, quantised=True), norm="ortho", axis=-1) - train_windows
+                error = idct(code.kept_coefficients(coefficients, quantised=True), norm="ortho", axis=-1) - train_windows
                 candidates.append({"variant": "top" if adaptive else "first", "keep": keep, "value_bits": value_bits,
                                    "clip": clip, "bits": code.bits, "train_mse": float(np.mean(error**2)), "code": code})  # fmt: skip
     if not candidates:
@@ -181,7 +181,7 @@ def heldout_images(size: int, names: Sequence[str] = HELDOUT_IMAGES) -> tuple[to
 
     Each image is resized (bicubic) so its short side is 2 * size, and its 2 x 2 central tiles are kept.
     """
-    import skimage.data
+    import skimage.data  # imported here: only this bench needs it, and it is slow to import
 
     unknown = [n for n in names if n not in HELDOUT_IMAGES]
     if unknown:
