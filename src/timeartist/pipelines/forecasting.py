@@ -170,6 +170,11 @@ class OutpainterForecaster:
     flip_ensemble: bool = False
     batch_size: int = 512
 
+    @property
+    def context_length(self) -> int | None:
+        """Context steps read (what the benchmark report shows); None: as many as fit the canvas."""
+        return self.max_context
+
     def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
         return forecast_with_outpainter(
             context, horizon, self.outpainter, period=period, max_context=self.max_context,
