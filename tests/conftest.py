@@ -11,6 +11,8 @@ from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning: on 2 shared cores spinning makes tiny ops 10-100x slower.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# One BLAS thread: small linear algebra (FED's 1280x1280 eigh) is ~40x slower with 2 threads on busy cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 import pytest

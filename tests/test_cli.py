@@ -127,3 +127,14 @@ def test_export_adds_an_outpainter(tiny_pipeline_dir, tmp_path):
     MAEOutpainter(OutpainterConfig(image_size=(8, 16), patch_size=(8, 1), width=16, depth=1, decoder_depth=1, heads=2)).save_pretrained(tmp_path / "op")
     assert main(["export", "--base", str(tiny_pipeline_dir), "--outpainter", str(tmp_path / "op"), "--out", str(tmp_path / "pipe")]) == 0
     assert json.loads((tmp_path / "pipe" / "outpainter" / "config.json").read_text())["image_size"] == [8, 16]
+
+
+@pytest.mark.parametrize("suite", ["classify", "speed"])  # tokenizer: tests/test_bench_tokenizer.py
+def test_bench_suites_quick(tiny_pipeline_dir, data_root, tmp_path, suite):
+    argv = ["bench", suite, "--quick", "--data-root", str(data_root), "--model", str(tiny_pipeline_dir), "--out", str(tmp_path)]
+    if suite == "classify":
+        argv += ["--datasets", "Chinatown", "--methods", "timeartist,dtw_1nn"]
+    if suite == "speed":
+        argv += ["--batch-sizes", "2"]
+    assert main(argv) == 0
+    assert any(tmp_path.glob("*.csv")) and any(tmp_path.glob("*.png"))

@@ -166,6 +166,13 @@ def _cmd_demo(args) -> int:
 
 
 PIPELINE_METHODS = ("artist", "visionts")
+BENCH_DEFAULTS = {  # suite -> (datasets, methods); None: every dataset the runner finds
+    "ltsf": ("ETTh1,ETTh2,ETTm1", "visionts,seasonal_mean,seasonal_naive,naive,auto_ets"),
+    "competitions": (None, "visionts,naive,seasonal_naive,auto_ets,auto_theta"),
+    "classify": (None, "timeartist,minirocket,dtw_1nn"),
+    "tokenizer": ("ETTh1,ETTh2", None),
+    "speed": (None, None),
+}
 
 
 def _bench_methods(args) -> list:
@@ -190,6 +197,24 @@ def _cmd_bench(args) -> int:
             methods=_bench_methods(args), out_dir=args.out, stride_stat=args.stride_stat, quick=args.quick,
             batch_size=args.batch_size, n_jobs=args.jobs,
         )  # fmt: skip
+    elif args.suite == "classify":
+        from timeartist.evaluation.classification import run_classification_bench
+
+        datasets = args.datasets.split(",") if args.datasets else None
+        methods = [m.strip() for m in args.methods.split(",")]
+        pipe = _pipeline(args) if "timeartist" in methods else None
+        frame = run_classification_bench(data_root=args.data_root, datasets=datasets, pipe=pipe, out_dir=args.out, quick=args.quick, methods=methods, n_jobs=args.jobs)
+    elif args.suite == "tokenizer":
+        from timeartist.evaluation.tokenizer import run_tokenizer_bench
+
+        frame = run_tokenizer_bench(
+            data_root=args.data_root, pipe=_pipeline(args), out_dir=args.out, datasets=args.datasets.split(","),
+            quick=args.quick, inception_weights=args.inception_weights, batch_size=args.batch_size,
+        )  # fmt: skip
+    elif args.suite == "speed":
+        from timeartist.evaluation.speed import run_speed_bench
+
+        frame = run_speed_bench(_pipeline(args), out_dir=args.out, batch_sizes=_split_ints(args.batch_sizes), device=args.device)
     elif args.suite == "competitions":
         from timeartist.evaluation.competitions import run_competitions
 
@@ -299,15 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("bench", help="benchmarks on the standard protocols, baselines measured in the same run")
-    p.add_argument("suite", choices=["ltsf", "competitions"])
+    p.add_argument("suite", choices=["ltsf", "competitions", "classify", "tokenizer", "speed"])
     p.add_argument("--data-root", help="data folder laid out like ../shared/data (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
-    p.add_argument("--datasets", help="comma-separated dataset names (ltsf default: ETTh1,ETTh2,ETTm1; competitions default: all found)")
+    p.add_argument("--datasets", help="comma-separated dataset names (defaults: ltsf ETTh1,ETTh2,ETTm1; tokenizer ETTh1,ETTh2; others all found)")
     p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
-    p.add_argument("--methods", help="comma-separated: artist, visionts, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta")
+    p.add_argument("--methods", help="forecasting: artist, visionts, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, minirocket, dtw_1nn")
     p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the statsforecast models")
     p.add_argument("--quick", action="store_true", help="a small labelled subset (for CI)")
+    p.add_argument("--batch-sizes", default="1,8,64", help="speed: batch sizes")
+    p.add_argument("--inception-weights", help="tokenizer: TorchScript Inception file for an opt-in real FID")
     p.add_argument("--out", default="bench_output")
     _add_model_args(p)
     p.set_defaults(func=_cmd_bench)
@@ -335,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "horizon", 1) is not None and getattr(args, "horizon", 1) <= 0:
         parser.error(f"--horizon must be positive, got {args.horizon}")
     if args.command == "bench":
-        args.datasets = args.datasets or ("ETTh1,ETTh2,ETTm1" if args.suite == "ltsf" else None)
-        args.methods = args.methods or ("visionts,seasonal_mean,seasonal_naive,naive,auto_ets" if args.suite == "ltsf" else "visionts,naive,seasonal_naive,auto_ets,auto_theta")
+        args.datasets = args.datasets or BENCH_DEFAULTS[args.suite][0]
+        args.methods = args.methods or BENCH_DEFAULTS[args.suite][1]
     try:
         return int(args.func(args) or 0)
     except USER_ERRORS as err:
