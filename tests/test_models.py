@@ -273,3 +273,19 @@ def test_bfloat16_models_take_float32_inputs_and_codes():
     assert q.dtype == torch.float32  # the quantizer works in fp32
     assert series.decode(q).dtype == series.decode_tokens(ids).dtype == torch.bfloat16
     assert vision(torch.rand(2, 3, 32, 32))[0].dtype == torch.bfloat16
+
+
+def test_centre_pixels_changes_only_the_encoder_input(tmp_path):
+    from timeartist.models import VisionModel, VisionModelConfig
+
+    fields = dict(image_size=32, is_legacy=False, finetune_decoder=False, codebook_size=64, token_size=4, quantizer_heads=2,
+                  vit_enc_model_size="tiny", vit_dec_model_size="tiny", vit_enc_patch_size=8, vit_dec_patch_size=8, num_latent_tokens=8)
+    torch.manual_seed(0)
+    plain = VisionModel(VisionModelConfig(**fields))
+    centred = VisionModel(VisionModelConfig(centre_pixels=True, **fields))
+    centred.load_state_dict(plain.state_dict())  # same parameters, so only the input mapping differs
+    x = torch.rand(2, 3, 32, 32)
+    expected = plain.encoder((x - 0.45) / 0.25, plain.latent_tokens)
+    torch.testing.assert_close(centred._encode_latents(x), expected)
+    centred.save_pretrained(tmp_path)
+    assert VisionModel.from_pretrained(tmp_path).config.centre_pixels is True

@@ -113,6 +113,9 @@ class VisionModelConfig(TokenizerConfig):
     image_size: int = 256
     is_legacy: bool = True
     finetune_decoder: bool = True
+    # The encoder reads (x - 0.45) / 0.25 instead of [0, 1] pixels. TiTok's weights were trained without it;
+    # small tokenizers trained from scratch become input-dependent several times sooner with it.
+    centre_pixels: bool = False
     proxy_codebook_size: int = 1024
     proxy_code_dim: int = 256
     pixel_hidden_channels: int = 128

@@ -23,6 +23,7 @@ from timeartist.modules.quantizer import MultiHeadQuantizer
 from timeartist.modules.vit import LatentDecoder, LatentEncoder, LatentTokenizer, check_finite, vit_size
 
 PIXEL_TOLERANCE = 1e-3  # images are expected in [0, 1]; allow resampling overshoot this small
+PIXEL_MEAN, PIXEL_STD = 0.45, 0.25  # rough ImageNet pixel statistics, for ``centre_pixels``
 
 
 class VisualEncoder(LatentEncoder):
@@ -118,6 +119,8 @@ class VisionModel(LatentTokenizer, PretrainedMixin):
             raise ValueError(f"expected pixel values in [0, 1], got values in [{low:.4g}, {high:.4g}]")
 
     def _encode_latents(self, x: Tensor) -> Tensor:
+        if self.config.centre_pixels:
+            x = (x - PIXEL_MEAN) / PIXEL_STD
         return self.encoder(x, self.latent_tokens)
 
     def _decode_codes(self, q: Tensor) -> Tensor:
