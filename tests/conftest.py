@@ -27,6 +27,7 @@ CODE = dict(codebook_size=64, token_size=4, quantizer_heads=2, vit_enc_model_siz
 def build_tiny_pipeline():
     """A randomly initialised pipeline at CPU size: series 64, images 32x32, 8 tokens, codebook 64 (2 heads)."""
     from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, TimeArtist, TimeArtistConfig, VisionModel, VisionModelConfig
+    from timeartist.models.generator import TokenGenerator, TokenGeneratorConfig
     from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
     from timeartist.pipelines.pipeline import TimeArtistPipeline
 
@@ -34,7 +35,9 @@ def build_tiny_pipeline():
     visual = VisionModel(VisionModelConfig(image_size=32, is_legacy=False, finetune_decoder=False, **CODE), quantizer=temporal.quantize)
     align = AdapterAlignmentConfig(codebook_size=64, num_latent_tokens=8, model_size="tiny")
     outpainter = MAEOutpainter(OutpainterConfig(image_size=(8, 32), patch_size=(8, 1), width=32, depth=1, decoder_depth=1, heads=2))
-    return TimeArtistPipeline(temporal, visual, AdapterAlignment(align), AdapterAlignment(align), outpainter)
+    generator = TokenGenerator(TokenGeneratorConfig(codebook_size=64, image_seq_len=8, condition_num_classes=10, num_series_tokens=8,
+                                                    hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
+    return TimeArtistPipeline(temporal, visual, AdapterAlignment(align), AdapterAlignment(align), outpainter, generator)
 
 
 

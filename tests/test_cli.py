@@ -138,3 +138,8 @@ def test_bench_suites_quick(tiny_pipeline_dir, data_root, tmp_path, suite):
         argv += ["--batch-sizes", "2"]
     assert main(argv) == 0
     assert any(tmp_path.glob("*.csv")) and any(tmp_path.glob("*.png"))
+
+
+def test_generate_grid(tiny_pipeline_dir, tmp_path):
+    assert main(["generate", "--model", str(tiny_pipeline_dir), "--classes", "1,2", "--n", "2", "--steps", "2", "--out", str(tmp_path)]) == 0
+    assert Image.open(tmp_path / "generated.png").format == "PNG"

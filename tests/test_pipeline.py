@@ -108,7 +108,7 @@ def test_classifier_prototypes_and_multimodal_hook(pipe):
 def test_save_load_round_trip_ties_quantizer(pipe, tmp_path):
     pipe.save_pretrained(tmp_path)
     index = json.loads((tmp_path / INDEX_NAME).read_text())
-    assert set(index["components"]) == {"temporal", "visual", "align_t2v", "align_v2t", "outpainter"}
+    assert set(index["components"]) == {"temporal", "visual", "align_t2v", "align_v2t", "outpainter", "generator"}
     loaded = TimeArtistPipeline.from_pretrained(tmp_path)
     assert loaded.visual.quantize is loaded.temporal.quantize
     series = np.random.randn(2, 64)
@@ -138,3 +138,13 @@ def test_pipeline_forecaster_matches_forecast(pipe):
     np.testing.assert_allclose(forecaster(context, 8, 24), pipe.forecast(context, 8, period=24))
     with pytest.raises(ValueError, match="available"):
         pipe.forecaster("nope")
+
+
+def test_generate_images_and_sampled_conversion(pipe):
+    images = pipe.generate_images([1, 2, 3], steps=4, seed=0)
+    assert images.shape == (3, 3, 32, 32) and images.min() >= 0 and images.max() <= 1
+    assert torch.equal(images, pipe.generate_images([1, 2, 3], steps=4, seed=0))  # seeded
+    assert pipe.generate_images(None, n=2, guidance=0.0, seed=1).shape == (2, 3, 32, 32)
+    series = np.sin(np.arange(64) / 3.0)
+    a, b = pipe.series_to_image(series, sample=True, seed=0), pipe.series_to_image(series, sample=True, seed=1)
+    assert a.shape == (1, 3, 32, 32) and not torch.equal(a, b)  # several images for one series

@@ -226,6 +226,20 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_generate(args) -> int:
+    from timeartist import viz
+
+    pipe = _pipeline(args)
+    classes = _split_ints(args.classes) if args.classes else None
+    class_ids = [c for c in classes for _ in range(args.n)] if classes else None
+    images = pipe.generate_images(class_ids, n=None if classes else args.n, steps=args.steps, guidance=args.guidance, seed=args.seed)
+    out = _out_dir(args.out)
+    titles = [f"class {c}" for c in class_ids] if class_ids else None
+    viz.save_image_grid(images, out / "generated.png", titles=titles, ncols=max(args.n, 1) if classes else 8)
+    print(f"wrote {out / 'generated.png'}")
+    return 0
+
+
 def _cmd_export(args) -> int:
     from timeartist.models.outpainter import MAEOutpainter
     from timeartist.pipelines.pipeline import TimeArtistPipeline
@@ -233,6 +247,10 @@ def _cmd_export(args) -> int:
     pipe = TimeArtistPipeline.from_pretrained(args.base)
     if args.outpainter:
         pipe.outpainter = MAEOutpainter.from_pretrained(args.outpainter)
+    if args.generator:
+        from timeartist.models.generator import TokenGenerator
+
+        pipe.generator = TokenGenerator.from_pretrained(args.generator)
     path = pipe.save_pretrained(args.out)
     print(f"pipeline written to {path}")
     return 0
@@ -317,9 +335,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(func=_cmd_classify)
 
+    p = sub.add_parser("generate", help="draw images from the token generator (class-conditional or unconditional)")
+    p.add_argument("--classes", help="comma-separated ImageNet class ids (default: unconditional)")
+    p.add_argument("--n", type=int, default=4, help="images per class (or in all, unconditional)")
+    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--guidance", type=float, default=4.0, help="0: ignore classes, 1: conditional, >1: classifier-free guidance")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="generate_output")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_generate)
+
     p = sub.add_parser("export", help="assemble a pipeline folder from training exports")
     p.add_argument("--base", required=True, help="a pipeline-loadable export, e.g. the alignment stage's export folder")
     p.add_argument("--outpainter", help="a MAEOutpainter folder (config.json + model.safetensors) to add")
+    p.add_argument("--generator", help="a TokenGenerator folder to add")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_export)
 

@@ -34,6 +34,7 @@ from timeartist.data.images import ImageTransform, load_image
 from timeartist.hub import CheckpointError, atomic_write
 from timeartist.models.align import AdapterAlignment
 from timeartist.models.efficientnet import EfficientNetLite, load_efficientnet_lite0
+from timeartist.models.generator import TokenGenerator
 from timeartist.models.outpainter import MAEOutpainter
 from timeartist.models.outpainting import Outpainter
 from timeartist.models.temporal import TimeArtist
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 INDEX_NAME = "timeartist_index.json"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_model"
-COMPONENT_CLASSES = {cls.__name__: cls for cls in (TimeArtist, VisionModel, AdapterAlignment, MAEOutpainter)}
+COMPONENT_CLASSES = {cls.__name__: cls for cls in (TimeArtist, VisionModel, AdapterAlignment, MAEOutpainter, TokenGenerator)}
 REQUIRED = ("temporal", "visual")
 METHODS = ("visionts", "artist")
 DEFAULT_METHOD = "visionts"  # measures better on every LTSF set benchmarked so far (BENCHMARKS.md)
@@ -85,6 +86,7 @@ class TimeArtistPipeline:
         align_t2v, align_v2t: token aligners series -> image and image -> series (``None``: the conversions are
             available only with ``aligned=False``).
         outpainter: any ``Outpainter`` (the bundled ``MAEOutpainter`` or a ``HFMAEOutpainter``) for forecasting.
+        generator: a ``TokenGenerator`` over the shared codebook, for ``generate_images`` and sampled conversions.
         device: where the models run (default: CPU).
     """
 
@@ -95,6 +97,7 @@ class TimeArtistPipeline:
         align_t2v: AdapterAlignment | None = None,
         align_v2t: AdapterAlignment | None = None,
         outpainter: Outpainter | None = None,
+        generator: TokenGenerator | None = None,
         device: str | torch.device = "cpu",
     ):
         if visual.quantize is not temporal.quantize:
@@ -104,6 +107,7 @@ class TimeArtistPipeline:
         self.align_t2v = align_t2v.to(self.device).eval() if align_t2v is not None else None
         self.align_v2t = align_v2t.to(self.device).eval() if align_v2t is not None else None
         self.outpainter = outpainter.to(self.device) if isinstance(outpainter, torch.nn.Module) else outpainter
+        self.generator = generator.to(self.device).eval() if generator is not None else None
         self._classifier_net: EfficientNetLite | None = None
         self._prototypes: dict[str, Any] | None = None
 
@@ -139,7 +143,10 @@ class TimeArtistPipeline:
     def save_pretrained(self, path: str | os.PathLike) -> Path:
         """Write every component into its own folder plus ``timeartist_index.json`` (and fitted prototypes)."""
         root = Path(path)
-        components = {"temporal": self.temporal, "visual": self.visual, "align_t2v": self.align_t2v, "align_v2t": self.align_v2t}
+        components = {
+            "temporal": self.temporal, "visual": self.visual, "align_t2v": self.align_t2v, "align_v2t": self.align_v2t,
+            "generator": self.generator,
+        }  # fmt: skip
         if isinstance(self.outpainter, MAEOutpainter):
             components["outpainter"] = self.outpainter
         elif self.outpainter is not None:
@@ -206,20 +213,51 @@ class TimeArtistPipeline:
         return self._require_aligner("align_t2v")(ids).argmax(-1)
 
     @torch.no_grad()
-    def series_to_image(self, series, aligned: bool = True, batch_size: int = 64, progress: bool | None = None) -> torch.Tensor:
+    def series_to_image(
+        self, series, aligned: bool = True, sample: bool = False, guidance: float = 4.0, seed: int | None = None,
+        batch_size: int = 64, progress: bool | None = None,
+    ) -> torch.Tensor:  # fmt: skip
         """Series (L,), (B, L) or (B, L, C) of any length -> images (B*C, 3, S, S) in [0, 1] on the CPU.
 
         Each series is z-scored and resampled to the tokenizer length. ``aligned=True`` maps the series tokens
         to image tokens with the series->image aligner; ``aligned=False`` decodes the series codes directly with
-        the image decoder (the shared codebook, "before alignment").
+        the image decoder (the shared codebook, "before alignment"). ``sample=True`` draws the image tokens from
+        the series-conditioned generator instead (a different image per ``seed``; ``guidance`` as in
+        ``generate_images``).
         """
         x, _, _ = self._series_rows(series, "series_to_image")
+        rng = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         out = []
         for i in self._batches(len(x), batch_size, "series->image", progress):
             q, ids = self.temporal.encode(x[i : i + batch_size].to(self.device))
-            images = self.visual.decode_tokens(self.series_tokens_to_image_tokens(ids)) if aligned else self.visual.decode(q)
+            if sample:
+                tokens = self._require_generator().generate(None, series_tokens=ids, guidance=guidance, generator=rng)
+                images = self.visual.decode_tokens(tokens)
+            else:
+                images = self.visual.decode_tokens(self.series_tokens_to_image_tokens(ids)) if aligned else self.visual.decode(q)
             out.append(images.clamp(0, 1).cpu())
         return torch.cat(out)
+
+    def _require_generator(self) -> TokenGenerator:
+        if self.generator is None:
+            raise ValueError("this pipeline has no token generator; load one trained with `timeartist train generator`")
+        return self.generator
+
+    @torch.no_grad()
+    def generate_images(
+        self, class_ids=None, n: int | None = None, steps: int = 8, guidance: float = 4.0, temperature: float = 1.0, seed: int | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """Draw images from the token generator -> (B, 3, S, S) in [0, 1] on the CPU.
+
+        class_ids: ImageNet-style class ids (B,) or None (unconditional, then ``n`` images). guidance g mixes
+        logits as uncond + g * (cond - uncond): 0 ignores the classes, 1 is the plain conditional model, and
+        g > 1 is classifier-free guidance (g = 1 + TiTok's guidance scale). steps: parallel decoding steps.
+        """
+        generator = self._require_generator()
+        rng = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
+        classes = torch.as_tensor(class_ids, dtype=torch.long, device=self.device).reshape(-1) if class_ids is not None else None
+        tokens = generator.generate(classes, n=n, steps=steps, guidance=guidance, temperature=temperature, generator=rng)
+        return self.visual.decode_tokens(tokens).clamp(0, 1).cpu()
 
     @torch.no_grad()
     def image_to_series(self, images, aligned: bool = True, length: int | None = None, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
