@@ -148,3 +148,20 @@ def test_generate_images_and_sampled_conversion(pipe):
     series = np.sin(np.arange(64) / 3.0)
     a, b = pipe.series_to_image(series, sample=True, seed=0), pipe.series_to_image(series, sample=True, seed=1)
     assert a.shape == (1, 3, 32, 32) and not torch.equal(a, b)  # several images for one series
+
+
+def test_forecast_defaults_are_saved_and_used(pipe, tmp_path):
+    import copy
+
+    context = np.sin(np.arange(240) * 2 * np.pi / 12) + np.linspace(0, 3, 240)
+    other = copy.copy(pipe)
+    other.forecast_defaults = {"context_periods": 3}
+    expected = pipe.forecast(context[-36:], 6, period=12)  # 3 periods of context
+    np.testing.assert_allclose(other.forecast(context, 6, period=12), expected)
+    other.save_pretrained(tmp_path)
+    assert TimeArtistPipeline.from_pretrained(tmp_path).forecast_defaults == {"context_periods": 3}
+
+
+def test_saved_files_are_world_readable(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path)
+    assert (tmp_path / "temporal" / "model.safetensors").stat().st_mode & 0o444 == 0o444

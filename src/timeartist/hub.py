@@ -38,6 +38,7 @@ def atomic_write(path: str | os.PathLike, write_fn) -> None:
     os.close(fd)
     try:
         write_fn(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; checkpoints and bundled assets should be readable
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

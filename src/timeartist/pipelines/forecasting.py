@@ -102,6 +102,7 @@ def forecast_with_outpainter(
     align_const: float = ALIGN_CONST,
     norm_const: float = NORM_CONST,
     max_context: int | None = None,
+    context_periods: int | None = None,
     flip_ensemble: bool = False,
     batch_size: int = 256,
     device: torch.device | str | None = None,
@@ -111,7 +112,8 @@ def forecast_with_outpainter(
 
     context: (L,), (B, L) or (B, L, C), numpy or torch, any L >= max(2, period); channels are independent.
     period: the seasonal period in steps for every series; ``None`` detects it per series (``detect_period`` over
-    ``candidates`` when given). max_context: use at most this many most recent steps. flip_ensemble: average the
+    ``candidates`` when given). max_context: use at most this many most recent steps; context_periods: at most this
+    many most recent periods of each series' own period (both may apply). flip_ensemble: average the
     forecast of the context and the negated forecast of the negated context (test-time augmentation for
     outpainters trained with random sign flips, such as ``MAEOutpainter``; twice the cost). progress: tqdm bar over
     batches (``None``: only on a terminal). Returns (H,), (B, H) or (B, H, C) in the input's type and scale.
@@ -124,6 +126,8 @@ def forecast_with_outpainter(
         raise ValueError(f"period must be a positive integer or None, got {period!r}")
     if max_context is not None and (int(max_context) != max_context or max_context < 2):
         raise ValueError(f"max_context must be an integer >= 2 or None, got {max_context!r}")
+    if context_periods is not None and (int(context_periods) != context_periods or context_periods < 1):
+        raise ValueError(f"context_periods must be a positive integer or None, got {context_periods!r}")
     rows, lead, is_torch = _as_rows(context)
     length = rows.shape[-1]
     if length < max(2, period or 1):
@@ -141,11 +145,12 @@ def forecast_with_outpainter(
     jobs = []  # (row indices, context steps kept, layout)
     for p in np.unique(periods):
         index = np.flatnonzero(periods == p)
+        available = rows.shape[-1] if context_periods is None else min(rows.shape[-1], int(context_periods) * int(p))
         if layout == "native":
-            fold, keep = _native_plan(rows.shape[-1], int(horizon), int(p), outpainter)
+            fold, keep = _native_plan(available, int(horizon), int(p), outpainter)
             plan = plan_layout(keep, int(horizon), fold, outpainter.image_size, outpainter.patch_size, None)
         else:
-            keep = rows.shape[-1]
+            keep = available
             plan = plan_layout(keep, int(horizon), int(p), outpainter.image_size, outpainter.patch_size, align_const)
         jobs.extend((index[i : i + batch_size], keep, plan) for i in range(0, len(index), batch_size))
     logger.debug("forecasting %d series in %d batches (%s layout)", len(rows), len(jobs), layout)

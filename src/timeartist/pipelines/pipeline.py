@@ -87,6 +87,8 @@ class TimeArtistPipeline:
             available only with ``aligned=False``).
         outpainter: any ``Outpainter`` (the bundled ``MAEOutpainter`` or a ``HFMAEOutpainter``) for forecasting.
         generator: a ``TokenGenerator`` over the shared codebook, for ``generate_images`` and sampled conversions.
+        forecast_defaults: keyword defaults for ``forecast_with_outpainter`` that belong with this outpainter
+            (e.g. ``{"context_periods": 10}``, chosen on validation data); saved in the index file.
         device: where the models run (default: CPU).
     """
 
@@ -98,6 +100,7 @@ class TimeArtistPipeline:
         align_v2t: AdapterAlignment | None = None,
         outpainter: Outpainter | None = None,
         generator: TokenGenerator | None = None,
+        forecast_defaults: dict | None = None,
         device: str | torch.device = "cpu",
     ):
         if visual.quantize is not temporal.quantize:
@@ -108,6 +111,7 @@ class TimeArtistPipeline:
         self.align_v2t = align_v2t.to(self.device).eval() if align_v2t is not None else None
         self.outpainter = outpainter.to(self.device) if isinstance(outpainter, torch.nn.Module) else outpainter
         self.generator = generator.to(self.device).eval() if generator is not None else None
+        self.forecast_defaults = dict(forecast_defaults or {})
         self._classifier_net: EfficientNetLite | None = None
         self._prototypes: dict[str, Any] | None = None
 
@@ -135,7 +139,7 @@ class TimeArtistPipeline:
         if not torch.equal(temporal.quantize.codebook, visual.quantize.codebook):
             raise CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one")
         visual.quantize = temporal.quantize
-        pipe = cls(temporal, visual, device=device, **loaded)
+        pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
         pipe._prototypes = _load_prototypes(root)
         logger.info("loaded TimeArtist pipeline from %s (%s)", root, ", ".join(components))
         return pipe
@@ -159,6 +163,8 @@ class TimeArtistPipeline:
         if self._prototypes is not None:
             _save_prototypes(root, self._prototypes)
         index = {"_class_name": type(self).__name__, "_timeartist_version": __version__, "components": written}
+        if self.forecast_defaults:
+            index["forecast_defaults"] = self.forecast_defaults
         atomic_write(root / INDEX_NAME, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n"))
         return root
 
@@ -318,6 +324,7 @@ class TimeArtistPipeline:
         if self.outpainter is None:
             raise ValueError("this pipeline has no outpainter; load one that has, or pass outpainter= when building it")
         if method == "visionts":
+            kwargs = {**self.forecast_defaults, **kwargs}
             return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
         return forecast_artist(self, context, horizon, batch_size=batch_size, progress=progress)
 
