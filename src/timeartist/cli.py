@@ -247,6 +247,8 @@ def _cmd_export(args) -> int:
     pipe = TimeArtistPipeline.from_pretrained(args.base)
     if args.outpainter:
         pipe.outpainter = MAEOutpainter.from_pretrained(args.outpainter)
+    if args.context_periods:
+        pipe.forecast_defaults["context_periods"] = args.context_periods
     if args.generator:
         from timeartist.models.generator import TokenGenerator
 
@@ -349,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", required=True, help="a pipeline-loadable export, e.g. the alignment stage's export folder")
     p.add_argument("--outpainter", help="a MAEOutpainter folder (config.json + model.safetensors) to add")
     p.add_argument("--generator", help="a TokenGenerator folder to add")
+    p.add_argument("--context-periods", type=int, help="forecasting default: use at most this many recent periods")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_export)
 
