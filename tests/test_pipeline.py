@@ -165,3 +165,27 @@ def test_forecast_defaults_are_saved_and_used(pipe, tmp_path):
 def test_saved_files_are_world_readable(pipe, tmp_path):
     pipe.save_pretrained(tmp_path)
     assert (tmp_path / "temporal" / "model.safetensors").stat().st_mode & 0o444 == 0o444
+
+
+def test_leave_one_out_accuracy_by_hand():
+    from timeartist.pipelines.pipeline import _leave_one_out_accuracy
+
+    feats = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [0.5, 0.5]])
+    labels = np.array(["a", "a", "b", "b", "c"])  # "c" is alone: skipped
+    assert _leave_one_out_accuracy(feats, labels) == 1.0
+    assert _leave_one_out_accuracy(feats[:4], np.array(["a", "b", "a", "b"])) == 0.0
+
+
+def test_classifier_route_is_chosen_on_train_and_saved(pipe, tmp_path):
+    import copy
+
+    t = np.arange(60)
+    X = np.stack([np.sin(t / (2 + c)) + 0.01 * k for c in (0, 4) for k in range(3)])[:, None]
+    y = np.array(["a"] * 3 + ["b"] * 3)
+    other = copy.copy(pipe)
+    other.fit_classifier(X, y, aligned=False)
+    assert bool(other._prototypes["aligned"]) is False
+    other.save_pretrained(tmp_path)
+    loaded = TimeArtistPipeline.from_pretrained(tmp_path)
+    assert bool(loaded._prototypes["aligned"]) is False
+    np.testing.assert_array_equal(loaded.classify(X), other.classify(X))

@@ -373,7 +373,7 @@ class TimeArtistPipeline:
         return self._classifier_net
 
     @torch.no_grad()
-    def _class_features(self, X, batch_size: int = 64) -> tuple[np.ndarray, torch.Tensor]:
+    def _class_features(self, X, aligned: bool, batch_size: int = 64) -> tuple[np.ndarray, torch.Tensor]:
         """Cases (n, C, T) / (n, T) / list of (C, T_i) -> l2-normalised image features (n, C*1280), and the
         generated images of channel 0 (n, 3, S, S)."""
         cases = [np.atleast_2d(np.asarray(c, dtype=np.float64)) for c in (X if isinstance(X, list) else np.asarray(X, dtype=np.float64))]
@@ -383,26 +383,35 @@ class TimeArtistPipeline:
         if len(channels) != 1:
             raise ValueError(f"all cases need the same number of channels, got {sorted(channels)}")
         rows = np.concatenate([resample_rows(c, self.temporal.seq_len).numpy() for c in cases])  # (n*C, L)
-        images = self.series_to_image(rows, aligned=self.align_t2v is not None, batch_size=batch_size, progress=False)
+        images = self.series_to_image(rows, aligned=aligned, batch_size=batch_size, progress=False)
         net = self.classifier_network()
         feats = torch.cat([net.features(images[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(images), batch_size)])
         # Unit length per channel, then per case, so every channel weighs the same in the cosine similarity.
         feats = F.normalize(F.normalize(feats, dim=1).reshape(len(cases), -1), dim=1)
         return feats.numpy(), images[:: channels.pop()]
 
-    def fit_classifier(self, X, y) -> "TimeArtistPipeline":
+    def fit_classifier(self, X, y, aligned: bool | None = None) -> "TimeArtistPipeline":
         """Fit the nearest-prototype classifier: each class is the mean image feature (EfficientNet-Lite0) of its
-        training series rendered as images. Also keeps one prototype image per class for a multimodal hook."""
+        training series rendered as images. Also keeps one prototype image per class for a multimodal hook.
+
+        aligned: render through the series->image aligner (True) or the shared codebook only (False); None
+        picks the route with the higher leave-one-out accuracy on the training cases (never on test data)."""
         labels = np.asarray(y)
-        feats, images = self._class_features(X)
-        if len(labels) != len(feats):
-            raise ValueError(f"got {len(feats)} cases but {len(labels)} labels")
+        routes = [aligned] if aligned is not None or self.align_t2v is None else [True, False]
+        routes = [bool(r) and self.align_t2v is not None for r in routes]
+        fitted = {route: self._class_features(X, route) for route in routes}
+        if any(len(labels) != len(feats) for feats, _ in fitted.values()):
+            raise ValueError(f"got {len(next(iter(fitted.values()))[0])} cases but {len(labels)} labels")
+        scores = {route: _leave_one_out_accuracy(feats, labels) for route, (feats, _) in fitted.items()}
+        route = max(routes, key=lambda r: scores[r])  # ties keep the first, the aligned route
+        feats, images = fitted[route]
         classes = np.unique(labels)
         centroids = np.stack([feats[labels == c].mean(0) for c in classes])
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
         # The prototype image of a class: its member closest to the class centroid.
         proto = [np.flatnonzero(labels == c)[np.argmax(feats[labels == c] @ centroids[k])] for k, c in enumerate(classes)]
-        self._prototypes = {"classes": classes, "centroids": centroids, "images": images[proto]}
+        self._prototypes = {"classes": classes, "centroids": centroids, "images": images[proto], "aligned": np.array(route)}
+        logger.info("classifier: %s route (leave-one-out accuracy on TRAIN: %s)", "aligned" if route else "shared-codebook", scores)
         return self
 
     def classify(self, X, multimodal: MultimodalClassifier | None = None) -> np.ndarray:
@@ -410,10 +419,27 @@ class TimeArtistPipeline:
         with ``multimodal``, whatever the external model answers given the query images and class prototypes."""
         if self._prototypes is None:
             raise ValueError("call fit_classifier(X, y) before classify")
-        feats, images = self._class_features(X)
+        feats, images = self._class_features(X, bool(self._prototypes["aligned"]))
         if multimodal is not None:
             return np.asarray(multimodal(images, self._prototypes["images"], list(self._prototypes["classes"])))
         return self._prototypes["classes"][np.argmax(feats @ self._prototypes["centroids"].T, axis=1)]
+
+
+def _leave_one_out_accuracy(feats: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy of the nearest class mean (dot product) with each case left out of its own class mean; cases
+    alone in their class are skipped."""
+    classes, index, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    sums = np.stack([feats[index == k].sum(0) for k in range(len(classes))])
+    scores = feats @ sums.T  # (n, C) before dividing by the class sizes
+    own = np.arange(len(feats)), index
+    scores[own] -= (feats * feats).sum(1)
+    sizes = np.broadcast_to(counts, scores.shape).astype(float).copy()
+    sizes[own] -= 1
+    keep = sizes[own] > 0
+    if not keep.any():
+        return 0.0
+    scores = np.where(sizes > 0, scores / np.maximum(sizes, 1), -np.inf)
+    return float(np.mean(scores[keep].argmax(1) == index[keep]))
 
 
 class PipelineForecaster:
@@ -436,7 +462,7 @@ PROTOTYPES_NAME = "classifier_prototypes.npz"
 def _save_prototypes(root: Path, prototypes: dict) -> None:
     def write(tmp):
         with open(tmp, "wb") as f:
-            np.savez(f, classes=prototypes["classes"], centroids=prototypes["centroids"], images=prototypes["images"].numpy())
+            np.savez(f, classes=prototypes["classes"], centroids=prototypes["centroids"], images=prototypes["images"].numpy(), aligned=prototypes["aligned"])
 
     atomic_write(root / PROTOTYPES_NAME, write)
 
@@ -446,7 +472,7 @@ def _load_prototypes(root: Path) -> dict | None:
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as data:
-        return {"classes": data["classes"], "centroids": data["centroids"], "images": torch.from_numpy(data["images"])}
+        return {"classes": data["classes"], "centroids": data["centroids"], "images": torch.from_numpy(data["images"]), "aligned": data["aligned"]}
 
 
 def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.Index | np.ndarray:
