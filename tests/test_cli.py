@@ -143,3 +143,10 @@ def test_bench_suites_quick(tiny_pipeline_dir, data_root, tmp_path, suite):
 def test_generate_grid(tiny_pipeline_dir, tmp_path):
     assert main(["generate", "--model", str(tiny_pipeline_dir), "--classes", "1,2", "--n", "2", "--steps", "2", "--out", str(tmp_path)]) == 0
     assert Image.open(tmp_path / "generated.png").format == "PNG"
+
+
+def test_bench_ltsf_fixed_seasonal_mean_k(data_root, tmp_path):
+    argv = ["bench", "ltsf", "--quick", "--data-root", str(data_root), "--datasets", "ETTh1", "--horizons", "96",
+            "--methods", "seasonal_mean", "--seasonal-mean-k", "ETTh1=30", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    assert '"ETTh1": 30' in (tmp_path / "ltsf.md").read_text()

@@ -188,6 +188,16 @@ def _split_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
+def _name_ints(text: str | None) -> dict[str, int] | None:
+    """'ETTh1=30,ETTh2=14' -> {'ETTh1': 30, 'ETTh2': 14}."""
+    if not text:
+        return None
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError(f"expected NAME=INT pairs separated by commas, got {text!r}")
+    return {name.strip(): int(value) for name, value in pairs}
+
+
 def _cmd_bench(args) -> int:
     if args.suite == "ltsf":
         from timeartist.evaluation.ltsf import run_ltsf
@@ -195,7 +205,8 @@ def _cmd_bench(args) -> int:
         frame = run_ltsf(
             data_root=args.data_root, datasets=args.datasets.split(","), horizons=_split_ints(args.horizons),
             methods=_bench_methods(args), out_dir=args.out, stride_stat=args.stride_stat, quick=args.quick,
-            batch_size=args.batch_size, n_jobs=args.jobs,
+            batch_size=args.batch_size, n_jobs=args.jobs, stat_context=args.stat_context,
+            lookback=_name_ints(args.lookback), seasonal_mean_k=_name_ints(args.seasonal_mean_k),
         )  # fmt: skip
     elif args.suite == "classify":
         from timeartist.evaluation.classification import run_classification_bench
@@ -362,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
     p.add_argument("--methods", help="forecasting: artist, visionts, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, minirocket, dtw_1nn")
     p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
+    p.add_argument("--stat-context", type=int, default=336, help="context length of the statsforecast models")
+    p.add_argument("--lookback", help="ltsf: per-dataset lookback, e.g. ETTh1=2880,ETTh2=1728")
+    p.add_argument("--seasonal-mean-k", help="ltsf: fix seasonal_mean's K per dataset instead of choosing it on validation, e.g. ETTh1=30")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the statsforecast models")
     p.add_argument("--quick", action="store_true", help="a small labelled subset (for CI)")
