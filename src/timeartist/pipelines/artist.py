@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from timeartist.pipelines.forecasting import _as_rows, _from_rows, fill_nans
+from timeartist.pipelines.forecasting import as_rows, from_rows, fill_nans
 
 
 def _affine_fit(decoded: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +39,7 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
     """
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-    rows, lead, is_torch = _as_rows(context)
+    rows, lead, is_torch = as_rows(context)
     rows = fill_nans(rows)
     length = rows.shape[1]
     mean, std = rows.mean(1, keepdims=True), rows.std(1, keepdims=True)
@@ -63,4 +63,4 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
         decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).astype(np.float64)
         scale, offset = _affine_fit(decoded[:, :length], block)
         forecast[i : i + batch_size] = (scale * decoded[:, length:] + offset) * std[i : i + batch_size] + mean[i : i + batch_size]
-    return _from_rows(forecast, lead, context, is_torch)
+    return from_rows(forecast, lead, context, is_torch)

@@ -52,7 +52,7 @@ def fill_nans(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _as_rows(context) -> tuple[np.ndarray, tuple[int, ...], bool]:
+def as_rows(context) -> tuple[np.ndarray, tuple[int, ...], bool]:
     """Context (L,), (B, L) or (B, L, C), numpy or torch -> rows (N, L) float64, the leading shape, was torch."""
     is_torch = isinstance(context, torch.Tensor)
     x = context.detach().cpu().double().numpy() if is_torch else np.asarray(context, dtype=np.float64)
@@ -66,8 +66,8 @@ def _as_rows(context) -> tuple[np.ndarray, tuple[int, ...], bool]:
     raise ValueError(f"context must have shape (L,), (B, L) or (B, L, C), got {x.shape}")
 
 
-def _from_rows(rows: np.ndarray, lead: tuple[int, ...], like, is_torch: bool):
-    """Inverse of ``_as_rows`` for forecasts (N, H) -> (H,), (B, H) or (B, H, C), as numpy or torch."""
+def from_rows(rows: np.ndarray, lead: tuple[int, ...], like, is_torch: bool):
+    """Inverse of ``as_rows`` for forecasts (N, H) -> (H,), (B, H) or (B, H, C), as numpy or torch."""
     horizon = rows.shape[-1]
     if len(lead) == 0:
         out = rows[0]
@@ -128,7 +128,7 @@ def forecast_with_outpainter(
         raise ValueError(f"max_context must be an integer >= 2 or None, got {max_context!r}")
     if context_periods is not None and (int(context_periods) != context_periods or context_periods < 1):
         raise ValueError(f"context_periods must be a positive integer or None, got {context_periods!r}")
-    rows, lead, is_torch = _as_rows(context)
+    rows, lead, is_torch = as_rows(context)
     length = rows.shape[-1]
     if length < max(2, period or 1):
         raise ValueError(f"context has {length} steps; at least max(2, period={period or 1}) are needed")
@@ -161,7 +161,7 @@ def forecast_with_outpainter(
         forecast[index] = _outpaint_batch(batch, plan, outpainter, norm_const, device)
         if flip_ensemble:
             forecast[index] = (forecast[index] - _outpaint_batch(-batch, plan, outpainter, norm_const, device)) / 2
-    return _from_rows(forecast, lead, context, is_torch)
+    return from_rows(forecast, lead, context, is_torch)
 
 
 @dataclass

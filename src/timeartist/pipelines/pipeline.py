@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,7 +40,7 @@ from timeartist.models.outpainting import Outpainter
 from timeartist.models.temporal import TimeArtist
 from timeartist.models.visual import VisionModel
 from timeartist.pipelines.artist import forecast_artist
-from timeartist.pipelines.forecasting import _as_rows, _from_rows, fill_nans, forecast_with_outpainter
+from timeartist.pipelines.forecasting import as_rows, fill_nans, forecast_with_outpainter
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +172,7 @@ class TimeArtistPipeline:
     def _series_rows(self, series, what: str) -> tuple[torch.Tensor, tuple[int, ...], np.ndarray]:
         """Series (L,), (B, L) or (B, L, C) -> z-scored rows resampled to the tokenizer length (N, seq_len), the
         leading shape, and the original rows (N, L) after NaN filling."""
-        rows, lead, _ = _as_rows(series)
+        rows, lead, _ = as_rows(series)
         if rows.shape[-1] < 2:
             raise ValueError(f"{what}: series need at least 2 steps, got {rows.shape[-1]}")
         rows = fill_nans(rows)
