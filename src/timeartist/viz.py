@@ -46,7 +46,8 @@ def save_image(image, path: str | Path) -> Path:
     return path
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG (atomically, parent folders created) and close it."""
     path = Path(path)
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
     plt.close(fig)
@@ -66,7 +67,7 @@ def save_image_grid(images, path: str | Path, titles: Sequence[str] | None = Non
             ax.imshow(pixels[i], interpolation="nearest")
             if titles:
                 ax.set_title(titles[i], fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_series_plot(series: Mapping[str, np.ndarray] | np.ndarray, path: str | Path, title: str = "") -> Path:
@@ -79,7 +80,7 @@ def save_series_plot(series: Mapping[str, np.ndarray] | np.ndarray, path: str | 
     if len(lines) > 1:
         ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_pairs_plot(images, series: Sequence[np.ndarray], path: str | Path, titles: Sequence[str] | None = None) -> Path:
@@ -95,23 +96,22 @@ def save_pairs_plot(images, series: Sequence[np.ndarray], path: str | Path, titl
         axes[i, 1].set_xticks([])
         if titles:
             axes[i, 0].set_title(titles[i], fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def save_forecast_plot(
+def draw_forecast(
+    ax,
     history: np.ndarray,
     forecasts: Mapping[str, np.ndarray],
-    path: str | Path,
     truth: np.ndarray | None = None,
     title: str = "",
     history_steps: int | None = None,
-) -> Path:
-    """The tail of the history, then each named forecast (and the truth when known) over the horizon."""
+) -> None:
+    """On ``ax``: the tail of the history, then each named forecast (and the truth when known) over the horizon."""
     history = np.asarray(history, dtype=float).ravel()
     if history_steps is not None:
         history = history[-history_steps:]
     t0 = len(history)
-    fig, ax = plt.subplots(figsize=(8, 3))
     ax.plot(np.arange(t0), history, color=SERIES_COLOR, linewidth=1.0, label="history")
     if truth is not None:
         truth = np.asarray(truth, dtype=float).ravel()
@@ -122,4 +122,17 @@ def save_forecast_plot(
     ax.axvline(t0 - 0.5, color="grey", linewidth=0.6, linestyle=":")
     ax.legend(fontsize=8, ncol=min(4, len(forecasts) + 2))
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+
+
+def save_forecast_plot(
+    history: np.ndarray,
+    forecasts: Mapping[str, np.ndarray],
+    path: str | Path,
+    truth: np.ndarray | None = None,
+    title: str = "",
+    history_steps: int | None = None,
+) -> Path:
+    """One panel of ``draw_forecast`` as PNG."""
+    fig, ax = plt.subplots(figsize=(8, 3))
+    draw_forecast(ax, history, forecasts, truth, title, history_steps)
+    return save_figure(fig, path)

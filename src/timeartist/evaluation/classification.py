@@ -39,6 +39,7 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from timeartist.data import fill_missing, load_archive, resample_to_length, resolve_data_root  # noqa: E402
 from timeartist.evaluation.report import ordered, write_results  # noqa: E402
+from timeartist.viz import save_figure  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -224,7 +225,4 @@ def _plot_accuracy(table: pd.DataFrame, path: Path) -> Path:
     ax.set(ylabel="test accuracy", ylim=(0, 1))
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

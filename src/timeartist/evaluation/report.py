@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from timeartist.hub import atomic_write  # noqa: E402
+from timeartist.viz import draw_forecast, save_figure  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str
         ax.set(title=panel, xlabel="forecast step", ylabel=ylabel)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_forecast_examples(examples: Mapping[str, ForecastExample], path: str | Path, context_steps: int = 192) -> Path:
@@ -114,27 +115,9 @@ def plot_forecast_examples(examples: Mapping[str, ForecastExample], path: str | 
         raise ValueError("no forecast examples to plot")
     fig, axes = _panels(len(examples), width=6.0)
     for ax, (panel, example) in zip(axes, examples.items()):
-        tail = example.context[-context_steps:]
-        past = np.arange(-len(tail), 0)
-        future = np.arange(len(example.target))
-        ax.plot(past, tail, color="black", linewidth=1.0, label="context")
-        ax.plot(future, example.target, color="black", linestyle="--", linewidth=1.0, label="truth")
-        for method, forecast in example.forecasts.items():
-            ax.plot(future, forecast, linewidth=1.0, label=method)
-        ax.axvline(0, color="grey", linewidth=0.6)
-        ax.set_title(example.title or panel, fontsize=9)
+        draw_forecast(ax, example.context, example.forecasts, example.target, example.title or panel, context_steps)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
-    return _save(fig, path)
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def ordered(values: Sequence, order: Sequence) -> list:

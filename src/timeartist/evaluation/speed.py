@@ -43,6 +43,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from timeartist.evaluation.report import write_results  # noqa: E402
+from timeartist.viz import save_figure  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -199,9 +200,5 @@ def write_speed_report(frame: pd.DataFrame, out_dir) -> dict[str, Path]:
     ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="items per second", title=frame.attrs["meta"]["device"])
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(out_dir) / "throughput.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    paths["throughput"] = path
+    paths["throughput"] = save_figure(fig, Path(out_dir) / "throughput.png")
     return paths
