@@ -30,6 +30,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from timeartist import __version__
+from timeartist.data.archives import fill_missing, resample_to_length
 from timeartist.data.images import ImageTransform, load_image
 from timeartist.hub import CheckpointError, atomic_write
 from timeartist.models.align import AdapterAlignment
@@ -73,9 +74,9 @@ def _zscore(rows: np.ndarray, what: str) -> np.ndarray:
 
 
 def resample_rows(rows: np.ndarray | torch.Tensor, length: int) -> torch.Tensor:
-    """Rows (B, L) -> (B, length) float32 by linear interpolation with both endpoints kept."""
-    x = torch.as_tensor(np.asarray(rows), dtype=torch.float32)[:, None]
-    return F.interpolate(x, size=length, mode="linear", align_corners=True)[:, 0]
+    """Rows (B, L) -> (B, length) float32, linear with both endpoints kept (``data.resample_to_length``)."""
+    x = rows.detach().cpu().double().numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows, dtype=np.float64)
+    return torch.from_numpy(resample_to_length(x[:, None], length)[:, 0]).float()
 
 
 class TimeArtistPipeline:
@@ -382,7 +383,7 @@ class TimeArtistPipeline:
         channels = {c.shape[0] for c in cases}
         if len(channels) != 1:
             raise ValueError(f"all cases need the same number of channels, got {sorted(channels)}")
-        rows = np.concatenate([resample_rows(c, self.temporal.seq_len).numpy() for c in cases])  # (n*C, L)
+        rows = resample_to_length(fill_missing(cases), self.temporal.seq_len).reshape(-1, self.temporal.seq_len)  # (n*C, L)
         images = self.series_to_image(rows, aligned=aligned, batch_size=batch_size, progress=False)
         net = self.classifier_network()
         feats = torch.cat([net.features(images[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(images), batch_size)])
