@@ -236,3 +236,18 @@ def test_usage_and_reseeding_under_torch_distributed(tmp_path):
         assert quant.reseed_dead_codes(z) >= 4  # at most 2 of each head's 4 codes can be in use
     finally:
         dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_soft_assignments_are_distributions_whose_argmax_is_the_chosen_code(heads):
+    torch.manual_seed(0)
+    quantizer = MultiHeadQuantizer(codebook_size=64, token_size=6, heads=heads)
+    z = torch.randn(3, 6, 1, 5)
+    digits = split_global_index(quantizer(z)[1]["min_encoding_indices"].reshape(-1), quantizer.head_codebook_sizes)
+    assignments = quantizer.soft_assignments(z, temperature=0.01)
+    assert [a.shape for a in assignments] == [(15, k) for k in quantizer.head_codebook_sizes]
+    for h, probs in enumerate(assignments):
+        assert torch.allclose(probs.sum(-1), torch.ones(15))
+        assert torch.equal(probs.argmax(-1), digits[:, h])
+    with pytest.raises(ValueError, match="temperature"):
+        quantizer.soft_assignments(z, temperature=0)

@@ -23,7 +23,7 @@ from timeartist.pipelines.pipeline import TimeArtistPipeline
 from timeartist.training import list_checkpoints
 from timeartist.training.align import AlignTask, run_align, soft_alignment_logits
 from timeartist.training.classify import SEED_IMAGENET_CLASSES, assign_imagenet_classes, run_classify, stratified_split
-from timeartist.training.losses import PerceptualLoss, code_distance, match_pairs, sinkhorn
+from timeartist.training.losses import PerceptualLoss, code_distance, code_entropy_loss, match_pairs, sinkhorn
 from timeartist.training.warmup import WarmupTask, load_tokenizer_pair, run_warmup
 
 HERE = Path(__file__).resolve()
@@ -97,6 +97,46 @@ def test_continuous_warmup_decodes_latents_first_then_codes(warmup_export):
     task.step = 2
     recon, quantizer_loss, _ = task.reconstruct(temporal, batch["series"])
     assert torch.allclose(recon, temporal.decode(q)) and quantizer_loss > 0
+
+
+def test_code_entropy_loss_rewards_confident_tokens_spread_over_all_codes():
+    spread = torch.eye(4).repeat(8, 1)  # confident tokens, every code used equally
+    collapsed = torch.eye(4)[[0] * 32]  # confident tokens, one code
+    unsure = torch.full((32, 4), 0.25)  # every token undecided
+    assert code_entropy_loss([spread]).item() == pytest.approx(-1.0, abs=1e-5)
+    assert code_entropy_loss([collapsed]).item() == pytest.approx(0.0, abs=1e-5)
+    assert code_entropy_loss([unsure]).item() == pytest.approx(0.0, abs=1e-5)
+    assert code_entropy_loss([spread, collapsed]).item() == pytest.approx(-1.0, abs=1e-5)  # summed over heads
+    with pytest.raises(ValueError, match="assignments"):
+        code_entropy_loss([torch.ones(3)])
+
+
+def test_entropy_regulariser_spreads_one_modality_over_the_codebook(warmup_export):
+    """A few steps on the regulariser alone move tokens that all share one code onto more codes."""
+    temporal, _ = load_tokenizer_pair(warmup_export)
+    quantizer = temporal.quantize
+    torch.manual_seed(0)
+    z = (torch.randn(1, quantizer.token_size, 1, 1) + 0.05 * torch.randn(64, quantizer.token_size, 1, 1)).requires_grad_()
+    used = lambda: quantizer(z)[1]["min_encoding_indices"].unique().numel()  # noqa: E731
+    before = used()
+    optimiser = torch.optim.Adam([z, *quantizer.parameters()], lr=0.05)
+    for _ in range(30):
+        optimiser.zero_grad()
+        code_entropy_loss(quantizer.soft_assignments(z, temperature=0.05)).backward()
+        optimiser.step()
+    assert used() > 2 * before
+
+
+def test_warmup_adds_the_entropy_term_after_the_continuous_phase(warmup_export):
+    temporal, visual = load_tokenizer_pair(warmup_export)
+    series = torch.randn(4, 64)
+    plain = WarmupTask(temporal, visual).reconstruct(temporal, series)[1]
+    task = WarmupTask(temporal, visual, entropy_weight=0.5, entropy_temperature=0.05)
+    _, result = temporal.quantize_input(series)
+    expected = plain + 0.5 * code_entropy_loss(temporal.quantize.soft_assignments(result["latents"], 0.05))
+    assert torch.allclose(task.reconstruct(temporal, series)[1], expected)
+    with pytest.raises(ValueError, match="entropy"):
+        WarmupTask(temporal, visual, entropy_temperature=0.0)
 
 
 def test_frozen_visual_route_trains_only_the_series_side(tmp_path, image_dir):

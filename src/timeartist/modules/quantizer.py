@@ -285,6 +285,21 @@ class MultiHeadQuantizer(nn.Module):
             "min_encoding_indices": rearrange(indices, "(b h n) -> b h n", b=batch, h=height, n=tokens),
         }
 
+    def soft_assignments(self, z: Tensor, temperature: float = 0.05) -> list[Tensor]:
+        """z: (B, D, 1, N) latents -> one (B*N, K_h) float32 distribution over each head's codes,
+        softmax(-||r_h - c||^2 / temperature) with r_h the residual head h quantises (as in ``forward``).
+        Differentiable in the latents and the codes; what a code-entropy regulariser reads."""
+        self._check_latent(z)
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            x = rearrange(z.float(), "b d h n -> (b h n) d")
+            if self.use_l2_norm:
+                x = F.normalize(x, dim=-1)
+            tables = self._head_tables()
+            residuals, _, _ = self._residual_quantise(x, tables)
+            return [torch.softmax(-_sq_distances(r, t) / temperature, dim=-1) for r, t in zip(residuals, tables)]
+
     @torch.no_grad()
     def _update_usage(self, digits: Tensor) -> None:
         """digits (M, H): add this call's tokens-per-code counts to the EMA (a plain running mean for the first

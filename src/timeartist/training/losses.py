@@ -81,3 +81,25 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():
             wanted = self.network.features(target)
         return F.mse_loss(self.network.features(reconstruction.clamp(0, 1)), wanted)
+
+
+def code_entropy_loss(assignments: list[Tensor]) -> Tensor:
+    """Entropy regulariser against codebook collapse (as MaskGIT / MAGVIT-v2 use), summed over heads.
+
+    assignments: per head a (M, K_h) distribution of each token over the head's codes (e.g.
+    ``MultiHeadQuantizer.soft_assignments``). Per head, with p_m a token's distribution and p the batch mean:
+        (mean_m H(p_m) - H(p)) / log K_h
+    Minimising it makes every token confident (low H(p_m)) while the batch spreads over all codes (high H(p)).
+    Each head's term lies in [-1, 1]; -1 means one confident token per code, all codes used equally."""
+    if not assignments:
+        raise ValueError("expected at least one head's assignments, got none")
+    total = assignments[0].new_zeros(())
+    for probs in assignments:
+        if probs.ndim != 2 or probs.shape[1] < 2:
+            raise ValueError(f"expected assignments (M, K) with K >= 2, got {tuple(probs.shape)}")
+        log_probs = probs.clamp_min(1e-12).log()
+        token_entropy = -(probs * log_probs).sum(-1).mean()
+        mean = probs.mean(0)
+        batch_entropy = -(mean * mean.clamp_min(1e-12).log()).sum()
+        total = total + (token_entropy - batch_entropy) / math.log(probs.shape[1])
+    return total
