@@ -179,7 +179,7 @@ def test_align_and_classify_stages_write_loadable_exports(tmp_path, warmup_expor
     )  # fmt: skip
     classes = json.loads((best / "classes.json").read_text())
     assert classes["labels"] == ["1", "2"] and classes["imagenet_classes"] == [950, 954]  # first two with images
-    assert np.array(classes["target_tokens"]).shape == (2, 8)
+    assert np.array(classes["target_tokens"]).shape == (2, 1, 8)  # (C, B, N): one encoded sample image per class
     assert 0.0 <= json.loads((best / "selection.json").read_text())["val_accuracy"] <= 1.0
     AdapterAlignment.from_pretrained(best / "align_t2v")
 

@@ -1,0 +1,179 @@
+"""Stage-3 class targets: encoded sample images against generated token banks, on UEA/UCR TEST accuracy.
+
+For every dataset and target source (``sample_images``: one encoded ImageNet sample image per class;
+``generated``: ``--bank-per-class`` sequences per class from a ``TokenGenerator``), stage 3
+(``timeartist.training.classify.run_classify``) finetunes the t2v aligner of ``--model`` with the same run config,
+seed and ImageNet class assignment, selects its weights on a stratified validation split of TRAIN, and the
+selected weights score every TEST series against every class bank (s_c, the mean bank log-likelihood); the
+accuracy of the argmax is reported beside chance (1 / classes) and the majority-class rate. TEST is read only for
+this scoring. The number of distinct target sequences (over all classes, per class, and distinct banks) shows how
+much the image tokenizer / generator tells the assigned classes apart.
+
+    .venv/bin/python benchmarks/classify_targets.py --generator /work/notes/gen_default/run/export \
+        --out benchmarks/results/classify_targets
+    .venv/bin/python benchmarks/classify_targets.py --generator GEN --datasets GunPoint --quick --out /tmp/ct
+
+``--quick`` is a labelled smoke run: ``QUICK_STEPS`` training steps, at most ``QUICK_TEST_CASES`` TEST cases
+spread over the file. Each (dataset, source) run writes under ``<out>/runs/<dataset>/<source>``, which is
+emptied first so an earlier run (e.g. with other tokenizers) is never resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from timeartist.data import LabelEncoder, load_archive  # noqa: E402
+from timeartist.evaluation.report import write_results  # noqa: E402
+from timeartist.training.classify import (  # noqa: E402
+    SELECTION_FILE, TARGET_SOURCES, bank_histograms, class_scores, load_stage3, prepare_series, run_classify,
+)  # fmt: skip
+from timeartist.viz import save_figure  # noqa: E402
+
+logger = logging.getLogger("classify_targets")
+
+REPO = Path(__file__).resolve().parents[1]
+DATASETS = ("JapaneseVowels", "BasicMotions", "Handwriting")
+QUICK_STEPS = 4
+QUICK_TEST_CASES = 20
+STEM = "classify_targets"
+
+
+def score_test(best_dir: Path, name: str, data_root, quick: bool) -> dict:
+    """TEST accuracy of a stage-3 folder, with chance and majority-class rates of the scored cases."""
+    temporal, t2v, banks, metadata = load_stage3(best_dir)
+    X, y = load_archive(name, "test", data_root)
+    labels = LabelEncoder(tuple(metadata["labels"])).encode(np.asarray(y).astype(str))
+    series = prepare_series(X, temporal.seq_len)
+    if quick:
+        keep = np.unique(np.linspace(0, len(series) - 1, min(len(series), QUICK_TEST_CASES)).round().astype(int))
+        series, labels = series[keep], labels[keep]
+    scores = class_scores(temporal, t2v, bank_histograms(banks, t2v.codebook_size), torch.from_numpy(series))
+    predicted = scores.argmax(-1).numpy()
+    return {
+        "test_accuracy": float(np.mean(predicted == labels)),
+        "chance": 1.0 / len(metadata["labels"]),
+        "majority": float(np.bincount(labels).max() / len(labels)),
+        "test_cases": len(labels),
+        "predicted_classes": len(np.unique(predicted)),
+    }
+
+
+def run_one(args, name: str, source: str) -> dict:
+    run_dir = Path(args.out) / "runs" / name / source
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    overrides = [
+        f"experiment.init_weight={args.model}", f"experiment.output_dir={run_dir}", f"dataset.params.ts_dataset={name}",
+        f"dataset.params.class_targets.source={source}", f"dataset.params.class_targets.generator_checkpoint={args.generator}",
+        f"dataset.params.class_targets.bank_per_class={args.bank_per_class}",
+        f"dataset.params.class_targets.guidance={args.guidance}", f"dataset.params.class_targets.steps={args.gen_steps}",
+        f"dataset.params.class_targets.seed={args.seed}", "experiment.save_every=100000",
+    ]  # fmt: skip
+    if args.data_root:
+        overrides.append(f"dataset.params.data_root={args.data_root}")
+    if args.quick:
+        overrides += [f"training.max_train_steps={QUICK_STEPS}", "experiment.eval_every=2", "lr_scheduler.params.warmup_steps=1"]
+    elif args.train_steps:
+        overrides.append(f"training.max_train_steps={args.train_steps}")
+    overrides += args.set
+    began = time.perf_counter()
+    best = run_classify(args.config, overrides)
+    seconds = time.perf_counter() - began
+    metadata = json.loads((best / "classes.json").read_text())
+    row = {
+        "dataset": name,
+        "targets": source,
+        "classes": len(metadata["labels"]),
+        "bank_per_class": len(metadata["target_tokens"][0]),
+        **metadata["target_summary"],
+        "val_accuracy": json.loads((best / SELECTION_FILE).read_text())["val_accuracy"],
+        **score_test(best, name, args.data_root, args.quick),
+        "train_seconds": seconds,
+    }
+    logger.info("%s %s: %s", name, source, row)
+    return row
+
+
+def plot(frame: pd.DataFrame, path: Path) -> Path:
+    """Grouped bars of TEST accuracy per dataset and target source, chance as a tick per dataset."""
+    table = frame.pivot_table(index="dataset", columns="targets", values="test_accuracy", sort=False)
+    chance = frame.groupby("dataset", sort=False)["chance"].first()
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.4 * len(table) + 2), 3.4))
+    width = 0.8 / len(table.columns)
+    x = np.arange(len(table))
+    for i, source in enumerate(table.columns):
+        ax.bar(x + i * width, table[source], width, label=f"{source} targets")
+    ax.hlines(chance.loc[table.index], x - width / 2, x + 0.8 - width / 2, colors="k", linestyles="--", label="chance (1/C)")
+    ax.set_xticks(x + 0.4 - width / 2, table.index, fontsize=8)
+    ax.set(ylabel="TEST accuracy", ylim=(0, 1), title="Stage-3 class targets")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(REPO / "src/timeartist/assets/default_model"),
+                        help="alignment export / pipeline folder with temporal/, visual/, align_t2v/")  # fmt: skip
+    parser.add_argument("--generator", required=True, help="TokenGenerator folder in the model's code space")
+    parser.add_argument("--config", default=str(REPO / "configs/default/classify.yaml"), help="stage-3 run config")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), help="UCR/UEA names (e.g. add GunPoint)")
+    parser.add_argument("--data-root", default=None, help="data folder (default: $TIMEARTIST_DATA or ../shared/data)")
+    parser.add_argument("--out", required=True, help="output folder for the CSV/JSON/markdown/PNG and the runs")
+    parser.add_argument("--sources", nargs="+", default=list(TARGET_SOURCES), choices=TARGET_SOURCES)
+    parser.add_argument("--bank-per-class", type=int, default=16)
+    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--gen-steps", type=int, default=8, help="decoding steps of the generator")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated banks")
+    parser.add_argument("--train-steps", type=int, default=None, help="stage-3 steps (default: the config's)")
+    parser.add_argument("--set", nargs="*", default=[], help="extra key=value overrides of the run config")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_STEPS} steps, <= {QUICK_TEST_CASES} TEST cases")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(args.threads)
+
+    began = time.perf_counter()
+    rows = [run_one(args, name, source) for name in args.datasets for source in args.sources]
+    frame = pd.DataFrame(rows)
+    meta = {
+        "protocol": "stage 3 per target source with one config and seed; weights selected on a stratified split of "
+        "TRAIN; TEST accuracy of argmax_c s_c (mean log-likelihood of class c's target bank)",
+        "model": args.model,
+        "generator": args.generator,
+        "config": args.config,
+        "generated_banks": {"bank_per_class": args.bank_per_class, "guidance": args.guidance, "steps": args.gen_steps, "seed": args.seed},
+        "quick": f"{QUICK_STEPS} training steps, <= {QUICK_TEST_CASES} TEST cases" if args.quick else False,
+        "seconds": time.perf_counter() - began,
+    }
+    accuracy = frame.pivot_table(index="dataset", columns="targets", values="test_accuracy", sort=False)
+    accuracy["chance (1/C)"] = frame.groupby("dataset", sort=False)["chance"].first()
+    accuracy["majority class"] = frame.groupby("dataset", sort=False)["majority"].first()
+    tables = {
+        "TEST accuracy": accuracy,
+        "Targets and selection": frame[["dataset", "targets", "classes", "bank_per_class", "distinct_sequences",
+                                        "distinct_per_class", "distinct_banks", "val_accuracy", "predicted_classes",
+                                        "train_seconds"]],
+    }  # fmt: skip
+    out = Path(args.out)
+    write_results(frame, out, STEM, meta, tables, "Stage-3 class targets: sample images vs generated banks")
+    plot(frame, out / f"{STEM}.png")
+    logger.info("wrote %s", out)
+    return frame
+
+
+if __name__ == "__main__":
+    main()
