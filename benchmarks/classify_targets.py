@@ -7,14 +7,16 @@ seed and ImageNet class assignment, selects its weights on a stratified validati
 selected weights score every TEST series against every class bank (s_c, the mean bank log-likelihood); the
 accuracy of the argmax is reported beside chance (1 / classes) and the majority-class rate. TEST is read only for
 this scoring. The number of distinct target sequences (over all classes, per class, and distinct banks) shows how
-much the image tokenizer / generator tells the assigned classes apart.
+much the image tokenizer / generator tells the assigned classes apart. Every run is repeated for ``--seeds``
+(the training seed, which also fixes the validation split, and the seed of the generated banks); tables give the
+mean and standard deviation over seeds.
 
     .venv/bin/python benchmarks/classify_targets.py --generator /work/notes/gen_default/run/export \
         --out benchmarks/results/classify_targets
     .venv/bin/python benchmarks/classify_targets.py --generator GEN --datasets GunPoint --quick --out /tmp/ct
 
 ``--quick`` is a labelled smoke run: ``QUICK_STEPS`` training steps, at most ``QUICK_TEST_CASES`` TEST cases
-spread over the file. Each (dataset, source) run writes under ``<out>/runs/<dataset>/<source>``, which is
+spread over the file. Each run writes under ``<out>/runs/<dataset>/<source>/seed<k>``, which is
 emptied first so an earlier run (e.g. with other tokenizers) is never resumed.
 """
 
@@ -71,8 +73,8 @@ def score_test(best_dir: Path, name: str, data_root, quick: bool) -> dict:
     }
 
 
-def run_one(args, name: str, source: str) -> dict:
-    run_dir = Path(args.out) / "runs" / name / source
+def run_one(args, name: str, source: str, seed: int) -> dict:
+    run_dir = Path(args.out) / "runs" / name / source / f"seed{seed}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
     overrides = [
@@ -80,7 +82,8 @@ def run_one(args, name: str, source: str) -> dict:
         f"dataset.params.class_targets.source={source}", f"dataset.params.class_targets.generator_checkpoint={args.generator}",
         f"dataset.params.class_targets.bank_per_class={args.bank_per_class}",
         f"dataset.params.class_targets.guidance={args.guidance}", f"dataset.params.class_targets.steps={args.gen_steps}",
-        f"dataset.params.class_targets.seed={args.seed}", "experiment.save_every=100000",
+        f"dataset.params.class_targets.temperature={args.temperature}",
+        f"dataset.params.class_targets.seed={seed}", f"training.seed={seed}", "experiment.save_every=100000",
     ]  # fmt: skip
     if args.data_root:
         overrides.append(f"dataset.params.data_root={args.data_root}")
@@ -96,6 +99,7 @@ def run_one(args, name: str, source: str) -> dict:
     row = {
         "dataset": name,
         "targets": source,
+        "seed": seed,
         "classes": len(metadata["labels"]),
         "bank_per_class": len(metadata["target_tokens"][0]),
         **metadata["target_summary"],
@@ -103,19 +107,22 @@ def run_one(args, name: str, source: str) -> dict:
         **score_test(best, name, args.data_root, args.quick),
         "train_seconds": seconds,
     }
-    logger.info("%s %s: %s", name, source, row)
+    logger.info("%s %s seed %d: %s", name, source, seed, row)
     return row
 
 
 def plot(frame: pd.DataFrame, path: Path) -> Path:
-    """Grouped bars of TEST accuracy per dataset and target source, chance as a tick per dataset."""
+    """Grouped bars of mean TEST accuracy per dataset and target source (std over seeds as error bars), chance as
+    a dashed line per dataset."""
     table = frame.pivot_table(index="dataset", columns="targets", values="test_accuracy", sort=False)
+    spread = frame.pivot_table(index="dataset", columns="targets", values="test_accuracy", aggfunc="std", sort=False)
     chance = frame.groupby("dataset", sort=False)["chance"].first()
     fig, ax = plt.subplots(figsize=(max(4.5, 1.4 * len(table) + 2), 3.4))
     width = 0.8 / len(table.columns)
     x = np.arange(len(table))
     for i, source in enumerate(table.columns):
-        ax.bar(x + i * width, table[source], width, label=f"{source} targets")
+        error = spread[source].fillna(0) if source in spread else None
+        ax.bar(x + i * width, table[source], width, yerr=error, capsize=2, label=f"{source} targets")
     ax.hlines(chance.loc[table.index], x - width / 2, x + 0.8 - width / 2, colors="k", linestyles="--", label="chance (1/C)")
     ax.set_xticks(x + 0.4 - width / 2, table.index, fontsize=8)
     ax.set(ylabel="TEST accuracy", ylim=(0, 1), title="Stage-3 class targets")
@@ -137,7 +144,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--bank-per-class", type=int, default=16)
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--gen-steps", type=int, default=8, help="decoding steps of the generator")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated banks")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of the generator")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training and bank seeds, one run each")
     parser.add_argument("--train-steps", type=int, default=None, help="stage-3 steps (default: the config's)")
     parser.add_argument("--set", nargs="*", default=[], help="extra key=value overrides of the run config")
     parser.add_argument("--threads", type=int, default=1)
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     torch.set_num_threads(args.threads)
 
     began = time.perf_counter()
-    rows = [run_one(args, name, source) for name in args.datasets for source in args.sources]
+    rows = [run_one(args, name, source, seed) for name in args.datasets for source in args.sources for seed in args.seeds]
     frame = pd.DataFrame(rows)
     meta = {
         "protocol": "stage 3 per target source with one config and seed; weights selected on a stratified split of "
@@ -155,19 +163,23 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "model": args.model,
         "generator": args.generator,
         "config": args.config,
-        "generated_banks": {"bank_per_class": args.bank_per_class, "guidance": args.guidance, "steps": args.gen_steps, "seed": args.seed},
+        "generated_banks": {"bank_per_class": args.bank_per_class, "guidance": args.guidance, "steps": args.gen_steps,
+                            "temperature": args.temperature},
+        "seeds": args.seeds,
         "quick": f"{QUICK_STEPS} training steps, <= {QUICK_TEST_CASES} TEST cases" if args.quick else False,
         "seconds": time.perf_counter() - began,
     }
     accuracy = frame.pivot_table(index="dataset", columns="targets", values="test_accuracy", sort=False)
+    spread = frame.pivot_table(index="dataset", columns="targets", values="test_accuracy", aggfunc="std", sort=False)
+    accuracy = accuracy.join(spread.add_suffix(" std"))
     accuracy["chance (1/C)"] = frame.groupby("dataset", sort=False)["chance"].first()
     accuracy["majority class"] = frame.groupby("dataset", sort=False)["majority"].first()
+    columns = ["classes", "bank_per_class", "distinct_sequences", "distinct_per_class", "shared_sequences",
+               "distinct_banks", "codes_used", "val_accuracy", "test_accuracy", "predicted_classes", "train_seconds"]  # fmt: skip
     tables = {
-        "TEST accuracy": accuracy,
-        "Targets and selection": frame[["dataset", "targets", "classes", "bank_per_class", "distinct_sequences",
-                                        "distinct_per_class", "distinct_banks", "val_accuracy", "predicted_classes",
-                                        "train_seconds"]],
-    }  # fmt: skip
+        f"TEST accuracy (mean and std over seeds {args.seeds})": accuracy,
+        "Targets and selection (mean over seeds)": frame.groupby(["dataset", "targets"], sort=False)[columns].mean(),
+    }
     out = Path(args.out)
     write_results(frame, out, STEM, meta, tables, "Stage-3 class targets: sample images vs generated banks")
     plot(frame, out / f"{STEM}.png")

@@ -1,5 +1,5 @@
-"""Stage-3 class targets from token banks: generated banks, the bank loss and score, a generated-target run, and
-the comparison benchmark's quick mode."""
+"""Stage-3 class targets from token banks: generated banks, the bank loss and score, a generated-target run, the
+comparison benchmark's quick mode, and the generator-quality (FED) benchmark's quick mode."""
 
 from __future__ import annotations
 
@@ -108,7 +108,9 @@ def test_a_bank_of_one_trains_and_scores_as_the_plain_token_targets(tiny_pipelin
     pair = torch.stack([targets, torch.randint(0, 64, (3, 8))], dim=1)  # (3, 2, 8)
     mean = (class_scores(temporal, t2v, bank_histograms(pair[:, :1], 64), series) + class_scores(temporal, t2v, bank_histograms(pair[:, 1:], 64), series)) / 2
     torch.testing.assert_close(class_scores(temporal, t2v, bank_histograms(pair, 64), series), mean)
-    assert bank_summary(pair) == {"distinct_sequences": 6, "distinct_per_class": 2.0, "distinct_banks": 3}
+    summary = bank_summary(torch.cat([pair, pair[:1]]))  # class 3 has class 0's bank
+    assert summary == {"distinct_sequences": 6, "distinct_per_class": 2.0, "shared_sequences": 2, "distinct_banks": 3,
+                       "codes_used": len(torch.unique(pair))}  # fmt: skip
     with pytest.raises(ValueError, match=r"expected class target banks \(C, B, 8\)"):
         ClassifyTask(temporal, visual, t2v, targets, series, labels, tmp_path / "best", {})
 
@@ -133,17 +135,21 @@ def test_stage3_with_generated_targets_writes_its_best_folder(tiny_pipeline_dir,
     assert class_scores(temporal, t2v, bank_histograms(banks, 64), torch.randn(3, 64)).shape == (3, 2)
 
 
-def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir, data_root, tmp_path):
-    spec = importlib.util.spec_from_file_location("classify_targets", REPO / "benchmarks" / "classify_targets.py")
+def load_bench(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir, data_root, tmp_path):
     out = tmp_path / "bench"
-    frame = bench.main([
+    frame = load_bench("classify_targets").main([
         "--model", str(tiny_pipeline_dir), "--generator", str(generator_dir), "--config", str(REPO / "configs/tiny/classify.yaml"),
-        "--datasets", "GunPoint", "--data-root", str(data_root), "--out", str(out), "--bank-per-class", "3", "--quick",
+        "--datasets", "GunPoint", "--data-root", str(data_root), "--out", str(out), "--bank-per-class", "3", "--seeds", "0", "--quick",
         "--set", "training.per_gpu_batch_size=8",
     ])  # fmt: skip
-    assert list(frame["targets"]) == ["sample_images", "generated"]
+    assert list(frame["targets"]) == ["sample_images", "generated"] and list(frame["seed"]) == [0, 0]
     assert list(frame["bank_per_class"]) == [1, 3]
     assert frame["test_accuracy"].between(0, 1).all() and (frame["chance"] == 0.5).all()
     assert (frame["test_cases"] == 20).all()
@@ -151,3 +157,26 @@ def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir
         assert (out / name).stat().st_size > 0
     assert "TEST accuracy" in (out / "classify_targets.md").read_text()
     assert np.isfinite(frame["train_seconds"]).all()
+
+
+def test_generator_quality_quick_mode_writes_fed_of_every_set(tiny_pipeline_dir, generator_dir, data_root, tmp_path):
+    out = tmp_path / "fed"
+    frame = load_bench("generator_quality").main([
+        "--model", str(tiny_pipeline_dir), "--generator", str(generator_dir), "--data-root", str(data_root),
+        "--out", str(out), "--quick", "--guidance", "0", "2",
+    ])  # fmt: skip
+    assert list(frame["images"]) == [
+        "tokenizer reconstructions (held-out)", "training images (ImageNet samples)",
+        *[f"generated (guidance {g}, 8 steps)" for g in (0, 0, 2, 2)],
+    ]  # fmt: skip
+    assert list(frame["versus"][-2:]) == ["held-out", "training images"]
+    assert (frame["fed"] > 0).all() and (frame["n"] == 4).all()
+    for name in ("generator_quality.csv", "generator_quality.json", "generator_quality.md", "generator_quality.png",
+                 "generator_quality_samples.png"):  # fmt: skip
+        assert (out / name).stat().st_size > 0
+    assert "FED (EfficientNet-Lite0 features), not Inception FID" in (out / "generator_quality.md").read_text()
+    with pytest.raises(ValueError, match="draws 8 tokens over 64 codes but the image tokenizer has 16 tokens over 256"):
+        load_bench("generator_quality").main([
+            "--model", str(REPO / "src/timeartist/assets/default_model"), "--generator", str(generator_dir),
+            "--data-root", str(data_root), "--out", str(out), "--quick",
+        ])  # fmt: skip

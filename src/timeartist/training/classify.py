@@ -214,11 +214,16 @@ def bank_histograms(banks: Tensor, codebook_size: int) -> Tensor:
 
 
 def bank_summary(banks: Tensor) -> dict[str, float]:
-    """Distinct sequences over all banks (C, B, N), mean distinct sequences per class, and distinct banks."""
+    """How much banks (C, B, N) tell the classes apart: distinct sequences over all banks, mean distinct sequences
+    per class, sequences found in more than one class's bank, distinct banks, and distinct codes used."""
+    per_class = [torch.unique(bank, dim=0) for bank in banks]
+    pooled, counts = torch.unique(torch.cat(per_class), dim=0, return_counts=True)
     return {
-        "distinct_sequences": len(torch.unique(banks.flatten(0, 1), dim=0)),
-        "distinct_per_class": float(np.mean([len(torch.unique(bank, dim=0)) for bank in banks])),
+        "distinct_sequences": len(pooled),
+        "distinct_per_class": float(np.mean([len(rows) for rows in per_class])),
+        "shared_sequences": int((counts > 1).sum()),
         "distinct_banks": len(torch.unique(banks.flatten(1), dim=0)),
+        "codes_used": len(torch.unique(banks)),
     }
 
 
