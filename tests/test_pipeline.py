@@ -140,6 +140,23 @@ def test_pipeline_forecaster_matches_forecast(pipe):
         pipe.forecaster("nope")
 
 
+def test_benchmark_report_shows_the_context_the_forecast_defaults_allow(pipe):
+    from timeartist.evaluation.ltsf import context_used
+
+    forecaster = pipe.forecaster("visionts")
+    saved = dict(pipe.forecast_defaults)
+    try:
+        pipe.forecast_defaults.clear()
+        assert context_used(forecaster, lookback=720, period=24) == 720
+        pipe.forecast_defaults.update(context_periods=10)
+        assert context_used(forecaster, lookback=720, period=24) == 240
+        pipe.forecast_defaults.update(max_context=100)
+        assert context_used(forecaster, lookback=720, period=24) == 100
+    finally:
+        pipe.forecast_defaults.clear()
+        pipe.forecast_defaults.update(saved)
+
+
 def test_generate_images_and_sampled_conversion(pipe):
     images = pipe.generate_images([1, 2, 3], steps=4, seed=0)
     assert images.shape == (3, 3, 32, 32) and images.min() >= 0 and images.max() <= 1

@@ -105,6 +105,8 @@ def context_used(forecaster: Forecaster, lookback: int, period: int) -> int:
     steps = {"naive": 1, "seasonal_naive": period}.get(forecaster.name)
     if forecaster.name == "seasonal_mean":
         steps = forecaster.k * period
+    if steps is None and hasattr(forecaster, "context_steps"):
+        steps = forecaster.context_steps(period)
     steps = steps or getattr(forecaster, "context_length", None) or lookback
     return min(steps, lookback)
 

@@ -456,6 +456,13 @@ class PipelineForecaster:
     def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
         return self.pipe.forecast(context, horizon, method=self.name, period=period, batch_size=self.batch_size, progress=False)
 
+    def context_steps(self, period: int) -> int | None:
+        """Most recent context steps the pipeline's forecast defaults let it read (None: no cap; for the report)."""
+        defaults = self.pipe.forecast_defaults
+        caps = [defaults.get("max_context"), defaults["context_periods"] * period if defaults.get("context_periods") else None]
+        caps = [int(c) for c in caps if c]
+        return min(caps) if caps else None
+
 
 PROTOTYPES_NAME = "classifier_prototypes.npz"
 
