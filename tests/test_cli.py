@@ -129,6 +129,25 @@ def test_export_adds_an_outpainter(tiny_pipeline_dir, tmp_path):
     assert json.loads((tmp_path / "pipe" / "outpainter" / "config.json").read_text())["image_size"] == [8, 16]
 
 
+def test_export_takes_a_runs_best_checkpoint_and_picks_the_context_on_validation(tiny_pipeline_dir, data_root, tmp_path, capsys):
+    import json
+
+    from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
+    from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+    config = OutpainterConfig(image_size=(24, 64), patch_size=(24, 1), width=16, depth=1, decoder_depth=1, heads=2)
+    for step in (1, 2):
+        MAEOutpainter(config).save_pretrained(tmp_path / "run" / "evals" / f"step_{step:08d}")
+    (tmp_path / "run" / "evals" / "val.jsonl").write_text('{"step": 1, "mse": 0.5}\n{"step": 2, "mse": 0.8}\n')
+    argv = ["export", "--base", str(tiny_pipeline_dir), "--outpainter", str(tmp_path / "run"), "--out", str(tmp_path / "pipe")]
+    assert main(argv + ["--context-periods", "auto", "--data-root", str(data_root)]) == 0
+    out = capsys.readouterr().out
+    assert "step_00000001" in out and "-> " in out
+    assert TimeArtistPipeline.from_pretrained(tmp_path / "pipe").forecast_defaults["context_periods"] in (5, 7, 10, 14, 20, 30)
+    assert main(argv + ["--context-periods", "ten"]) == 2
+    assert "positive integer or 'auto'" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("suite", ["classify", "speed"])  # tokenizer: tests/test_bench_tokenizer.py
 def test_bench_suites_quick(tiny_pipeline_dir, data_root, tmp_path, suite):
     argv = ["bench", suite, "--quick", "--data-root", str(data_root), "--model", str(tiny_pipeline_dir), "--out", str(tmp_path)]

@@ -88,3 +88,28 @@ def test_training_runs_validates_and_exports(data_root, tmp_path):
     line = json.loads((tmp_path / "run" / "evals" / "val.jsonl").read_text().splitlines()[-1])
     assert line["step"] == 2 and line["ETTh1_mse_24"] > 0
     assert (tmp_path / "run" / "evals" / "step_00000002" / "model.safetensors").is_file()
+
+
+def test_best_evaluated_checkpoint_takes_the_lowest_validation_mse(tmp_path):
+    from timeartist.training.outpainter import best_evaluated_checkpoint
+
+    evals = tmp_path / "evals"
+    for step in (100, 200, 300):
+        tiny().save_pretrained(evals / f"step_{step:08d}")
+    lines = [{"step": 100, "mse": 0.9}, {"step": 200, "mse": 0.7}, {"step": 300, "mse": 0.7}]
+    (evals / "val.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    folder, line = best_evaluated_checkpoint(tmp_path)
+    assert folder == evals / "step_00000200" and line["mse"] == 0.7  # the tie keeps the earlier step
+    with pytest.raises(FileNotFoundError, match="val.jsonl"):
+        best_evaluated_checkpoint(tmp_path / "nothing")
+
+
+def test_context_periods_are_selected_on_the_validation_split(data_root):
+    from timeartist.training.outpainter import ValidationConfig, select_context_periods
+
+    model = tiny(image_size=(24, 16), patch_size=(24, 1))
+    val = ValidationConfig(datasets=("ETTh1",), horizons=(24,), stride=997, context=240, data_root=str(data_root))
+    best, scores = select_context_periods(model, val, candidates=(2, 5))
+    assert set(scores) == {2, 5} and best == min(scores, key=scores.get)
+    with pytest.raises(ValueError, match="candidates"):
+        select_context_periods(model, val, candidates=())

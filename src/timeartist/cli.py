@@ -184,6 +184,12 @@ def _bench_methods(args) -> list:
     return [pipe.forecaster(m, batch_size=args.batch_size) if m in PIPELINE_METHODS else m for m in names]
 
 
+def _positive_int(text: str, flag: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{flag} expects a positive integer or 'auto', got {text!r}")
+    return int(text)
+
+
 def _split_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -257,9 +263,23 @@ def _cmd_export(args) -> int:
 
     pipe = TimeArtistPipeline.from_pretrained(args.base)
     if args.outpainter:
-        pipe.outpainter = MAEOutpainter.from_pretrained(args.outpainter)
-    if args.context_periods:
-        pipe.forecast_defaults["context_periods"] = args.context_periods
+        folder = Path(args.outpainter)
+        if (folder / "evals" / "val.jsonl").is_file():  # a training run: its best checkpoint on validation
+            from timeartist.training.outpainter import best_evaluated_checkpoint
+
+            folder, line = best_evaluated_checkpoint(folder)
+            print(f"outpainter: {folder} (validation mse {line['mse']:.4f}, the lowest of the run)")
+        pipe.outpainter = MAEOutpainter.from_pretrained(folder)
+    if args.context_periods == "auto":
+        if pipe.outpainter is None:
+            raise ValueError("--context-periods auto needs an outpainter (--outpainter or one in --base)")
+        from timeartist.training.outpainter import ValidationConfig, select_context_periods
+
+        best, scores = select_context_periods(pipe.outpainter, ValidationConfig(data_root=args.data_root))
+        print("context_periods on validation (mse): " + ", ".join(f"{k}: {v:.4f}" for k, v in scores.items()) + f" -> {best}")
+        pipe.forecast_defaults["context_periods"] = best
+    elif args.context_periods:
+        pipe.forecast_defaults["context_periods"] = _positive_int(args.context_periods, "--context-periods")
     if args.generator:
         from timeartist.models.generator import TokenGenerator
 
@@ -360,9 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="assemble a pipeline folder from training exports")
     p.add_argument("--base", required=True, help="a pipeline-loadable export, e.g. the alignment stage's export folder")
-    p.add_argument("--outpainter", help="a MAEOutpainter folder (config.json + model.safetensors) to add")
     p.add_argument("--generator", help="a TokenGenerator folder to add")
-    p.add_argument("--context-periods", type=int, help="forecasting default: use at most this many recent periods")
+    p.add_argument("--outpainter", help="a MAEOutpainter folder, or an outpainter training run (its checkpoint with the lowest validation mse)")
+    p.add_argument(
+        "--context-periods",
+        help="forecasting default: use at most this many recent periods; 'auto' picks it on the ETTh1/ETTh2 validation splits",
+    )
+    p.add_argument("--data-root", help="data folder for --context-periods auto (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_export)
 

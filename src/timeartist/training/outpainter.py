@@ -242,25 +242,65 @@ class OutpainterTask(TrainingTask):
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
-        val = self.validation
-        results = {}
-        for name in val.datasets:
-            scores = []
-            for horizon in val.horizons:
-                ds = LTSFDataset(name, split="val", seq_len=val.context, pred_len=horizon, data_root=val.data_root)
-                contexts, targets = ds.windows()
-                rows = contexts[:: val.stride].reshape(-1, val.context)
-                pred = forecast_with_outpainter(rows, horizon, self.model, period=VAL_PERIODS.get(name.lower()), progress=False)
-                scores.append(float(np.mean((pred - targets[:: val.stride].reshape(-1, horizon)) ** 2)))
-                results[f"{name}_mse_{horizon}"] = scores[-1]
-            results[f"{name}_mse"] = float(np.mean(scores))
-        if val.datasets:
-            results["mse"] = float(np.mean([results[f"{n}_mse"] for n in val.datasets]))
+        results = validation_mse(self.model, self.validation)
         folder = self.output_dir / "evals"
         self.model.save_pretrained(folder / f"step_{self.step:08d}")
         with open(folder / "val.jsonl", "a") as f:
             f.write(json.dumps({"step": self.step, **results}) + "\n")
         return results
+
+
+@torch.no_grad()
+def validation_mse(model: MAEOutpainter, val: ValidationConfig, **forecast_options) -> dict[str, float]:
+    """Forecast MSE on the validation split of ``val.datasets`` (every ``val.stride``-th window, all channels, LTSF
+    scaling): ``{name}_mse_{horizon}``, ``{name}_mse`` (mean over horizons) and ``mse`` (mean over datasets).
+    ``forecast_options`` go to ``forecast_with_outpainter`` (e.g. ``context_periods``)."""
+    results = {}
+    for name in val.datasets:
+        scores = []
+        for horizon in val.horizons:
+            ds = LTSFDataset(name, split="val", seq_len=val.context, pred_len=horizon, data_root=val.data_root)
+            contexts, targets = ds.windows()
+            rows = contexts[:: val.stride].reshape(-1, val.context)
+            period = VAL_PERIODS.get(name.lower())
+            pred = forecast_with_outpainter(rows, horizon, model, period=period, progress=False, **forecast_options)
+            scores.append(float(np.mean((pred - targets[:: val.stride].reshape(-1, horizon)) ** 2)))
+            results[f"{name}_mse_{horizon}"] = scores[-1]
+        results[f"{name}_mse"] = float(np.mean(scores))
+    if val.datasets:
+        results["mse"] = float(np.mean([results[f"{n}_mse"] for n in val.datasets]))
+    return results
+
+
+def best_evaluated_checkpoint(run_dir: str | os.PathLike) -> tuple[Path, dict]:
+    """The ``evals/step_XXXXXXXX`` folder of a run with the lowest validation ``mse`` in ``evals/val.jsonl``, and
+    that line. Ties keep the earlier step."""
+    log = Path(run_dir) / "evals" / "val.jsonl"
+    if not log.is_file():
+        raise FileNotFoundError(f"expected an outpainter run folder with {log} (written every eval_every steps)")
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "mse" in r]
+    if not rows:
+        raise ValueError(f"{log} holds no validation mse; the run's validation.datasets was empty")
+    best = min(rows, key=lambda r: (r["mse"], r["step"]))
+    folder = log.parent / f"step_{best['step']:08d}"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{log} names step {best['step']} but {folder} is missing")
+    return folder, best
+
+
+def select_context_periods(
+    model: MAEOutpainter, val: ValidationConfig, candidates: Sequence[int] = (5, 7, 10, 14, 20, 30), flip_ensemble: bool = False
+) -> tuple[int, dict[int, float]]:
+    """The ``context_periods`` forecast default with the lowest validation ``mse`` (never test data), and the
+    score of every candidate. Ties keep the shorter context."""
+    if not candidates or min(candidates) < 1:
+        raise ValueError(f"expected positive context_periods candidates, got {tuple(candidates)}")
+    scores = {}
+    for k in sorted(set(int(c) for c in candidates)):
+        scores[k] = validation_mse(model, val, context_periods=k, flip_ensemble=flip_ensemble)["mse"]
+        logger.info("context_periods=%d: validation mse %.4f", k, scores[k])
+    return min(scores, key=lambda k: (scores[k], k)), scores
 
 
 def build_outpainter_task(cfg: DictConfig) -> tuple[OutpainterTask, SeriesWindows, RenderBatch]:
