@@ -6,23 +6,27 @@ sets (``timeartist.evaluation.image_metrics``). It is not comparable with publis
 Image sets, all at the image tokenizer's size S (real images: shorter edge resized to S, centre S x S crop):
 
 - held-out: every image under ``--heldout`` (default: the scikit-image and scikit-learn photos and the five
-  ImageNet validation images of ``images/timeartist_assets``). The generator never trains on them (it trains on
-  ``images/imagenet_samples``), and nothing here is tuned on them. They carry no ImageNet class, so
-- generated: as many images as held-out ones, class-conditional on classes drawn (seeded, with replacement) from
-  the generator's training classes (``--train-images``/labels.csv), decoded by the image tokenizer;
-- reference "tokenizer reconstructions": the held-out images encoded and decoded by the image tokenizer, the
-  floor any generator in this code space can reach;
-- reference "training images": as many ImageNet sample images (seeded draw), the distance between the training
+  ImageNet validation images of ``images/timeartist_assets``, n = 23). The generator never trains on them (it
+  trains on ``images/imagenet_samples``), and nothing here is tuned on them. They carry no ImageNet class, so
+- generated: images class-conditional on classes drawn (seeded, with replacement) from the generator's training
+  classes (``--train-images`` labels.csv), decoded by the image tokenizer;
+- reference "tokenizer reconstructions": the held-out images encoded and decoded by the image tokenizer, i.e. what
+  the decoder makes of the held-out images themselves (a generator in this code space renders through the same
+  decoder);
+- reference "training images": a seeded draw of ImageNet sample images, the distance between the training
   distribution itself and the held-out photos.
 
-Also reported: FED of the generated images against a same-size draw of training images. Every set has the same
-size n, since FED is biased upward for small sets (strongly so for n far below 1280); the draws are repeated
-``--repeats`` times (seeds seed..seed+R-1) and the mean and standard deviation are reported. Distinct token
-sequences and codes per set (of the real images: their encodings) show how much of the code space the tokenizer
-and the generator use. ``generator_quality_samples.png`` shows the first 8 images of each set.
+Rows against held-out images use n = (number of held-out images) per set. Rows against training images use
+n = ``--train-n`` per set: the generated images, a disjoint second draw of training images (the value two sets of
+one distribution get at that n) and the tokenizer's reconstructions of that second draw (what the decoder alone
+costs). FED is biased upward for small sets (strongly so for n far below the
+1280 feature dimensions), so compare values only within one n. The draws are repeated ``--repeats`` times (seeds
+seed..seed+R-1); mean and standard deviation are reported. Distinct token sequences and codes per set (of real
+images: their encodings) show how much of the code space the tokenizer and the generator use.
+``generator_quality_samples.png`` shows the first 8 images of each set.
 
     .venv/bin/python benchmarks/generator_quality.py --generator /work/notes/gen_default/run/export \
-        --out benchmarks/results/generator_quality
+        --guidance 1 3 --repeats 5 --out benchmarks/results/generator_quality
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
 from timeartist.data import ImageFolderDataset  # noqa: E402
-from timeartist.evaluation.image_metrics import FED_LABEL, efficientnet_feature_stats, frechet_distance  # noqa: E402
+from timeartist.evaluation.image_metrics import FED_LABEL, GaussianStats, frechet_distance  # noqa: E402
 from timeartist.evaluation.report import write_results  # noqa: E402
 from timeartist.models.efficientnet import load_efficientnet_lite0  # noqa: E402
 from timeartist.models.generator import TokenGenerator  # noqa: E402
@@ -69,9 +73,22 @@ def encode_decode(visual, images: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     return visual.decode(q).clamp(0, 1), ids.reshape(len(images), -1)
 
 
-def usage(ids: torch.Tensor) -> dict[str, int]:
-    """Distinct token sequences among ids (B, N) and distinct codes they use."""
-    return {"distinct_sequences": len(torch.unique(ids, dim=0)), "codes_used": len(torch.unique(ids))}
+def gaussian(features: torch.Tensor) -> GaussianStats:
+    """Mean and covariance of features (B, D)."""
+    stats = GaussianStats()
+    stats.update(features)
+    return stats
+
+
+def row(images: str, versus: str, a: GaussianStats, b: GaussianStats, ids: torch.Tensor, draw: int) -> dict:
+    """One result: FED between two Gaussian fits of n images each, and the distinct token sequences and codes among
+    the first set's token ids (n, N)."""
+    if a.n != b.n:
+        raise ValueError(f"FED is compared only at equal set sizes, got {a.n} and {b.n} images")
+    return {
+        "images": images, "versus": versus, "n": a.n, "fed": frechet_distance(a.mean, a.cov, b.mean, b.cov),
+        "distinct_sequences": len(torch.unique(ids, dim=0)), "codes_used": len(torch.unique(ids)), "draw": draw,
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
@@ -88,6 +105,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--steps", type=int, default=8, help="decoding steps")
     parser.add_argument("--guidance", type=float, nargs="+", default=[3.0], help="guidance values (one row each)")
     parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--train-n", type=int, default=200, help="set size of the comparisons with training images")
     parser.add_argument("--repeats", type=int, default=3, help="seeded draws of the generated / training sets")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -112,44 +130,54 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     if args.quick:
         heldout = heldout[:QUICK_IMAGES]
     n = len(heldout)
-    if n < 2:
-        raise ValueError(f"FED needs at least 2 held-out images, found {n} under {args.heldout}")
+    m = n if args.quick else max(n, args.train_n)  # size of the sets compared with training images
+    if n < 2 or len(train) < 2 * m:
+        raise ValueError(
+            f"FED needs at least 2 held-out images and two disjoint draws of {m} training images, found {n} under "
+            f"{args.heldout} and {len(train)} under {train.root} (lower --train-n)"
+        )
 
     network = load_efficientnet_lite0()
-    stats = lambda images: efficientnet_feature_stats(images, network)  # noqa: E731
-    fed = lambda a, b: frechet_distance(a.mean, a.cov, b.mean, b.cov)  # noqa: E731
+    features = lambda images: torch.cat([network.features(b) for b in images.split(32)])  # noqa: E731
     with torch.inference_mode():
-        heldout_stats = stats(heldout)
+        heldout_stats = gaussian(features(heldout))
         recon, heldout_ids = encode_decode(visual, heldout)
-        rows = [{"images": "tokenizer reconstructions (held-out)", "versus": "held-out", "fed": fed(stats(recon), heldout_stats),
-                 **usage(heldout_ids), "draw": 0}]  # fmt: skip
+        rows = [row("tokenizer reconstructions (held-out)", "held-out", gaussian(features(recon)), heldout_stats, heldout_ids, 0)]
         grids = {"held-out": heldout, "reconstructions": recon}
         for draw in range(repeats):
             rng = torch.Generator().manual_seed(args.seed + draw)
-            real = load_folder(train, torch.randperm(len(train), generator=rng)[:n])
-            real_stats = stats(real)
+            order = torch.randperm(len(train), generator=rng)
+            real, other = load_folder(train, order[:m]), load_folder(train, order[m : 2 * m])
+            real_features, real_ids = features(real), visual.encode(real)[1].reshape(m, -1)
+            real_stats = gaussian(real_features)
             grids.setdefault("training", real)
-            rows.append({"images": "training images (ImageNet samples)", "versus": "held-out", "fed": fed(real_stats, heldout_stats),
-                         **usage(visual.encode(real)[1].reshape(n, -1)), "draw": draw})  # fmt: skip
-            classes = train_classes[torch.randint(len(train_classes), (n,), generator=rng)]
+            other_recon, other_ids = encode_decode(visual, other)
+            rows += [
+                row("training images (ImageNet samples)", "held-out", gaussian(real_features[:n]), heldout_stats, real_ids[:n], draw),
+                row("training images (a disjoint draw)", "training images", gaussian(features(other)), real_stats, other_ids, draw),
+                row("tokenizer reconstructions (the disjoint draw)", "training images", gaussian(features(other_recon)),
+                    real_stats, other_ids, draw),
+            ]  # fmt: skip
+            classes = train_classes[torch.randint(len(train_classes), (m,), generator=rng)]
             for guidance in args.guidance:
                 ids = generator.generate(classes, steps=args.steps, guidance=guidance, temperature=args.temperature, generator=rng)
                 images = visual.decode_tokens(ids).clamp(0, 1)
-                generated_stats = stats(images)
+                generated = features(images)
                 name = f"generated (guidance {guidance:g}, {args.steps} steps)"
-                for versus, reference in (("held-out", heldout_stats), ("training images", real_stats)):
-                    rows.append({"images": name, "versus": versus, "fed": fed(generated_stats, reference),
-                                 **usage(ids), "draw": draw})  # fmt: skip
+                rows += [
+                    row(name, "held-out", gaussian(generated[:n]), heldout_stats, ids[:n], draw),
+                    row(name, "training images", gaussian(generated), real_stats, ids, draw),
+                ]
                 grids.setdefault(f"generated g={guidance:g}", images)
-    frame = pd.DataFrame(rows).assign(n=n)
+    frame = pd.DataFrame(rows)
     summary = (
         frame.groupby(["images", "versus"], sort=False)
-        .agg(fed_mean=("fed", "mean"), fed_std=("fed", "std"), draws=("fed", "size"), distinct_sequences=("distinct_sequences", "mean"),
-             codes_used=("codes_used", "mean"), n=("n", "first"))
+        .agg(n=("n", "first"), fed_mean=("fed", "mean"), fed_std=("fed", "std"), draws=("fed", "size"),
+             distinct_sequences=("distinct_sequences", "mean"), codes_used=("codes_used", "mean"))
         .reset_index()
     )  # fmt: skip
     meta = {
-        "metric": f"{FED_LABEL}; every set has n images, compare values only at equal n",
+        "metric": f"{FED_LABEL}; both sets of a row have n images, compare values only at equal n",
         "model": args.model,
         "generator": args.generator,
         "heldout": [str(f.root.resolve()) for f in heldout_sets],
@@ -170,12 +198,12 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
 
 
 def plot(summary: pd.DataFrame, path: Path) -> Path:
-    labels = [f"{row.images}\nvs {row.versus}" for row in summary.itertuples()]
+    labels = [f"{r.images}\nvs {r.versus} (n = {r.n})" for r in summary.itertuples()]
     fig, ax = plt.subplots(figsize=(6.5, 0.6 * len(summary) + 1.2))
     ax.barh(np.arange(len(summary)), summary["fed_mean"], xerr=summary["fed_std"].fillna(0), color="tab:blue")
     ax.set_yticks(np.arange(len(summary)), labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set(xlabel=f"FED (EfficientNet-Lite0), not Inception FID; n = {int(summary['n'].iloc[0])} per set")
+    ax.set(xlabel="FED (EfficientNet-Lite0), not Inception FID")
     ax.grid(axis="x", alpha=0.3)
     return save_figure(fig, path)
 

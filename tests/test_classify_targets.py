@@ -166,11 +166,11 @@ def test_generator_quality_quick_mode_writes_fed_of_every_set(tiny_pipeline_dir,
         "--out", str(out), "--quick", "--guidance", "0", "2",
     ])  # fmt: skip
     assert list(frame["images"]) == [
-        "tokenizer reconstructions (held-out)", "training images (ImageNet samples)",
-        *[f"generated (guidance {g}, 8 steps)" for g in (0, 0, 2, 2)],
+        "tokenizer reconstructions (held-out)", "training images (ImageNet samples)", "training images (a disjoint draw)",
+        "tokenizer reconstructions (the disjoint draw)", *[f"generated (guidance {g}, 8 steps)" for g in (0, 0, 2, 2)],
     ]  # fmt: skip
     assert list(frame["versus"][-2:]) == ["held-out", "training images"]
-    assert (frame["fed"] > 0).all() and (frame["n"] == 4).all()
+    assert (frame["fed"] > 0).all() and (frame["n"] == 4).all()  # --quick: every set of 4 images
     for name in ("generator_quality.csv", "generator_quality.json", "generator_quality.md", "generator_quality.png",
                  "generator_quality_samples.png"):  # fmt: skip
         assert (out / name).stat().st_size > 0
