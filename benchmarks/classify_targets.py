@@ -12,12 +12,13 @@ much the image tokenizer / generator tells the assigned classes apart. Every run
 mean and standard deviation over seeds.
 
     .venv/bin/python benchmarks/classify_targets.py --generator /work/notes/gen_default/run/export \
-        --out benchmarks/results/classify_targets
+        --datasets JapaneseVowels BasicMotions Handwriting GunPoint --out benchmarks/results/classify_targets \
+        --runs /work/notes/classify_targets/runs
     .venv/bin/python benchmarks/classify_targets.py --generator GEN --datasets GunPoint --quick --out /tmp/ct
 
 ``--quick`` is a labelled smoke run: ``QUICK_STEPS`` training steps, at most ``QUICK_TEST_CASES`` TEST cases
-spread over the file. Each run writes under ``<out>/runs/<dataset>/<source>/seed<k>``, which is
-emptied first so an earlier run (e.g. with other tokenizers) is never resumed.
+spread over the file. Each run writes under ``<runs>/<dataset>/<source>/seed<k>`` (``--runs``, default
+``<out>/runs``), which is emptied first so an earlier run (e.g. with other tokenizers) is never resumed.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def score_test(best_dir: Path, name: str, data_root, quick: bool) -> dict:
 
 
 def run_one(args, name: str, source: str, seed: int) -> dict:
-    run_dir = Path(args.out) / "runs" / name / source / f"seed{seed}"
+    run_dir = Path(args.runs or Path(args.out) / "runs") / name / source / f"seed{seed}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
     overrides = [
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), help="UCR/UEA names (e.g. add GunPoint)")
     parser.add_argument("--data-root", default=None, help="data folder (default: $TIMEARTIST_DATA or ../shared/data)")
     parser.add_argument("--out", required=True, help="output folder for the CSV/JSON/markdown/PNG and the runs")
+    parser.add_argument("--runs", default=None, help="folder of the stage-3 runs (default: <out>/runs)")
     parser.add_argument("--sources", nargs="+", default=list(TARGET_SOURCES), choices=TARGET_SOURCES)
     parser.add_argument("--bank-per-class", type=int, default=16)
     parser.add_argument("--guidance", type=float, default=3.0)
