@@ -17,11 +17,11 @@ the class off the generated image.
   the plain token cross-entropy against t_c. Tokenizers and v2t are untouched.
 - Selection: a stratified validation split carved from TRAIN (``val_fraction``; TEST is never read). Every
   evaluation scores each validation series against every class by the mean log-likelihood of the class's bank,
-  s_c = (1/B) sum_b sum_n log p(t_{c,b}[n]) = sum_n sum_k q_c[n, k] log p[n, k] (the negative of the training
-  loss, so training and scoring agree; a max over members would reward matching one outlier draw), predicts the
-  best class, and the weights with the best validation accuracy are written to ``<output_dir>/best`` (EMA
-  weights when EMA is on). ``run_classify`` returns that folder; ``load_stage3`` + ``class_scores`` score new
-  series with it.
+  s_c = (1/B) sum_b sum_n log p(t_{c,b}[n]) = sum_n sum_k q_c[n, k] log p[n, k] (-N times the series' training
+  loss if its class were c, so training and scoring agree; a max over members would reward matching one outlier
+  draw), predicts the best class, and the weights with the best validation accuracy are written to
+  ``<output_dir>/best`` (EMA weights when EMA is on). ``run_classify`` returns that folder; ``load_stage3`` +
+  ``class_scores`` score new series with it.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ class ClassTargetConfig:
     source: ``"sample_images"`` (each class's sample image encoded by the image tokenizer; a bank of 1) or
     ``"generated"`` (``bank_per_class`` sequences per class drawn by the ``TokenGenerator`` folder
     ``generator_checkpoint``, conditioned on the class's ImageNet id, decoded in ``steps`` steps with classifier-free
-    ``guidance`` at ``temperature``; every draw comes from a torch generator seeded with ``seed``). The generator
-    settings are ignored for ``"sample_images"``.
+    ``guidance`` at ``temperature``; every draw comes from a torch generator seeded with ``seed``, on the CPU, so
+    the banks are the same on every machine). The generator settings are ignored for ``"sample_images"``.
     """
 
     source: str = "sample_images"
