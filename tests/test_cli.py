@@ -143,7 +143,8 @@ def test_export_takes_a_runs_best_checkpoint_and_picks_the_context_on_validation
     assert main(argv + ["--context-periods", "auto", "--data-root", str(data_root)]) == 0
     out = capsys.readouterr().out
     assert "step_00000001" in out and "-> " in out
-    assert TimeArtistPipeline.from_pretrained(tmp_path / "pipe").forecast_defaults["context_periods"] in (5, 7, 10, 14, 20, 30)
+    defaults = TimeArtistPipeline.from_pretrained(tmp_path / "pipe").forecast_defaults
+    assert defaults["context_periods"] in (5, 7, 10, 14, 20, 30) and isinstance(defaults["flip_ensemble"], bool)
     assert main(argv + ["--context-periods", "ten"]) == 2
     assert "positive integer or 'auto'" in capsys.readouterr().err
 

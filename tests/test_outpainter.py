@@ -104,12 +104,13 @@ def test_best_evaluated_checkpoint_takes_the_lowest_validation_mse(tmp_path):
         best_evaluated_checkpoint(tmp_path / "nothing")
 
 
-def test_context_periods_are_selected_on_the_validation_split(data_root):
-    from timeartist.training.outpainter import ValidationConfig, select_context_periods
+def test_forecast_defaults_are_selected_on_the_validation_split(data_root):
+    from timeartist.training.outpainter import ValidationConfig, select_forecast_defaults
 
     model = tiny(image_size=(24, 16), patch_size=(24, 1))
     val = ValidationConfig(datasets=("ETTh1",), horizons=(24,), stride=997, context=240, data_root=str(data_root))
-    best, scores = select_context_periods(model, val, candidates=(2, 5))
-    assert set(scores) == {2, 5} and best == min(scores, key=scores.get)
+    best, scores = select_forecast_defaults(model, val, context_periods=(2, 5))
+    assert set(scores) == {(2, False), (2, True), (5, False), (5, True)}
+    assert scores[best["context_periods"], best["flip_ensemble"]] == min(scores.values())
     with pytest.raises(ValueError, match="candidates"):
-        select_context_periods(model, val, candidates=())
+        select_forecast_defaults(model, val, context_periods=())

@@ -273,11 +273,11 @@ def _cmd_export(args) -> int:
     if args.context_periods == "auto":
         if pipe.outpainter is None:
             raise ValueError("--context-periods auto needs an outpainter (--outpainter or one in --base)")
-        from timeartist.training.outpainter import ValidationConfig, select_context_periods
+        from timeartist.training.outpainter import ValidationConfig, select_forecast_defaults
 
-        best, scores = select_context_periods(pipe.outpainter, ValidationConfig(data_root=args.data_root))
-        print("context_periods on validation (mse): " + ", ".join(f"{k}: {v:.4f}" for k, v in scores.items()) + f" -> {best}")
-        pipe.forecast_defaults["context_periods"] = best
+        best, scores = select_forecast_defaults(pipe.outpainter, ValidationConfig(data_root=args.data_root))
+        print("validation mse by (context_periods, flip_ensemble): " + ", ".join(f"{k}: {v:.4f}" for k, v in scores.items()) + f" -> {best}")
+        pipe.forecast_defaults.update(best)
     elif args.context_periods:
         pipe.forecast_defaults["context_periods"] = _positive_int(args.context_periods, "--context-periods")
     if args.generator:
@@ -384,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outpainter", help="a MAEOutpainter folder, or an outpainter training run (its checkpoint with the lowest validation mse)")
     p.add_argument(
         "--context-periods",
-        help="forecasting default: use at most this many recent periods; 'auto' picks it on the ETTh1/ETTh2 validation splits",
+        help="forecasting default: use at most this many recent periods; 'auto' picks it and whether to average a sign-flipped forecast (flip_ensemble) on the ETTh1/ETTh2 validation splits",
     )
     p.add_argument("--data-root", help="data folder for --context-periods auto (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--out", required=True)

@@ -289,18 +289,23 @@ def best_evaluated_checkpoint(run_dir: str | os.PathLike) -> tuple[Path, dict]:
     return folder, best
 
 
-def select_context_periods(
-    model: MAEOutpainter, val: ValidationConfig, candidates: Sequence[int] = (5, 7, 10, 14, 20, 30), flip_ensemble: bool = False
-) -> tuple[int, dict[int, float]]:
-    """The ``context_periods`` forecast default with the lowest validation ``mse`` (never test data), and the
-    score of every candidate. Ties keep the shorter context."""
-    if not candidates or min(candidates) < 1:
-        raise ValueError(f"expected positive context_periods candidates, got {tuple(candidates)}")
+def select_forecast_defaults(
+    model: MAEOutpainter,
+    val: ValidationConfig,
+    context_periods: Sequence[int] = (5, 7, 10, 14, 20, 30),
+    flip_ensemble: Sequence[bool] = (False, True),
+) -> tuple[dict, dict[tuple[int, bool], float]]:
+    """The forecast defaults ``{"context_periods": k, "flip_ensemble": f}`` with the lowest validation ``mse`` (never
+    test data), and the score of every pair. Ties keep the shorter context and no flip (the cheaper forecast)."""
+    if not context_periods or min(context_periods) < 1 or not flip_ensemble:
+        raise ValueError(f"expected positive context_periods candidates and flip options, got {tuple(context_periods)} and {tuple(flip_ensemble)}")
     scores = {}
-    for k in sorted(set(int(c) for c in candidates)):
-        scores[k] = validation_mse(model, val, context_periods=k, flip_ensemble=flip_ensemble)["mse"]
-        logger.info("context_periods=%d: validation mse %.4f", k, scores[k])
-    return min(scores, key=lambda k: (scores[k], k)), scores
+    for k in sorted(set(int(c) for c in context_periods)):
+        for flip in sorted(set(bool(f) for f in flip_ensemble)):
+            scores[k, flip] = validation_mse(model, val, context_periods=k, flip_ensemble=flip)["mse"]
+            logger.info("context_periods=%d flip_ensemble=%s: validation mse %.4f", k, flip, scores[k, flip])
+    k, flip = min(scores, key=lambda kf: (scores[kf], kf[1], kf[0]))
+    return {"context_periods": k, "flip_ensemble": flip}, scores
 
 
 def build_outpainter_task(cfg: DictConfig) -> tuple[OutpainterTask, SeriesWindows, RenderBatch]:
