@@ -6,7 +6,10 @@ from PIL import Image
 
 from timeartist.cli import main
 
-EXPECTED = ["image2series.png", "series2image.png", "style_transfer.png", "forecast_airline.png", "forecast_solar.png", "classification.png"]
+EXPECTED = [
+    "image2series.png", "series2image.png", "style_transfer.png", "forecast_airline.png", "forecast_solar.png",
+    "classification.png", "generated.png",
+]  # fmt: skip
 
 
 def test_demo_writes_gallery(tiny_pipeline_dir, tmp_path, capsys):

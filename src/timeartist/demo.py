@@ -8,6 +8,8 @@ half-hourly solar generation, GunPoint), so the demo needs no data folder and no
 - ``style_transfer.png``: a photo rendered in the style of a series over an alpha grid;
 - ``forecast_<name>.png``: zero-shot forecasts with their history, next to seasonal naive and AutoETS;
 - ``classification.png``: GunPoint class prototypes (images) and the test accuracy;
+- ``generated.png`` (pipelines with a token generator): images drawn for ImageNet classes and, when the generator
+  is series-conditioned, several images drawn for one real series;
 - ``index.html``: all of them with one-line captions.
 """
 
@@ -23,11 +25,13 @@ import torch
 
 from timeartist import viz
 from timeartist.hub import atomic_write
+from timeartist.models.imagenet_classes import imagenet_classes
 from timeartist.pipelines.pipeline import TimeArtistPipeline
 
 logger = logging.getLogger(__name__)
 
 PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
+GENERATED_CLASSES = (948, 130, 31, 388, 417, 323)  # Granny Smith, flamingo, tree frog, giant panda, balloon, monarch
 
 
 def _photos() -> torch.Tensor:
@@ -55,6 +59,25 @@ def _baselines(context: np.ndarray, horizon: int, period: int) -> dict[str, np.n
     from timeartist.evaluation.baselines import make_baseline
 
     return {name: make_baseline(name, context_length=None)(context[None], horizon, period)[0] for name in ("seasonal_naive", "auto_ets")}
+
+
+def _generated(pipe: TimeArtistPipeline, series: np.ndarray, name: str, path: Path, quick: bool) -> tuple[str, str]:
+    """Class-conditional draws (classes the generator knows) and, for a series-conditioned generator, draws for
+    ``series``; returns the gallery entry."""
+    config = pipe.generator.config
+    classes = [c for c in GENERATED_CLASSES if c < config.condition_num_classes] or list(range(min(6, config.condition_num_classes)))
+    classes = classes[: 3 if quick else None]
+    images = [pipe.generate_images(classes, steps=8, guidance=3.0, seed=0)]
+    table = imagenet_classes() if config.condition_num_classes == len(imagenet_classes().names) else None
+    titles = [table.names[c] if table else f"class {c}" for c in classes]
+    caption = f"Token generator: images drawn for {len(classes)} ImageNet classes (8 steps, guidance 3)"
+    if config.num_series_tokens > 0:
+        draws = len(classes)
+        images.append(pipe.series_to_image(np.tile(series, (draws, 1)), sample=True, seed=0))
+        titles += [f"{name}, draw {i + 1}" for i in range(draws)]
+        caption += f", and {draws} images drawn for one {name} series"
+    viz.save_image_grid(torch.cat(images), path, titles=titles, ncols=len(classes))
+    return path.name, caption + "; the images are only as detailed as the image tokenizer can decode."
 
 
 def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick: bool = False) -> Path:
@@ -109,6 +132,9 @@ def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick:
     protos = pipe._prototypes
     viz.save_image_grid(protos["images"], out / "classification.png", titles=[f"class {c}" for c in protos["classes"]])
     figures.append(("classification.png", f"GunPoint classified by nearest class prototype in EfficientNet-Lite0 feature space: test accuracy {accuracy:.3f} ({len(y_test)} series)."))
+
+    if pipe.generator is not None:
+        figures.append(_generated(pipe, windows[1], list(real)[1], out / "generated.png", quick))
 
     index = out / "index.html"
     cards = "\n".join(f'<figure><img src="{f}" alt="{html.escape(c)}"><figcaption>{html.escape(c)}</figcaption></figure>' for f, c in figures)
