@@ -250,23 +250,34 @@ class OutpainterTask(TrainingTask):
         return results
 
 
-@torch.no_grad()
-def validation_mse(model: MAEOutpainter, val: ValidationConfig, **forecast_options) -> dict[str, float]:
-    """Forecast MSE on the validation split of ``val.datasets`` (every ``val.stride``-th window, all channels, LTSF
-    scaling): ``{name}_mse_{horizon}``, ``{name}_mse`` (mean over horizons) and ``mse`` (mean over datasets).
-    ``forecast_options`` go to ``forecast_with_outpainter`` (e.g. ``context_periods``)."""
-    results = {}
+def validation_windows(val: ValidationConfig) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray, int | None]]:
+    """(dataset, horizon) -> (contexts (W, context), targets (W, horizon), period): every ``val.stride``-th window
+    of the validation split, all channels, LTSF scaling."""
+    windows = {}
     for name in val.datasets:
-        scores = []
         for horizon in val.horizons:
             ds = LTSFDataset(name, split="val", seq_len=val.context, pred_len=horizon, data_root=val.data_root)
             contexts, targets = ds.windows()
-            rows = contexts[:: val.stride].reshape(-1, val.context)
-            period = VAL_PERIODS.get(name.lower())
+            windows[name, horizon] = (
+                contexts[:: val.stride].reshape(-1, val.context), targets[:: val.stride].reshape(-1, horizon),
+                VAL_PERIODS.get(name.lower()),
+            )  # fmt: skip
+    return windows
+
+
+@torch.no_grad()
+def validation_mse(model: MAEOutpainter, val: ValidationConfig, windows: dict | None = None, **forecast_options) -> dict[str, float]:
+    """Forecast MSE on the validation windows (``validation_windows(val)`` unless given): ``{name}_mse_{horizon}``,
+    ``{name}_mse`` (mean over horizons) and ``mse`` (mean over datasets). ``forecast_options`` go to
+    ``forecast_with_outpainter`` (e.g. ``context_periods``)."""
+    windows = validation_windows(val) if windows is None else windows
+    results = {}
+    for name in val.datasets:
+        for horizon in val.horizons:
+            rows, targets, period = windows[name, horizon]
             pred = forecast_with_outpainter(rows, horizon, model, period=period, progress=False, **forecast_options)
-            scores.append(float(np.mean((pred - targets[:: val.stride].reshape(-1, horizon)) ** 2)))
-            results[f"{name}_mse_{horizon}"] = scores[-1]
-        results[f"{name}_mse"] = float(np.mean(scores))
+            results[f"{name}_mse_{horizon}"] = float(np.mean((pred - targets) ** 2))
+        results[f"{name}_mse"] = float(np.mean([results[f"{name}_mse_{h}"] for h in val.horizons]))
     if val.datasets:
         results["mse"] = float(np.mean([results[f"{n}_mse"] for n in val.datasets]))
     return results
@@ -299,10 +310,10 @@ def select_forecast_defaults(
     test data), and the score of every pair. Ties keep the shorter context and no flip (the cheaper forecast)."""
     if not context_periods or min(context_periods) < 1 or not flip_ensemble:
         raise ValueError(f"expected positive context_periods candidates and flip options, got {tuple(context_periods)} and {tuple(flip_ensemble)}")
-    scores = {}
+    scores, windows = {}, validation_windows(val)
     for k in sorted(set(int(c) for c in context_periods)):
         for flip in sorted(set(bool(f) for f in flip_ensemble)):
-            scores[k, flip] = validation_mse(model, val, context_periods=k, flip_ensemble=flip)["mse"]
+            scores[k, flip] = validation_mse(model, val, windows, context_periods=k, flip_ensemble=flip)["mse"]
             logger.info("context_periods=%d flip_ensemble=%s: validation mse %.4f", k, flip, scores[k, flip])
     k, flip = min(scores, key=lambda kf: (scores[kf], kf[1], kf[0]))
     return {"context_periods": k, "flip_ensemble": flip}, scores
