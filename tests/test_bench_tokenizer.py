@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -84,3 +85,12 @@ def test_bad_inputs_are_named(tiny_pipeline_dir, data_root, tmp_path):
         run_tokenizer_bench(tmp_path / "missing", pipe, datasets=("ETTh1",))
     with pytest.raises(FileNotFoundError, match="inception-2015-12-05.pt"):
         run_tokenizer_bench(data_root, pipe, datasets=("ETTh1",), inception_weights=tmp_path / "none.pt")
+
+
+def test_bottleneck_script_compares_codes_with_continuous_latents(tiny_pipeline_dir, data_root, bench_script):
+    results = bench_script("tokenizer_bottleneck").main(
+        ["--model", str(tiny_pipeline_dir), "--config", str(Path(__file__).resolve().parents[1] / "configs" / "tiny" / "warmup.yaml"), "--data-root", str(data_root), "--limit", "8"]
+    )
+    assert set(results) == {"series", "images"}
+    assert results["series"]["n"] == 8 and results["series"]["quantised"] > 0 and results["series"]["continuous"] > 0
+    assert results["images"]["block_8x8"] < results["images"]["mean_colour"]  # finer references reconstruct better

@@ -3,7 +3,6 @@ comparison benchmark's quick mode, and the generator-quality (FED) benchmark's q
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -135,16 +134,9 @@ def test_stage3_with_generated_targets_writes_its_best_folder(tiny_pipeline_dir,
     assert class_scores(temporal, t2v, bank_histograms(banks, 64), torch.randn(3, 64)).shape == (3, 2)
 
 
-def load_bench(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
-
-
-def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir, data_root, tmp_path):
+def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir, data_root, tmp_path, bench_script):
     out = tmp_path / "bench"
-    frame = load_bench("classify_targets").main([
+    frame = bench_script("classify_targets").main([
         "--model", str(tiny_pipeline_dir), "--generator", str(generator_dir), "--config", str(REPO / "configs/tiny/classify.yaml"),
         "--datasets", "GunPoint", "--data-root", str(data_root), "--out", str(out), "--bank-per-class", "3", "--seeds", "0", "--quick",
         "--set", "training.per_gpu_batch_size=8",
@@ -159,9 +151,9 @@ def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir
     assert np.isfinite(frame["train_seconds"]).all()
 
 
-def test_generator_quality_quick_mode_writes_fed_of_every_set(tiny_pipeline_dir, generator_dir, data_root, tmp_path):
+def test_generator_quality_quick_mode_writes_fed_of_every_set(tiny_pipeline_dir, generator_dir, data_root, tmp_path, bench_script):
     out = tmp_path / "fed"
-    frame = load_bench("generator_quality").main([
+    frame = bench_script("generator_quality").main([
         "--model", str(tiny_pipeline_dir), "--generator", str(generator_dir), "--data-root", str(data_root),
         "--out", str(out), "--quick", "--guidance", "0", "2",
     ])  # fmt: skip
@@ -176,7 +168,7 @@ def test_generator_quality_quick_mode_writes_fed_of_every_set(tiny_pipeline_dir,
         assert (out / name).stat().st_size > 0
     assert "FED (EfficientNet-Lite0 features), not Inception FID" in (out / "generator_quality.md").read_text()
     with pytest.raises(ValueError, match="draws 8 tokens over 64 codes but the image tokenizer has 16 tokens over 256"):
-        load_bench("generator_quality").main([
+        bench_script("generator_quality").main([
             "--model", str(REPO / "src/timeartist/assets/default_model"), "--generator", str(generator_dir),
             "--data-root", str(data_root), "--out", str(out), "--quick",
         ])  # fmt: skip
