@@ -68,7 +68,8 @@ def _generated(pipe: TimeArtistPipeline, series: np.ndarray, name: str, path: Pa
     classes = [c for c in GENERATED_CLASSES if c < config.condition_num_classes] or list(range(min(6, config.condition_num_classes)))
     classes = classes[: 3 if quick else None]
     images = [pipe.generate_images(classes, steps=8, guidance=3.0, seed=0)]
-    table = imagenet_classes() if config.condition_num_classes == len(imagenet_classes().names) else None
+    table = imagenet_classes()
+    table = table if config.condition_num_classes == len(table.names) else None
     titles = [table.names[c] if table else f"class {c}" for c in classes]
     caption = f"Token generator: images drawn for {len(classes)} ImageNet classes (8 steps, guidance 3)"
     if config.num_series_tokens > 0:

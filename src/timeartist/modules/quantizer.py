@@ -246,6 +246,12 @@ class MultiHeadQuantizer(nn.Module):
         if not torch.isfinite(z).all():
             raise ValueError("expected finite latents, got NaN or inf values")
 
+    def _token_rows(self, z: Tensor) -> Tensor:
+        """Latents (B, D, 1, N) -> one fp32 row per token (B*N, D), on the unit sphere when ``use_l2_norm``:
+        what head 0 quantises."""
+        x = rearrange(z.float(), "b d h n -> (b h n) d")
+        return F.normalize(x, dim=-1) if self.use_l2_norm else x
+
     def _residual_quantise(self, x: Tensor, tables: list[Tensor]) -> tuple[Tensor, list[Tensor], list[Tensor]]:
         """x (M, D) -> per-head residuals [(M, D)], chosen codes [(M, D)] and head indices (M, H)."""
         residual, residuals, codes, digits = x, [], [], []
@@ -265,9 +271,7 @@ class MultiHeadQuantizer(nn.Module):
         self._check_latent(z)
         batch, _, height, tokens = z.shape
         with torch.autocast(device_type=z.device.type, enabled=False):
-            x = rearrange(z.float(), "b d h n -> (b h n) d")
-            if self.use_l2_norm:
-                x = F.normalize(x, dim=-1)
+            x = self._token_rows(z)
             residuals, codes, digits = self._residual_quantise(x, self._head_tables())
             commitment_loss = sum(torch.mean((c.detach() - r) ** 2) for r, c in zip(residuals, codes))
             codebook_loss = sum(torch.mean((c - r.detach()) ** 2) for r, c in zip(residuals, codes))
@@ -293,9 +297,7 @@ class MultiHeadQuantizer(nn.Module):
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         with torch.autocast(device_type=z.device.type, enabled=False):
-            x = rearrange(z.float(), "b d h n -> (b h n) d")
-            if self.use_l2_norm:
-                x = F.normalize(x, dim=-1)
+            x = self._token_rows(z)
             tables = self._head_tables()
             residuals, _, _ = self._residual_quantise(x, tables)
             return [torch.softmax(-_sq_distances(r, t) / temperature, dim=-1) for r, t in zip(residuals, tables)]
@@ -336,8 +338,7 @@ class MultiHeadQuantizer(nn.Module):
         self._check_latent(z)
         if self.dead_code_threshold <= 0 or self._usage_calls < USAGE_WINDOW:
             return 0
-        x = rearrange(z.float(), "b d h n -> (b h n) d")
-        residual = F.normalize(x, dim=-1) if self.use_l2_norm else x
+        residual = self._token_rows(z)
         usage = torch.split(self.code_usage, list(self.head_codebook_sizes))
         reseeded = 0
         for h, weight in enumerate(self.head_weights):
