@@ -146,3 +146,35 @@ def test_webdataset_errors(tmp_path):
     with pytest.raises(ValueError, match="no jpg/jpeg/png member"):
         list(WebImageDataset(str(tmp_path / "text.tar"), shuffle=0))
     assert list(WebImageDataset(str(tmp_path / "text.tar"), shuffle=0, on_error="skip")) == []
+
+
+def test_heldout_split_is_fixed_by_file_name_and_disjoint(tmp_path):
+    from timeartist.data.images import is_heldout
+
+    names = [f"img_{i:03d}.png" for i in range(60)]
+    for name in names:
+        Image.new("RGB", (8, 8), (10, 20, 30)).save(tmp_path / name)
+    train = {p.name for p in ImageFolderDataset(tmp_path, size=8, split="train").files}
+    heldout = {p.name for p in ImageFolderDataset(tmp_path, size=8, split="heldout").files}
+    assert train.isdisjoint(heldout) and train | heldout == set(names) and 0 < len(heldout) < 20
+    assert heldout == {n for n in names if is_heldout(n)}
+    Image.new("RGB", (8, 8)).save(tmp_path / "added.png")  # a new file does not move the others
+    assert heldout <= {p.name for p in ImageFolderDataset(tmp_path, size=8, split="heldout").files}
+    with pytest.raises(ValueError, match="split must be one of"):
+        ImageFolderDataset(tmp_path, split="test")
+
+
+def test_random_scaled_crops_and_jitter_stay_in_range_and_vary():
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (60, 90, 3), dtype=np.uint8))
+    transform = ImageTransform(size=16, crop="random", scale=(0.3, 1.0), jitter=0.2)
+    crops = torch.stack([transform(image) for _ in range(8)])
+    assert crops.shape == (8, 3, 16, 16) and crops.min() >= 0 and crops.max() <= 1
+    assert len({tuple(c.flatten()[:5].tolist()) for c in crops}) == 8
+    # the centre crop ignores the training augmentations
+    centre = ImageTransform(size=16, crop="center", scale=(0.3, 1.0), jitter=0.2)
+    assert torch.equal(centre(image), ImageTransform(size=16, crop="center")(image))
+    with pytest.raises(ValueError, match="scale must be"):
+        ImageTransform(scale=(0.5, 1.5))
+    with pytest.raises(ValueError, match="jitter must lie in"):
+        ImageTransform(jitter=1.0)

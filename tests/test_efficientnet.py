@@ -95,3 +95,18 @@ def test_imagenet_class_table(data_root):
         classes.index("not a class")
     for row in csv.DictReader(open(data_root / "images" / "imagenet_samples" / "labels.csv")):
         assert classes.wnids[int(row["class_index"])] == row["wnid"]
+
+
+def test_stage_features_are_the_classifier_path_at_native_size(lite0):
+    images = torch.rand(2, 3, 64, 48)
+    with torch.no_grad():
+        maps = lite0.stage_features(images, 4)
+        # the same blocks run on to the head give the classifier's features at this input size
+        x = maps[-1]
+        for block in lite0._blocks[sum(stage[4] for stage in lite0.config.stages[:4]) :]:
+            x = block(x)
+        pooled = torch.nn.functional.relu6(lite0._bn1(lite0._conv_head(x))).mean((-2, -1))
+        torch.testing.assert_close(pooled, lite0.forward_features(lite0.scale_pixels(images)))
+    assert [tuple(m.shape[1:]) for m in maps] == [(32, 32, 24), (16, 32, 24), (24, 16, 12), (40, 8, 6), (80, 4, 3)]
+    with pytest.raises(ValueError, match="stages must lie in"):
+        lite0.stage_features(images, 8)

@@ -289,3 +289,40 @@ def test_centre_pixels_changes_only_the_encoder_input(tmp_path):
     torch.testing.assert_close(centred._encode_latents(x), expected)
     centred.save_pretrained(tmp_path)
     assert VisionModel.from_pretrained(tmp_path).config.centre_pixels is True
+
+
+CONV_FIELDS = dict(image_size=32, is_legacy=False, finetune_decoder=False, codebook_size=64, token_size=4,
+                   vit_enc_model_size="tiny", vit_dec_model_size="tiny", vit_enc_patch_size=4, vit_dec_patch_size=4,
+                   num_latent_tokens=16, conv_channels=(8, 16))
+
+
+def test_conv_layout_round_trips_and_learns_an_image(tmp_path):
+    """The conv stem / pixel-shuffle layout: shapes, a checkpoint round trip, and gradient steps that fit a batch."""
+    torch.manual_seed(0)
+    model = VisionModel(VisionModelConfig(**CONV_FIELDS))
+    x = torch.rand(4, 3, 32, 32)
+    assert model.encode(x)[0].shape == (4, 4, 1, 16) and model(x)[0].shape == (4, 3, 32, 32)
+    model.save_pretrained(tmp_path)
+    loaded = VisionModel.from_pretrained(tmp_path)
+    assert loaded.config.conv_channels == (8, 16)
+    torch.testing.assert_close(loaded(x)[0], model(x)[0])
+    # decode continuous latents (as the warm-up's first steps do): the conv layout must be able to fit pixels
+    optimizer = torch.optim.Adam(model.parameters(), 3e-3)
+    first = None
+    for _ in range(60):
+        z = F.normalize(model._encode_latents(x), dim=1)
+        loss = F.mse_loss(model.decode(z), x)
+        first = first if first is not None else loss.item()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.5 * first
+
+
+def test_conv_layout_configs_say_what_is_wrong():
+    with pytest.raises(ValueError, match="2 conv stages resample by 4, so vit_enc_patch_size must be 4, got 8"):
+        VisionModelConfig(**{**CONV_FIELDS, "vit_enc_patch_size": 8})
+    with pytest.raises(ValueError, match="conv_channels is for the small layout"):
+        VisionModelConfig(conv_channels=(8, 16, 32, 64))
+    with pytest.raises(ValueError, match="conv_channels must be positive"):
+        VisionModelConfig(**{**CONV_FIELDS, "conv_channels": (8, 0)})

@@ -24,7 +24,8 @@ from timeartist.training import list_checkpoints
 from timeartist.training.align import AlignTask, run_align, soft_alignment_logits
 from timeartist.training.classify import SEED_IMAGENET_CLASSES, assign_imagenet_classes, run_classify, stratified_split
 from timeartist.training.losses import PerceptualLoss, code_distance, code_entropy_loss, match_pairs, sinkhorn
-from timeartist.training.warmup import WarmupTask, load_tokenizer_pair, run_warmup
+from timeartist.training.config import load_run_config
+from timeartist.training.warmup import WarmupTask, build_warmup_task, load_tokenizer_pair, run_warmup
 
 HERE = Path(__file__).resolve()
 CONFIGS = HERE.parents[1] / "configs" / "tiny"
@@ -139,6 +140,26 @@ def test_warmup_adds_the_entropy_term_after_the_continuous_phase(warmup_export):
         WarmupTask(temporal, visual, entropy_temperature=0.0)
 
 
+def test_images_only_warmup_trains_the_image_side_with_the_perceptual_loss(tmp_path, image_dir):
+    """No training series configured: the run trains only the image tokenizer (and reports held-out PSNR)."""
+    overrides = FAST + data_overrides(image_dir) + [
+        f"experiment.output_dir={tmp_path / 'run'}", "dataset.params.synthetic_series=0",
+        "dataset.params.heldout_synthetic_series=0", "losses.perceptual_weight=0.1", "+losses.perceptual_stages=2",
+        "+dataset.preprocessing.crop_scale=[0.5,1.0]", "+dataset.preprocessing.color_jitter=0.1",
+    ]  # fmt: skip
+    torch.manual_seed(0)
+    task, data = build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", overrides))
+    assert set(data[0]) == {"images"} and task.heldout_series is None and task.perceptual is not None
+    series_before = {k: v.clone() for k, v in task.temporal.state_dict().items() if "quantize" not in k}
+    loss, logs = task.training_step({"images": torch.stack([data[i]["images"] for i in range(4)])})
+    loss.backward()
+    assert "perceptual" in logs and "loss_t" not in logs
+    assert all(p.grad is None for n, p in task.temporal.named_parameters() if "quantize" not in n)
+    assert any(p.grad is not None for p in task.visual.encoder.parameters())
+    assert 0 < task.evaluate()["images_psnr"] < 60
+    assert all(torch.equal(v, task.temporal.state_dict()[k]) for k, v in series_before.items())
+
+
 def test_frozen_visual_route_trains_only_the_series_side(tmp_path, image_dir):
     pretrained = VisionModel(
         {"codebook_size": 64, "token_size": 4, "vit_enc_model_size": "tiny", "vit_dec_model_size": "tiny",
@@ -205,17 +226,19 @@ def test_perceptual_loss_keeps_its_network_frozen_in_eval_mode():
             super().__init__()
             self.conv, self.norm = torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)
 
-        def features(self, images):
-            return self.norm(self.conv(images)).mean((-2, -1))
+        def stage_features(self, images, stages):
+            return [self.norm(self.conv(images))] * (stages + 1)
 
-    loss_fn = PerceptualLoss(Features()).train()
+    loss_fn = PerceptualLoss(Features(), stages=2).train()
     assert not loss_fn.network.training and not any(p.requires_grad for p in loss_fn.parameters())
     stats = loss_fn.network.norm.running_mean.clone()
     reconstruction = torch.rand(2, 3, 8, 8, requires_grad=True)
-    loss = loss_fn(reconstruction, torch.rand(2, 3, 8, 8))
+    target = torch.rand(2, 3, 8, 8)
+    loss = loss_fn(reconstruction, target)
     loss.backward()
     assert loss > 0 and reconstruction.grad.abs().sum() > 0
     assert torch.equal(loss_fn.network.norm.running_mean, stats)
+    assert loss_fn(target, target) == 0
 
 
 def test_soft_aligner_equals_the_aligner_on_one_hot_tokens():

@@ -2,8 +2,13 @@
 
 Both yield float32 tensors ``(3, S, S)`` in ``[0, 1]`` after: any Pillow mode -> 8-bit RGB, resize of the
 shorter edge (bicubic, antialiased), a centre or random ``S x S`` crop, and an optional random horizontal
-flip. Randomness comes from ``torch`` so that ``torch.manual_seed`` and DataLoader worker seeding apply.
-Pillow + numpy only (no torchvision).
+flip. For training, ``ImageTransform(scale=...)`` instead takes a random square of a random fraction of the
+shorter edge (crops over scales) and ``jitter`` varies brightness, contrast and saturation. Randomness comes
+from ``torch`` so that ``torch.manual_seed`` and DataLoader worker seeding apply. Pillow + numpy only (no
+torchvision).
+
+Held-out images: ``ImageFolderDataset(split="train" | "heldout")`` splits a folder by a hash of each file name
+(``is_heldout``), one file in ``HELDOUT_EVERY``, so the split of a file never changes when files are added.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -25,6 +31,13 @@ logger = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 _ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 _WIDE_GREY_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")  # 16-bit data as Pillow opens 16-bit PNG / TIFF
+HELDOUT_EVERY = 10
+SPLITS = ("all", "train", "heldout")
+
+
+def is_heldout(name: str, every: int = HELDOUT_EVERY) -> bool:
+    """Whether the file called ``name`` (no folder) is in the held-out split: crc32(name) % every == 0."""
+    return zlib.crc32(name.encode()) % every == 0
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -70,22 +83,61 @@ class ImageTransform:
     """RGB image -> ``(3, size, size)`` float32 in [0, 1].
 
     ``resize``: shorter edge before cropping (default ``size``); ``crop``: ``"center"`` or ``"random"``;
-    ``flip``: random horizontal flip with probability 0.5.
+    ``flip``: random horizontal flip with probability 0.5. ``scale=(lo, hi)`` (random crops only): the crop is a
+    square whose side is a uniform fraction in [lo, hi] of the shorter edge, resized to ``size`` (``resize`` is
+    then unused). ``jitter``: brightness, contrast and saturation factors drawn from [1 - jitter, 1 + jitter].
+    Both are training augmentations: a centre crop ignores them.
     """
 
     size: int = 256
     resize: int | None = None
     crop: str = "center"
     flip: bool = False
+    scale: tuple[float, float] | None = None
+    jitter: float = 0.0
 
     def __post_init__(self):
         if self.crop not in ("center", "random"):
             raise ValueError(f"crop must be 'center' or 'random', got {self.crop!r}")
         if self.size < 1 or (self.resize is not None and self.resize < self.size):
             raise ValueError(f"need size >= 1 and resize >= size, got size={self.size}, resize={self.resize}")
+        if self.scale is not None:
+            object.__setattr__(self, "scale", tuple(float(v) for v in self.scale))
+            if len(self.scale) != 2 or not 0 < self.scale[0] <= self.scale[1] <= 1:
+                raise ValueError(f"scale must be (lo, hi) with 0 < lo <= hi <= 1, got {self.scale}")
+        if not 0 <= self.jitter < 1:
+            raise ValueError(f"jitter must lie in [0, 1), got {self.jitter}")
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         image = to_rgb(image)
+        if self.scale is not None and self.crop == "random":
+            image = self._random_scaled_crop(image)
+        else:
+            image = self._resize_and_crop(image)
+        if self.flip and bool(torch.rand(()) < 0.5):
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+        return self._jitter(pixels) if self.jitter > 0 and self.crop == "random" else pixels
+
+    def _random_scaled_crop(self, image: Image.Image) -> Image.Image:
+        width, height = image.size
+        lo, hi = self.scale
+        side = max(1, round(min(width, height) * float(torch.empty(()).uniform_(lo, hi))))
+        left = int(torch.randint(0, width - side + 1, ()))
+        top = int(torch.randint(0, height - side + 1, ()))
+        box = (left, top, left + side, top + side)
+        return image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=box, reducing_gap=None)
+
+    def _jitter(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(3, S, S) in [0, 1] -> brightness, contrast and saturation varied, clipped to [0, 1]."""
+        factors = torch.empty(3).uniform_(1 - self.jitter, 1 + self.jitter)
+        pixels = pixels * factors[0]
+        grey = pixels.mean()
+        pixels = (pixels - grey) * factors[1] + grey
+        luma = (pixels * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(0, keepdim=True)
+        return ((pixels - luma) * factors[2] + luma).clamp(0, 1)
+
+    def _resize_and_crop(self, image: Image.Image) -> Image.Image:
         short = self.resize or self.size
         width, height = image.size
         scale = short / min(width, height)
@@ -96,11 +148,7 @@ class ImageTransform:
             top = int(torch.randint(0, height - self.size + 1, ()))
         else:
             left, top = round((width - self.size) / 2), round((height - self.size) / 2)
-        image = image.crop((left, top, left + self.size, top + self.size))
-        if self.flip and bool(torch.rand(()) < 0.5):
-            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)  # (S, S, 3)
-        return pixels.permute(2, 0, 1).contiguous()
+        return image.crop((left, top, left + self.size, top + self.size))
 
 
 def _check_on_error(on_error: str) -> str:
@@ -113,7 +161,8 @@ class ImageFolderDataset(Dataset):
     """All JPEG/PNG files under ``root`` (recursive, sorted), each as a ``(3, size, size)`` tensor in [0, 1].
 
     ``on_error="skip"`` logs a warning for an unreadable file and returns the next readable one instead
-    of raising; the default raises ValueError naming the file.
+    of raising; the default raises ValueError naming the file. ``split``: ``"all"`` files, or only the
+    ``"train"`` or ``"heldout"`` ones (``is_heldout``). ``scale`` and ``jitter``: as ``ImageTransform``.
     """
 
     def __init__(
@@ -124,14 +173,21 @@ class ImageFolderDataset(Dataset):
         crop: str = "random",
         flip: bool = True,
         on_error: str = "raise",
+        split: str = "all",
+        scale: tuple[float, float] | None = None,
+        jitter: float = 0.0,
     ):
         self.root = Path(root)
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.root}: image folder not found; expected a folder with JPEG/PNG files (any depth)")
-        self.files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        files = sorted(p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        self.files = [p for p in files if split == "all" or is_heldout(p.name) == (split == "heldout")]
         if not self.files:
-            raise FileNotFoundError(f"{self.root}: no {'/'.join(IMAGE_EXTENSIONS)} files found (searched recursively)")
-        self.transform = ImageTransform(size, resize, crop, flip)
+            what = "" if split == "all" else f" in the {split!r} split"
+            raise FileNotFoundError(f"{self.root}: no {'/'.join(IMAGE_EXTENSIONS)} files found{what} (searched recursively)")
+        self.transform = ImageTransform(size, resize, crop, flip, scale, jitter)
         self.on_error = _check_on_error(on_error)
 
     def __len__(self) -> int:

@@ -6,7 +6,7 @@ tokenizer reads ``dataset.preprocessing.crop_size`` (TiTok's HF ``config.json`` 
 alignment reads the code-space keys plus an optional ``model.align`` section. Keys ours adds to the seed layout:
 ``quantizer_heads``, ``head_codebook_sizes``, ``dead_code_threshold`` (the Multi-Head Quantizer) and, for small
 image tokenizers with the legacy head, ``proxy_codebook_size``, ``proxy_code_dim``, ``pixel_hidden_channels``,
-``pixel_channel_mult``, ``pixel_num_res_blocks``.
+``pixel_channel_mult``, ``pixel_num_res_blocks``, and ``conv_channels`` (a convolutional stem and pixel head).
 """
 
 from __future__ import annotations
@@ -121,6 +121,9 @@ class VisionModelConfig(TokenizerConfig):
     pixel_hidden_channels: int = 128
     pixel_channel_mult: tuple[int, ...] = (1, 1, 2, 2, 4)
     pixel_num_res_blocks: int = 2
+    # Small layout only: channels of a convolutional stem / pixel-shuffle head, one stride-2 stage per entry, so
+    # len(conv_channels) = log2(patch size); () keeps the linear patch embedding and 1x1 pixel head.
+    conv_channels: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -129,6 +132,18 @@ class VisionModelConfig(TokenizerConfig):
         _divides(self, "image_size", "vit_enc_patch_size")
         _divides(self, "image_size", "vit_dec_patch_size")
         self.pixel_channel_mult = tuple(int(m) for m in self.pixel_channel_mult)
+        self.conv_channels = tuple(int(c) for c in self.conv_channels)
+        if self.conv_channels:
+            if self.is_legacy:
+                raise ValueError("conv_channels is for the small layout (is_legacy=False); TiTok-B-64 has none")
+            if min(self.conv_channels) < 1:
+                raise ValueError(f"conv_channels must be positive, got {self.conv_channels}")
+            for name in ("vit_enc_patch_size", "vit_dec_patch_size"):
+                if getattr(self, name) != 2 ** len(self.conv_channels):
+                    raise ValueError(
+                        f"{len(self.conv_channels)} conv stages resample by {2 ** len(self.conv_channels)}, so "
+                        f"{name} must be {2 ** len(self.conv_channels)}, got {getattr(self, name)}"
+                    )
         if self.is_legacy != self.finetune_decoder:
             raise ValueError(
                 f"VisionModel needs is_legacy == finetune_decoder (True: TiTok's proxy-code head + VQGAN pixel "

@@ -134,15 +134,33 @@ class EfficientNetLite(PretrainedMixin, nn.Module):
             raise ValueError(f"expected RGB images of shape (B, 3, H, W) in [0, 1], got shape {tuple(images.shape)}")
         if not images.is_floating_point():
             raise ValueError(f"expected float images in [0, 1], got dtype {images.dtype}")
-        images = images.to(self._fc.weight.device, self._fc.weight.dtype)
         size = self.config.image_size
         h, w = images.shape[-2:]
         short = round(size / self.config.crop_fraction)
         new_h, new_w = (short, max(short, round(w * short / h))) if h <= w else (max(short, round(h * short / w)), short)
         x = F.interpolate(images, size=(new_h, new_w), mode="bicubic", align_corners=False, antialias=True)
         top, left = (new_h - size) // 2, (new_w - size) // 2
-        x = x[..., top : top + size, left : left + size]
-        return (x.clamp(0, 1) * 255 - 127) / 128
+        return self.scale_pixels(x[..., top : top + size, left : left + size])
+
+    def scale_pixels(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) in [0, 1] -> the network's input scale, (255 x - 127) / 128, on its device and dtype."""
+        images = images.to(self._fc.weight.device, self._fc.weight.dtype)
+        return (images.clamp(0, 1) * 255 - 127) / 128
+
+    def stage_features(self, images: Tensor, stages: int) -> list[Tensor]:
+        """Images (B, 3, H, W) in [0, 1] at their own size (no resize or crop) -> feature maps after the stem and
+        after each of the first ``stages`` stages of ``config.stages``: [(B, 32, H/2, W/2), (B, 16, H/2, W/2),
+        (B, 24, H/4, W/4), ...] for Lite0. Early stages keep spatial detail, which pooled features lose."""
+        if not 0 <= stages <= len(self.config.stages):
+            raise ValueError(f"stages must lie in [0, {len(self.config.stages)}], got {stages}")
+        x = F.relu6(self._bn0(self._conv_stem(self.scale_pixels(images))))
+        maps, first = [x], 0
+        for *_, repeats in self.config.stages[:stages]:
+            for block in self._blocks[first : first + repeats]:
+                x = block(x)
+            first += repeats
+            maps.append(x)
+        return maps
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Preprocessed input (B, 3, S, S) -> pooled head activations (B, head_channels)."""

@@ -5,7 +5,9 @@ TiTok-B-64's keys and shapes and the model computes the same function, so the pu
 an image (B, 3, 256, 256) in [0, 1] -> 256 patches of 16x16 -> 12-block ViT with 64 latent tokens -> z
 (B, 12, 1, 64) -> shared quantizer -> decoder with 256 mask queries -> logits over the 1024 MaskGIT-VQGAN codes
 per 16x16 cell -> softmax mix of the VQGAN codebook -> MaskGIT-VQGAN pixel decoder -> (B, 3, 256, 256).
-Small configs (``is_legacy=False``) decode pixels directly. Outputs are not clamped; callers clamp to [0, 1].
+Small configs (``is_legacy=False``) decode pixels directly: a 1x1 head per patch, or, with ``conv_channels``, a
+convolutional stem in front of the encoder (its feature grid cells are the patch tokens) and a pixel-shuffle
+upsampler behind the decoder (``timeartist.modules.conv``). Outputs are not clamped; callers clamp to [0, 1].
 
 TiTok's ``finetune_decoder`` also froze the encoder and quantizer inside the model; here freezing is left to the
 trainer, the flag only selects the layout.
@@ -18,6 +20,7 @@ from torch import Tensor, nn
 
 from timeartist.hub import PretrainedMixin
 from timeartist.models.config import VisionModelConfig, resolve_config
+from timeartist.modules.conv import ConvPixelHead, ConvStem, reset_conv_init
 from timeartist.modules.pixel_decoder import PixelDecoder, ProxyCodebook, direct_pixel_head, proxy_code_head
 from timeartist.modules.quantizer import MultiHeadQuantizer
 from timeartist.modules.vit import LatentDecoder, LatentEncoder, LatentTokenizer, check_finite, vit_size
@@ -34,11 +37,15 @@ class VisualEncoder(LatentEncoder):
         grid = config.image_size // config.vit_enc_patch_size
         super().__init__(size, grid * grid, config.num_latent_tokens)
         self.is_legacy = config.is_legacy
-        self.patch_embed = nn.Conv2d(3, size.width, config.vit_enc_patch_size, stride=config.vit_enc_patch_size)
+        if config.conv_channels:
+            self.patch_embed = nn.Sequential(ConvStem(config.conv_channels), nn.Conv2d(config.conv_channels[-1], size.width, 1))
+        else:
+            self.patch_embed = nn.Conv2d(3, size.width, config.vit_enc_patch_size, stride=config.vit_enc_patch_size)
         self.conv_out = nn.Conv2d(size.width, config.token_size, 1)
 
     def forward(self, x: Tensor, latent_tokens: Tensor) -> Tensor:
-        patches = rearrange(self.patch_embed(x.to(self.patch_embed.weight.dtype)), "b w h v -> b (h v) w")
+        dtype = next(self.patch_embed.parameters()).dtype
+        patches = rearrange(self.patch_embed(x.to(dtype)), "b w h v -> b (h v) w")
         latents = self.encode_tokens(patches, latent_tokens)  # (B, N, W), contiguous
         if self.is_legacy:
             # TiTok's legacy quirk: the (B, N, W) memory is reinterpreted as (B, W, N, 1) without a transpose,
@@ -60,6 +67,9 @@ class VisualDecoder(LatentDecoder):
         if config.is_legacy:
             self.ffn = proxy_code_head(size.width, config.proxy_codebook_size)
             self.conv_out = None  # TiTok's Identity: no parameters
+        elif config.conv_channels:
+            self.ffn = nn.Conv2d(size.width, config.conv_channels[-1], 1)
+            self.conv_out = ConvPixelHead(config.conv_channels)
         else:
             self.ffn = direct_pixel_head(size.width, config.vit_dec_patch_size)
             self.conv_out = nn.Conv2d(3, 3, 3, padding=1)
@@ -95,6 +105,9 @@ class VisionModel(LatentTokenizer, PretrainedMixin):
         cfg = resolve_config(VisionModelConfig, config)
         self.image_size = cfg.image_size
         self._build(cfg, VisualEncoder(cfg), VisualDecoder(cfg), quantizer)
+        if cfg.conv_channels:
+            reset_conv_init(self.encoder.patch_embed)
+            reset_conv_init(self.decoder.conv_out)
         if cfg.is_legacy:  # built after the init sweep: TiTok keeps PyTorch's default init for these
             self.pixel_quantize = ProxyCodebook(cfg.proxy_codebook_size, cfg.proxy_code_dim)
             self.pixel_decoder = PixelDecoder(

@@ -38,9 +38,10 @@ class ViTSize:
     heads: int
 
 
-# TiTok's sizes, plus a CPU size for tests and the bundled default model.
+# TiTok's sizes, plus CPU sizes for tests and the bundled default model.
 MODEL_SIZES = {
     "tiny": ViTSize(width=64, depth=2, heads=4),
+    "mini": ViTSize(width=128, depth=3, heads=4),
     "small": ViTSize(width=512, depth=8, heads=8),
     "base": ViTSize(width=768, depth=12, heads=12),
     "large": ViTSize(width=1024, depth=24, heads=16),

@@ -516,6 +516,7 @@ class Trainer:
             if cfg.log_every and self.step % cfg.log_every == 0:
                 self._log(logs, prefix="train/")
                 progress.set_postfix(loss=f"{logs['loss']:.4f}")
+                logger.info("step %d: %s", self.step, ", ".join(f"{k} {v:.4g}" for k, v in logs.items()))
             if cfg.eval_every and self.step % cfg.eval_every == 0:
                 self.evaluate()
             if cfg.save_every and self.step % cfg.save_every == 0:

@@ -1,4 +1,5 @@
-"""Training losses: balanced optimal-transport matching for unpaired alignment, and a perceptual image loss.
+"""Training losses: balanced optimal-transport matching for unpaired alignment, an LPIPS-style perceptual image
+loss and a code-entropy regulariser.
 
 Sinkhorn (Cuturi 2013) in the log domain: for a cost matrix C (B, B') and uniform marginals it returns the plan
 P = diag(u) exp(-C / eps) diag(v) with row sums 1/B and column sums 1/B'. ``eps`` is relative to the standard
@@ -62,25 +63,32 @@ def match_pairs(cost: Tensor, epsilon: float = 0.05, iterations: int = 100) -> t
 
 
 class PerceptualLoss(nn.Module):
-    """MSE between pooled features of a frozen feature network (e.g. EfficientNet-Lite0 ``features``).
+    """LPIPS-style distance on the feature maps of a frozen network (EfficientNet-Lite0 ``stage_features``).
 
+    Per feature map, each position's channel vector is scaled to unit length (as LPIPS does, so no layer dominates
+    by its activation scale), the squared difference is summed over channels and averaged over positions; the
+    loss is the mean over maps. No learned layer weights: LPIPS's calibration weights are not available offline.
     The network stays in eval mode whatever ``train()`` says, so its BatchNorm statistics never move.
-    forward(reconstruction (B, 3, H, W), target (B, 3, H, W)), both in [0, 1] -> 0-dim loss.
+
+    forward(reconstruction (B, 3, H, W), target (B, 3, H, W)), both in [0, 1] -> 0-dim loss in [0, 4].
     """
 
-    def __init__(self, network: nn.Module):
+    def __init__(self, network: nn.Module, stages: int = 4):
         super().__init__()
-        if not hasattr(network, "features"):
-            raise ValueError(f"expected a network with a features(images) method, got {type(network).__name__}")
+        if not hasattr(network, "stage_features"):
+            raise ValueError(f"expected a network with a stage_features(images, stages) method, got {type(network).__name__}")
         self.network = network.eval().requires_grad_(False)
+        self.stages = stages
 
     def train(self, mode: bool = True) -> "PerceptualLoss":
         return super().train(False)
 
     def forward(self, reconstruction: Tensor, target: Tensor) -> Tensor:
         with torch.no_grad():
-            wanted = self.network.features(target)
-        return F.mse_loss(self.network.features(reconstruction.clamp(0, 1)), wanted)
+            wanted = self.network.stage_features(target, self.stages)
+        got = self.network.stage_features(reconstruction.clamp(0, 1), self.stages)
+        distances = [(F.normalize(a, dim=1) - F.normalize(b, dim=1)).pow(2).sum(1).mean() for a, b in zip(got, wanted)]
+        return torch.stack(distances).mean()
 
 
 def code_entropy_loss(assignments: list[Tensor]) -> Tensor:

@@ -4,7 +4,7 @@ Per micro-batch of series x (B, L) and images y (B, 3, S, S):
 
     L = L_t + L_v + quantizer_weight * (L_q^t + L_q^v)
     L_t = MSE(x_hat, x)
-    L_v = MSE(y_hat, y) + perceptual_weight * MSE(phi(y_hat), phi(y))     phi: EfficientNet-Lite0 pooled features
+    L_v = MSE(y_hat, y) + perceptual_weight * LPIPS_phi(y_hat, y)     phi: EfficientNet-Lite0 stage feature maps
 
 L_q is each tokenizer's quantizer loss (codebook + beta * commitment), plus, with ``losses.entropy_weight`` > 0,
 that weight times ``code_entropy_loss`` of its tokens' soft code assignments (``losses.entropy_temperature``),
@@ -23,7 +23,9 @@ longer: its latents start to depend on the image only after about 200 continuous
 
 The pretrained-visual route (``model.visual_init: <TiTok-B-64 folder>``, ``training.freeze_visual: true``) loads
 the image tokenizer, freezes it with its codebook, and trains only the series tokenizer against that codebook:
-L = L_t + quantizer_weight * L_q^t (only the commitment part moves anything).
+L = L_t + quantizer_weight * L_q^t (only the commitment part moves anything). A run config without training
+series (no ``series_datasets``, ``synthetic_series: 0``) trains only the image tokenizer and its codebook: the
+default recipe trains images first, for hours, then the series tokenizer against the frozen result.
 
 Every ``eval_every`` steps the held-out series windows (val split of the training files + unseen synthetic
 series) and held-out images report reconstruction MSE and codebook usage (unique / K), entropy and perplexity,
@@ -128,20 +130,36 @@ def series_data(cfg: DictConfig, heldout: bool = False) -> Dataset:
     return ConcatDataset(parts)
 
 
+def has_series(cfg: DictConfig) -> bool:
+    """Whether the run config names any training series (datasets or a synthetic count)."""
+    params = cfg.dataset.params
+    return bool(params.get("series_datasets")) or int(params.get("synthetic_series", 0) or 0) > 0
+
+
 def image_data(cfg: DictConfig, heldout: bool = False) -> Dataset | None:
-    """Images (3, S, S) in [0, 1] from ``dataset.params.image_dirs`` (training: random crop / flip as
-    ``dataset.preprocessing``) or ``heldout_image_dirs`` (centre crop); None when none are configured."""
+    """Images (3, S, S) in [0, 1] from ``dataset.params.image_dirs`` (training) or ``heldout_image_dirs`` (centre
+    crop); None when none are configured.
+
+    Each entry is a folder (relative to the data root) or ``{path: folder, split: train | heldout | all}``, which
+    keeps only that split of the folder (``timeartist.data.images.is_heldout``). Training images follow
+    ``dataset.preprocessing``: ``random_crop``, ``random_flip``, ``resize_shorter_edge``, and ``crop_scale: [lo,
+    hi]`` (random squares over scales) and ``color_jitter``."""
     params, prep = cfg.dataset.params, cfg.dataset.preprocessing
-    dirs = params.get("heldout_image_dirs" if heldout else "image_dirs") or []
-    if not dirs:
+    entries = params.get("heldout_image_dirs" if heldout else "image_dirs") or []
+    if not entries:
         return None
     size = int(prep.crop_size)
     resize = prep.get("resize_shorter_edge")
     crop = "random" if prep.get("random_crop", True) and not heldout else "center"
     flip = bool(prep.get("random_flip", True)) and not heldout
-    return ConcatDataset(
-        [ImageFolderDataset(data_path(d, params.get("data_root")), size, resize, crop, flip) for d in dirs]
-    )
+    scale = None if heldout or prep.get("crop_scale") is None else tuple(prep.crop_scale)
+    jitter = 0.0 if heldout else float(prep.get("color_jitter", 0.0))
+    parts = []
+    for entry in entries:
+        path, split = (entry, "all") if isinstance(entry, str) else (entry["path"], entry.get("split", "all"))
+        folder = data_path(path, params.get("data_root"))
+        parts.append(ImageFolderDataset(folder, size, resize, crop, flip, split=split, scale=scale, jitter=jitter))
+    return ConcatDataset(parts)
 
 
 def spread_items(dataset: Dataset | None, limit: int) -> Tensor | None:
@@ -297,12 +315,14 @@ class WarmupTask(TrainingTask):
         return model.decode(q), quantizer_loss, result
 
     def training_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        x = batch["series"]
-        x_hat, quantizer_t, result_t = self.reconstruct(self.temporal, x)
-        loss_t = F.mse_loss(x_hat, x)
-        loss = loss_t + self.quantizer_weight * quantizer_t
-        logs = {"loss_t": loss_t.item(), "quantizer_t": quantizer_t.item()}
-        latents = [result_t["latents"]]
+        loss, logs, latents = torch.zeros(()), {}, []
+        if "series" in batch:
+            x = batch["series"]
+            x_hat, quantizer_t, result_t = self.reconstruct(self.temporal, x)
+            loss_t = F.mse_loss(x_hat, x)
+            loss = loss_t + self.quantizer_weight * quantizer_t
+            logs.update(loss_t=loss_t.item(), quantizer_t=quantizer_t.item())
+            latents.append(result_t["latents"])
         if not self.freeze_visual:
             y = batch["images"]
             y_hat, quantizer_v, result_v = self.reconstruct(self.visual, y)
@@ -339,6 +359,9 @@ class WarmupTask(TrainingTask):
                 errors.append(F.mse_loss(recon, chunk, reduction="sum").item())
                 recons.append(recon.cpu())
             results[f"{name}_mse"] = sum(errors) / data.numel()
+            if name == "images":  # mean per-image PSNR of the clamped reconstructions (pixels in [0, 1])
+                per_image = (torch.cat(recons).clamp(0, 1) - data).pow(2).flatten(1).mean(1)
+                results["images_psnr"] = float((-10 * per_image.clamp_min(1e-10).log10()).mean())
             results.update(token_health(name, torch.cat(ids), self.temporal.quantize))
             if name == "images":
                 shown = min(8, len(data))
@@ -363,9 +386,13 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
     if perceptual_weight > 0 and not freeze_visual:
         from timeartist.models.efficientnet import load_efficientnet_lite0  # optional: needs the weights package
 
-        perceptual = PerceptualLoss(load_efficientnet_lite0(losses.get("perceptual_weights")))
+        network = load_efficientnet_lite0(losses.get("perceptual_weights"))
+        perceptual = PerceptualLoss(network, int(losses.get("perceptual_stages", 4)))
     eval_size = int(cfg.dataset.params.get("heldout_size", 256))
     heldout_images = image_data(cfg, heldout=True)
+    with_series = has_series(cfg)
+    if not with_series and freeze_visual:
+        raise ValueError("training.freeze_visual trains only the series tokenizer: configure training series")
     task = WarmupTask(
         temporal,
         visual,
@@ -377,16 +404,16 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
         continuous_warmup_steps=int(losses.get("continuous_warmup_steps", 0)),
         entropy_weight=float(losses.get("entropy_weight", 0.0)),
         entropy_temperature=float(losses.get("entropy_temperature", 0.05)),
-        heldout_series=spread_items(series_data(cfg, heldout=True), eval_size),
+        heldout_series=spread_items(series_data(cfg, heldout=True), eval_size) if with_series else None,
         heldout_images=spread_items(heldout_images, eval_size),
     )
-    series = series_data(cfg)
-    if freeze_visual:
-        return task, ZipDataset(series=series)
-    images = image_data(cfg)
-    if images is None:
-        raise ValueError("joint warm-up needs dataset.params.image_dirs (or training.freeze_visual=true)")
-    return task, ZipDataset(series=series, images=images)
+    parts = {"series": series_data(cfg)} if with_series else {}
+    if not freeze_visual:
+        images = image_data(cfg)
+        if images is None:
+            raise ValueError("the warm-up trains the image tokenizer: set dataset.params.image_dirs (or training.freeze_visual=true)")
+        parts["images"] = images
+    return task, ZipDataset(**parts)
 
 
 def run_warmup(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> Path:
