@@ -4,7 +4,7 @@ Field names follow the seed / TiTok ``model.vq_model`` keys where those exist, s
 config key by key. A YAML for the series tokenizer reads ``dataset.preprocessing.seq_len``; one for the image
 tokenizer reads ``dataset.preprocessing.crop_size`` (TiTok's HF ``config.json`` has the same layout). The
 alignment reads the code-space keys plus an optional ``model.align`` section. Keys ours adds to the seed layout:
-``quantizer_heads``, ``head_codebook_sizes``, ``dead_code_threshold`` (the Multi-Head Quantizer) and, for small
+``quantizer_heads``, ``head_codebook_sizes``, ``dead_code_threshold`` (the Multi-Head Quantizer), ``token_skip`` and, for small
 image tokenizers with the legacy head, ``proxy_codebook_size``, ``proxy_code_dim``, ``pixel_hidden_channels``,
 ``pixel_channel_mult``, ``pixel_num_res_blocks``, and ``conv_channels`` (a convolutional stem and pixel head).
 """
@@ -64,6 +64,7 @@ class TokenizerConfig:
     vit_enc_patch_size: int = 16
     vit_dec_patch_size: int = 16
     num_latent_tokens: int = 64
+    token_skip: bool = False  # patches -> latents and codes -> queries skip paths (``timeartist.modules.vit``)
 
     def __post_init__(self) -> None:
         _positive(self, "codebook_size", "token_size", "quantizer_heads", "vit_enc_patch_size", "vit_dec_patch_size")

@@ -6,6 +6,14 @@ series), the encoder sees only the visible left patch columns, and a light decod
 their right from mask tokens, as VisionTS does with a pretrained MAE. The right-side mask comes from
 ``right_mask_noise`` so this model and the Hugging Face ViTMAE adapter mask identically.
 
+Periodic prior (``prior_windows``, column patches only): a folded series' next period is, before anything else,
+"the average of its last k periods" for some k that depends on how noisy and how stable the series is. With
+``prior_windows = (k_1, ..., k_m)`` every predicted column is a softmax-weighted mix of the means of the last k_j
+visible columns (each k capped at the visible width) plus the head's correction; the weights are read from that
+column's decoder token, so the model chooses per series and per lead time how much history to average and learns
+only what the average misses (level changes, trends, shape changes). With zero-initialised weight and correction
+heads an untrained model forecasts the plain mean of the m seasonal means.
+
 Shapes: images (B, C, H, W); patches (B, N, C*ph*pw) with N = (H/ph) * (W/pw) in row-major patch order.
 """
 
@@ -35,15 +43,22 @@ class OutpainterConfig:
     decoder_depth: int = 1  # decoder blocks, all tokens
     heads: int = 4
     mlp_ratio: float = 2.0
+    prior_windows: tuple[int, ...] = ()  # periodic prior: means over the last k visible columns (column patches)
 
     def __post_init__(self):
         # JSON round trips turn tuples into lists.
         self.image_size, self.patch_size = tuple(self.image_size), tuple(self.patch_size)
+        self.prior_windows = tuple(int(k) for k in self.prior_windows)
         (h, w), (ph, pw) = self.image_size, self.patch_size
         if h % ph or w % pw:
             raise ValueError(f"image_size {self.image_size} must be divisible by patch_size {self.patch_size}")
         if self.width % self.heads:
             raise ValueError(f"width {self.width} must be divisible by heads {self.heads}")
+        if self.prior_windows and (ph != h or pw != 1 or min(self.prior_windows) < 1):
+            raise ValueError(
+                f"prior_windows (positive column counts) need one token per pixel column, patch_size ({h}, 1); got "
+                f"patch_size {self.patch_size} and prior_windows {self.prior_windows}"
+            )
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -83,6 +98,11 @@ class MAEOutpainter(nn.Module, PretrainedMixin):
         self.decoder_pos = nn.Parameter(torch.randn(1, num_patches, config.width) * 0.02)
         self.decoder = _transformer(config, config.decoder_depth)
         self.head = nn.Linear(config.width, patch_dim)
+        if config.prior_windows:
+            self.prior_weights = nn.Linear(config.width, len(config.prior_windows))
+            for layer in (self.head, self.prior_weights):  # start as the plain mean of the seasonal means
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def _check(self, images: Tensor) -> None:
         expected = (self.config.channels, *self.image_size)
@@ -121,7 +141,21 @@ class MAEOutpainter(nn.Module, PretrainedMixin):
         masked = self.mask_token.expand(batch, num_patches - latent.shape[1], -1)
         full = torch.cat([latent, masked], dim=1)
         full = torch.gather(full, 1, restore[..., None].expand(-1, -1, full.shape[-1])) + self.decoder_pos
-        return self.unpatchify(self.head(self.decoder(full)))
+        tokens = self.decoder(full)
+        patches = self.head(tokens)
+        if self.config.prior_windows:
+            patches = patches + self.periodic_prior(tokens, images, visible_cols)
+        return self.unpatchify(patches)
+
+    def periodic_prior(self, tokens: Tensor, images: Tensor, visible_cols: int) -> Tensor:
+        """Per column token, the softmax(prior_weights(token))-weighted mix of the means of the last k visible
+        columns, k in ``prior_windows``: (B, W, C*H) float32, in the patch layout of column tokens."""
+        visible = rearrange(images[..., :visible_cols], "b c h w -> b w (c h)").float()  # fp32 sums under autocast
+        cumulative = torch.cat([torch.zeros_like(visible[:, :1]), visible.cumsum(1)], dim=1)  # (B, v + 1, C*H)
+        windows = [min(k, visible_cols) for k in self.config.prior_windows]
+        means = torch.stack([(cumulative[:, -1] - cumulative[:, -1 - k]) / k for k in windows], dim=1)  # (B, m, C*H)
+        weights = self.prior_weights(tokens).float().softmax(dim=-1)  # (B, W, m)
+        return weights @ means
 
     @torch.no_grad()
     def outpaint(self, images: Tensor, visible_cols: int) -> Tensor:

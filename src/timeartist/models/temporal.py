@@ -25,7 +25,7 @@ class TemporalEncoder(LatentEncoder):
 
     def __init__(self, config: TimeArtistConfig):
         size = vit_size(config.vit_enc_model_size)
-        super().__init__(size, config.seq_len // config.vit_enc_patch_size, config.num_latent_tokens)
+        super().__init__(size, config.seq_len // config.vit_enc_patch_size, config.num_latent_tokens, config.token_skip)
         self.patch_size = config.vit_enc_patch_size
         self.patch_embed = nn.Linear(self.patch_size, size.width)
         self.conv_out = nn.Linear(size.width, config.token_size)
@@ -43,7 +43,7 @@ class TemporalDecoder(LatentDecoder):
     def __init__(self, config: TimeArtistConfig):
         size = vit_size(config.vit_dec_model_size)
         num_queries = config.seq_len // config.vit_dec_patch_size
-        super().__init__(size, num_queries, config.num_latent_tokens, config.token_size)
+        super().__init__(size, num_queries, config.num_latent_tokens, config.token_size, config.token_skip)
         self.ffn = nn.Linear(size.width, config.vit_dec_patch_size)
 
     def forward(self, z_q: Tensor) -> Tensor:

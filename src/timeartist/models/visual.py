@@ -35,7 +35,7 @@ class VisualEncoder(LatentEncoder):
     def __init__(self, config: VisionModelConfig):
         size = vit_size(config.vit_enc_model_size)
         grid = config.image_size // config.vit_enc_patch_size
-        super().__init__(size, grid * grid, config.num_latent_tokens)
+        super().__init__(size, grid * grid, config.num_latent_tokens, config.token_skip)
         self.is_legacy = config.is_legacy
         if config.conv_channels:
             self.patch_embed = nn.Sequential(ConvStem(config.conv_channels), nn.Conv2d(config.conv_channels[-1], size.width, 1))
@@ -62,7 +62,7 @@ class VisualDecoder(LatentDecoder):
     def __init__(self, config: VisionModelConfig):
         size = vit_size(config.vit_dec_model_size)
         grid = config.image_size // config.vit_dec_patch_size
-        super().__init__(size, grid * grid, config.num_latent_tokens, config.token_size)
+        super().__init__(size, grid * grid, config.num_latent_tokens, config.token_size, config.token_skip)
         self.grid = grid
         if config.is_legacy:
             self.ffn = proxy_code_head(size.width, config.proxy_codebook_size)

