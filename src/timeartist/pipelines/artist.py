@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from timeartist.errors import check_finite_output
 from timeartist.pipelines.forecasting import as_rows, from_rows, fill_nans
 
 
@@ -63,4 +64,4 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
         decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).astype(np.float64)
         scale, offset = _affine_fit(decoded[:, :length], block)
         forecast[i : i + batch_size] = (scale * decoded[:, length:] + offset) * std[i : i + batch_size] + mean[i : i + batch_size]
-    return from_rows(forecast, lead, context, is_torch)
+    return from_rows(check_finite_output(forecast, "forecast"), lead, context, is_torch)

@@ -14,7 +14,8 @@ full canvas height, else visionts.
 
 NaN handling: NaNs inside a context are filled by linear interpolation between the observed neighbours, leading
 NaNs take the first observed value and trailing NaNs the last one. A series with fewer than two observed values,
-or with infinite values, raises ValueError.
+or with infinite values, raises ValueError; a forecast with NaN or inf values (from finite input, so a damaged
+model) raises ``NonFiniteOutputError``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from timeartist.errors import check_finite_output
 from timeartist.models.outpainting import Outpainter
 from timeartist.pipelines.periodicity import detect_period
 from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, RenderLayout, normalise, plan_layout, read_back, render
@@ -161,7 +163,7 @@ def forecast_with_outpainter(
         forecast[index] = _outpaint_batch(batch, plan, outpainter, norm_const, device)
         if flip_ensemble:
             forecast[index] = (forecast[index] - _outpaint_batch(-batch, plan, outpainter, norm_const, device)) / 2
-    return from_rows(forecast, lead, context, is_torch)
+    return from_rows(check_finite_output(forecast, "forecast"), lead, context, is_torch)
 
 
 @dataclass

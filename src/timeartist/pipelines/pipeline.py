@@ -9,8 +9,10 @@
     pipe.fit_classifier(X_train, y_train); pipe.classify(X_test)
 
 A pipeline folder holds one sub-folder per component (``config.json`` + ``model.safetensors`` each, diffusers
-style) and an index file ``timeartist_index.json`` naming the component classes. The two tokenizers share one
-quantizer: it is stored in both folders and tied back into one module on load (their codebooks must agree).
+style) and an index file ``timeartist_index.json`` naming the component classes and recording the sha256 of every
+weight file, which loading verifies (a damaged file is a ``CheckpointError`` naming it; folders written before
+hashes were recorded load with the structural checks only). The two tokenizers share one quantizer: it is stored
+in both folders and tied back into one module on load (their codebooks must agree).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,7 +35,8 @@ from tqdm.auto import tqdm
 from timeartist import __version__
 from timeartist.data.archives import fill_missing, resample_to_length
 from timeartist.data.images import ImageTransform, load_image
-from timeartist.hub import CheckpointError, atomic_write
+from timeartist.errors import check_finite_output
+from timeartist.hub import WEIGHTS_NAME, CheckpointError, atomic_write, file_sha256, read_json, verify_sha256
 from timeartist.models.align import AdapterAlignment
 from timeartist.models.efficientnet import EfficientNetLite, load_efficientnet_lite0
 from timeartist.models.generator import TokenGenerator
@@ -126,8 +130,11 @@ class TimeArtistPipeline:
         if not index_path.is_file():
             hint = " (the bundled default model is not part of this installation)" if path is None else ""
             raise FileNotFoundError(f"no TimeArtist pipeline at {root}: expected {index_path}{hint}")
-        index = json.loads(index_path.read_text())
-        components = index.get("components", {})
+        index = read_json(index_path)
+        components = index.get("components") if isinstance(index, dict) else None
+        if not isinstance(components, dict):
+            raise CheckpointError(f"{index_path} has no 'components' mapping; write the folder again with save_pretrained / `timeartist export`")
+        hashes = index.get("sha256", {})
         missing = [name for name in REQUIRED if name not in components]
         if missing:
             raise CheckpointError(f"{index_path} lists no {missing} component; a pipeline needs {list(REQUIRED)}")
@@ -135,13 +142,13 @@ class TimeArtistPipeline:
         for name, class_name in components.items():
             if class_name not in COMPONENT_CLASSES:
                 raise CheckpointError(f"{index_path}: component {name!r} has unknown class {class_name!r}; known: {sorted(COMPONENT_CLASSES)}")
-            loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name)
+            loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name, sha256=hashes.get(f"{name}/{WEIGHTS_NAME}"))
         temporal, visual = loaded.pop("temporal"), loaded.pop("visual")
         if not torch.equal(temporal.quantize.codebook, visual.quantize.codebook):
             raise CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one")
         visual.quantize = temporal.quantize
         pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
-        pipe._prototypes = _load_prototypes(root)
+        pipe._prototypes = _load_prototypes(root, hashes.get(PROTOTYPES_NAME))
         logger.info("loaded TimeArtist pipeline from %s (%s)", root, ", ".join(components))
         return pipe
 
@@ -166,7 +173,7 @@ class TimeArtistPipeline:
         index = {"_class_name": type(self).__name__, "_timeartist_version": __version__, "components": written}
         if self.forecast_defaults:
             index["forecast_defaults"] = self.forecast_defaults
-        atomic_write(root / INDEX_NAME, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n"))
+        _write_index(root, index)
         return root
 
     # ------------------------------------------------------------------ input handling
@@ -243,7 +250,7 @@ class TimeArtistPipeline:
             else:
                 images = self.visual.decode_tokens(self.series_tokens_to_image_tokens(ids)) if aligned else self.visual.decode(q)
             out.append(images.clamp(0, 1).cpu())
-        return torch.cat(out)
+        return check_finite_output(torch.cat(out), "series_to_image")
 
     def _require_generator(self) -> TokenGenerator:
         if self.generator is None:
@@ -264,7 +271,7 @@ class TimeArtistPipeline:
         rng = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         classes = torch.as_tensor(class_ids, dtype=torch.long, device=self.device).reshape(-1) if class_ids is not None else None
         tokens = generator.generate(classes, n=n, steps=steps, guidance=guidance, temperature=temperature, generator=rng)
-        return self.visual.decode_tokens(tokens).clamp(0, 1).cpu()
+        return check_finite_output(self.visual.decode_tokens(tokens).clamp(0, 1).cpu(), "generate_images")
 
     @torch.no_grad()
     def image_to_series(self, images, aligned: bool = True, length: int | None = None, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
@@ -282,7 +289,7 @@ class TimeArtistPipeline:
             else:
                 series = self.temporal.decode(q)
             out.append(series.float().cpu())
-        series = torch.cat(out)
+        series = check_finite_output(torch.cat(out), "image_to_series")
         return (resample_rows(series, length) if length else series).numpy()
 
     @torch.no_grad()
@@ -302,7 +309,7 @@ class TimeArtistPipeline:
         _, series_ids = self.temporal.encode(s)
         n = max(len(image_ids), len(series_ids))
         out = self.visual.decode_multi_tokens(series_ids.expand(n, -1, -1), image_ids.expand(n, -1, -1), alpha)
-        return out.clamp(0, 1).cpu()
+        return check_finite_output(out.clamp(0, 1).cpu(), "style_transfer")
 
     def style_sweep(self, image, series, alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 6))) -> torch.Tensor:
         """One image and one series over an alpha grid -> (len(alphas), 3, S, S), alpha as in ``style_transfer``."""
@@ -475,12 +482,36 @@ def _save_prototypes(root: Path, prototypes: dict) -> None:
     atomic_write(root / PROTOTYPES_NAME, write)
 
 
-def _load_prototypes(root: Path) -> dict | None:
+def _load_prototypes(root: Path, sha256: str | None = None) -> dict | None:
     path = root / PROTOTYPES_NAME
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as data:
-        return {"classes": data["classes"], "centroids": data["centroids"], "images": torch.from_numpy(data["images"]), "aligned": data["aligned"]}
+    if sha256 is not None:
+        verify_sha256(path, sha256)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {"classes": data["classes"], "centroids": data["centroids"], "images": torch.from_numpy(data["images"]), "aligned": data["aligned"]}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{path} is damaged ({error}); fit the classifier again and save the pipeline") from None
+
+
+def _write_index(root: Path, index: dict) -> None:
+    """Write ``index`` as the folder's index file, with the sha256 of every weight file of its components (and the
+    classifier prototypes) under "sha256"."""
+    files = [f"{name}/{WEIGHTS_NAME}" for name in index["components"]]
+    files += [PROTOTYPES_NAME] if (root / PROTOTYPES_NAME).is_file() else []
+    index = {**index, "sha256": {f: file_sha256(root / f) for f in files}}
+    atomic_write(root / INDEX_NAME, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n"))
+
+
+def record_checksums(path: str | os.PathLike) -> Path:
+    """Record the sha256 of the weight files a pipeline folder holds now in its index file (after replacing a file by
+    hand, or for a folder written before hashes were recorded; ``save_pretrained`` records them itself)."""
+    root = Path(path)
+    index = read_json(root / INDEX_NAME)
+    _write_index(root, index)
+    logger.info("recorded the sha256 of %d files in %s", len(index["components"]), root / INDEX_NAME)
+    return root
 
 
 def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.Index | np.ndarray:
