@@ -44,11 +44,11 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def verify_sha256(path: str | os.PathLike, expected: str) -> None:
-    """CheckpointError naming ``path`` unless its sha256 is ``expected``."""
+def verify_sha256(path: str | os.PathLike, expected: str, hint: str = RESTORE_HINT) -> None:
+    """CheckpointError naming ``path`` (and ending with ``hint``, what to do) unless its sha256 is ``expected``."""
     actual = file_sha256(path)
     if actual != expected:
-        raise CheckpointError(f"{path} is damaged: its sha256 {actual[:16]}... differs from the recorded {expected[:16]}...; {RESTORE_HINT}")
+        raise CheckpointError(f"{path} is damaged: its sha256 {actual[:16]}... differs from the recorded {expected[:16]}...; {hint}")
 
 
 def read_json(path: str | os.PathLike) -> Any:
