@@ -40,8 +40,19 @@ def test_image_to_series_from_arrays_and_files(pipe, tmp_path):
     assert pipe.image_to_series([path], aligned=False).shape == (1, 64)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         pipe.image_to_series(torch.rand(1, 3, 32, 32) * 255)
-    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
-        pipe.image_to_series(torch.rand(1, 1, 32, 32))
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        pipe.image_to_series(torch.rand(1, 2, 32, 32))
+
+
+def test_the_same_photo_gives_the_same_series_in_every_form(pipe, tmp_path):
+    from PIL import Image
+
+    rgb = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    chw = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
+    reference = pipe.image_to_series(str(tmp_path / "photo.png"), aligned=False)
+    for form in (Image.fromarray(rgb), rgb, rgb / 255.0, chw.numpy(), chw, chw[None]):
+        np.testing.assert_allclose(np.asarray(pipe.image_to_series(form, aligned=False)), reference, atol=1e-4)
 
 
 def test_style_transfer_endpoints(pipe):

@@ -29,12 +29,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm.auto import tqdm
 
 from timeartist import __version__
 from timeartist.data.archives import fill_missing, resample_to_length
-from timeartist.data.images import ImageTransform, load_image
+from timeartist.data.images import to_image_batch
 from timeartist.errors import check_finite_output
 from timeartist.hub import WEIGHTS_NAME, CheckpointError, atomic_write, file_sha256, read_json, verify_sha256
 from timeartist.models.align import AdapterAlignment
@@ -187,27 +186,9 @@ class TimeArtistPipeline:
         return resample_rows(_zscore(rows, what), self.temporal.seq_len), lead, rows
 
     def _image_batch(self, images) -> torch.Tensor:
-        """Paths, PIL images, or arrays (B, 3, H, W) / (3, H, W) in [0, 1] -> (B, 3, S, S) at the tokenizer size.
-
-        Files and PIL images are resized on the short side and centre-cropped; arrays of another size are resized
-        (bilinear, antialiased) to S x S."""
-        size = self.visual.config.image_size
-        if isinstance(images, (str, os.PathLike, Image.Image)):
-            images = [images]
-        if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, os.PathLike, Image.Image)):
-            transform = ImageTransform(size=size)
-            return torch.stack([transform(load_image(i) if not isinstance(i, Image.Image) else i) for i in images])
-        x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-        if x.ndim == 3:
-            x = x[None]
-        if x.ndim != 4 or x.shape[1] != 3 or not x.is_floating_point():
-            raise ValueError(f"expected float images (B, 3, H, W) or (3, H, W) in [0, 1], or image paths; got {tuple(x.shape)} {x.dtype}")
-        if not torch.isfinite(x).all() or x.min() < -1e-3 or x.max() > 1 + 1e-3:
-            raise ValueError("expected finite image values in [0, 1] (divide 8-bit pixels by 255 once)")
-        x = x.float().clamp(0, 1)
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        return x
+        """Images of any supported type (paths, PIL, numpy, torch; see ``timeartist.data.images``) -> (B, 3, S, S)
+        in [0, 1] at the tokenizer size: the largest centred square, resized to S x S."""
+        return to_image_batch(images, self.visual.config.image_size)
 
     @staticmethod
     def _batches(n: int, batch_size: int, desc: str, progress: bool | None):
