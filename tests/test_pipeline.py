@@ -79,6 +79,25 @@ def test_forecast_shape_and_scale_contract(pipe, method):
     assert isinstance(multi, torch.Tensor) and multi.shape == (2, 5, 3)
 
 
+@pytest.mark.parametrize("method", ["visionts", "artist"])
+def test_forecast_is_scale_free(pipe, method):
+    # forecast(c * x + d) == c * forecast(x) + d to 1e-4 of the series' spread, for c from 1e-8 to 1e12
+    t = np.arange(300)
+    x = np.sin(2 * np.pi * t / 24) + 0.5 * np.sin(2 * np.pi * t / 7) + 0.2 * np.random.default_rng(0).normal(size=300)
+    base = pipe.forecast(x, 30, method=method)  # the period is detected, which must be scale-free too
+    for c in (1e-8, 1e-5, 1e-3, 1.0, 1e3, 1e8, 1e12):
+        for d in (0.0, -3.5):
+            np.testing.assert_allclose(pipe.forecast(c * x + d, 30, method=method), c * base + d, rtol=0, atol=1e-4 * c * x.std(), err_msg=f"c={c}, d={d}")
+
+
+@pytest.mark.parametrize("method", ["visionts", "artist"])
+def test_constant_context_gives_a_constant_forecast(pipe, method):
+    for level in (0.0, 1e-8, -5.0, 1e12):
+        forecast = pipe.forecast(np.full((2, 100), level), 20, method=method)
+        assert (forecast == forecast[:, :1]).all()  # constant, and the context's level
+        np.testing.assert_allclose(forecast[:, 0], level, rtol=1e-12, atol=0)
+
+
 def test_forecast_bad_input(pipe):
     with pytest.raises(ValueError, match="horizon"):
         pipe.forecast(np.arange(50.0), 0)

@@ -45,6 +45,7 @@ from timeartist.models.temporal import TimeArtist
 from timeartist.models.visual import VisionModel
 from timeartist.pipelines.artist import forecast_artist
 from timeartist.pipelines.forecasting import as_rows, fill_nans, forecast_with_outpainter
+from timeartist.pipelines.rendering import is_flat
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ COMPONENT_CLASSES = {cls.__name__: cls for cls in (TimeArtist, VisionModel, Adap
 REQUIRED = ("temporal", "visual")
 METHODS = ("visionts", "artist")
 DEFAULT_METHOD = "visionts"  # measures better on every LTSF set benchmarked so far (BENCHMARKS.md)
-STD_EPS = 1e-8
 
 
 class MultimodalClassifier(Protocol):
@@ -68,12 +68,13 @@ class MultimodalClassifier(Protocol):
 
 
 def _zscore(rows: np.ndarray, what: str) -> np.ndarray:
-    """Rows (B, L) -> per-row z-scores; a constant row has no shape to convey and is an error."""
-    std = rows.std(axis=1, keepdims=True)
-    flat = np.flatnonzero(std[:, 0] < STD_EPS)
+    """Rows (B, L) -> per-row z-scores; a constant row (``is_flat``: relative to its level, so any scale works) has
+    no shape to convey and is an error."""
+    mean, std = rows.mean(axis=1, keepdims=True), rows.std(axis=1, keepdims=True)
+    flat = np.flatnonzero(is_flat(std, mean)[:, 0])
     if flat.size:
         raise ValueError(f"{what}: series {flat.tolist()[:5]} are constant; there is no shape to convert")
-    return (rows - rows.mean(axis=1, keepdims=True)) / std
+    return (rows - mean) / std
 
 
 def resample_rows(rows: np.ndarray | torch.Tensor, length: int) -> torch.Tensor:
