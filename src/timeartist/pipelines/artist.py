@@ -59,12 +59,12 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
     for i in pipe._batches(len(live), batch_size, "forecast (artist)", progress):
         index = live[i : i + batch_size]
         block = z[index]
-        images = pipe.series_to_image(block, aligned=aligned, progress=False)  # (b, 3, S, S)
+        images = pipe.series_to_image(torch.from_numpy(block), aligned=aligned, progress=False)  # (b, 3, S, S)
         canvas = torch.zeros(len(block), images.shape[1], canvas_h, canvas_w)
         canvas[..., : visible * pw] = F.interpolate(images, size=(canvas_h, visible * pw), mode="bilinear", align_corners=False, antialias=True)
         filled = outpainter.outpaint(canvas.to(pipe.device), visible)
         filled = F.interpolate(filled.float().cpu(), size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
-        decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).astype(np.float64)
+        decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).double().numpy()
         scale, offset = _affine_fit(decoded[:, :length], block)
         forecast[index] = (scale * decoded[:, length:] + offset) * std[index] + mean[index]
     return from_rows(check_finite_output(forecast, "forecast"), lead, context, is_torch)

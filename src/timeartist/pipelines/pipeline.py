@@ -1,12 +1,18 @@
 """``TimeArtistPipeline``: the one object a user needs, over the tokenizers, aligners and vision models.
 
     pipe = TimeArtistPipeline.from_pretrained()              # the bundled default model
-    images = pipe.series_to_image(series)                    # (B, 3, S, S) in [0, 1]
+    images = pipe.series_to_image(series)                    # (B, 3, S, S) in [0, 1], numpy for numpy input
     series = pipe.image_to_series(images)                    # (B, L) z-scored shape
     styled = pipe.style_transfer(image, series, alpha=0.3)   # alpha = weight of the series' codes
     fc = pipe.forecast(context, horizon=96)                  # (H,), (B, H) or (B, H, C), input scale
     frame = pipe.forecast_df(df, horizon=24)                 # long frame: unique_id, ds, forecast
     pipe.fit_classifier(X_train, y_train); pipe.classify(X_test)
+
+Return types, one convention for every method: the result is a torch tensor (on the input's device) when the main
+input is one (``series`` for ``series_to_image``, ``images`` for ``image_to_series``, ``image`` for
+``style_transfer`` / ``style_sweep``, ``class_ids`` for ``generate_images``, ``context`` for ``forecast``), and a
+numpy array otherwise (numpy, lists, paths, PIL images, None). ``classify`` returns a numpy array of labels and
+``forecast_df`` a DataFrame, whatever the input.
 
 A pipeline folder holds one sub-folder per component (``config.json`` + ``model.safetensors`` each, diffusers
 style) and an index file ``timeartist_index.json`` naming the component classes and recording the sha256 of every
@@ -75,6 +81,12 @@ def _zscore(rows: np.ndarray, what: str) -> np.ndarray:
     if flat.size:
         raise ValueError(f"{what}: series {flat.tolist()[:5]} are constant; there is no shape to convert")
     return (rows - mean) / std
+
+
+def _like(result: torch.Tensor, given) -> np.ndarray | torch.Tensor:
+    """The return-type convention: ``result`` (on the CPU) as a torch tensor on the device of ``given`` when the input
+    ``given`` is one, else as a numpy array."""
+    return result.to(given.device) if isinstance(given, torch.Tensor) else result.numpy()
 
 
 def resample_rows(rows: np.ndarray | torch.Tensor, length: int) -> torch.Tensor:
@@ -212,8 +224,9 @@ class TimeArtistPipeline:
     def series_to_image(
         self, series, aligned: bool = True, sample: bool = False, guidance: float = 4.0, seed: int | None = None,
         batch_size: int = 64, progress: bool | None = None,
-    ) -> torch.Tensor:  # fmt: skip
-        """Series (L,), (B, L) or (B, L, C) of any length -> images (B*C, 3, S, S) in [0, 1] on the CPU.
+    ) -> np.ndarray | torch.Tensor:  # fmt: skip
+        """Series (L,), (B, L) or (B, L, C) of any length -> images (B*C, 3, S, S) in [0, 1], float32 (torch for torch
+        input, else numpy).
 
         Each series is z-scored and resampled to the tokenizer length. ``aligned=True`` maps the series tokens
         to image tokens with the series->image aligner; ``aligned=False`` decodes the series codes directly with
@@ -232,7 +245,7 @@ class TimeArtistPipeline:
             else:
                 images = self.visual.decode_tokens(self.series_tokens_to_image_tokens(ids)) if aligned else self.visual.decode(q)
             out.append(images.clamp(0, 1).cpu())
-        return check_finite_output(torch.cat(out), "series_to_image")
+        return _like(check_finite_output(torch.cat(out), "series_to_image"), series)
 
     def _require_generator(self) -> TokenGenerator:
         if self.generator is None:
@@ -242,8 +255,9 @@ class TimeArtistPipeline:
     @torch.no_grad()
     def generate_images(
         self, class_ids=None, n: int | None = None, steps: int = 8, guidance: float = 4.0, temperature: float = 1.0, seed: int | None = None,
-    ) -> torch.Tensor:  # fmt: skip
-        """Draw images from the token generator -> (B, 3, S, S) in [0, 1] on the CPU.
+    ) -> np.ndarray | torch.Tensor:  # fmt: skip
+        """Draw images from the token generator -> (B, 3, S, S) in [0, 1], float32 (torch when ``class_ids`` is a
+        tensor, else numpy).
 
         class_ids: ImageNet-style class ids (B,) or None (unconditional, then ``n`` images). guidance g mixes
         logits as uncond + g * (cond - uncond): 0 ignores the classes, 1 is the plain conditional model, and
@@ -253,11 +267,14 @@ class TimeArtistPipeline:
         rng = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         classes = torch.as_tensor(class_ids, dtype=torch.long, device=self.device).reshape(-1) if class_ids is not None else None
         tokens = generator.generate(classes, n=n, steps=steps, guidance=guidance, temperature=temperature, generator=rng)
-        return check_finite_output(self.visual.decode_tokens(tokens).clamp(0, 1).cpu(), "generate_images")
+        return _like(check_finite_output(self.visual.decode_tokens(tokens).clamp(0, 1).cpu(), "generate_images"), class_ids)
 
     @torch.no_grad()
-    def image_to_series(self, images, aligned: bool = True, length: int | None = None, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
-        """Images (paths, PIL, or (B, 3, H, W) in [0, 1]) -> series (B, length or seq_len), z-scored shape.
+    def image_to_series(
+        self, images, aligned: bool = True, length: int | None = None, batch_size: int = 64, progress: bool | None = None
+    ) -> np.ndarray | torch.Tensor:
+        """Images (any type ``timeartist.data.to_image_batch`` takes: paths, PIL, numpy, torch) -> series
+        (B, length or seq_len), z-scored shape, float32 (torch for torch input, else numpy).
 
         ``aligned=True`` maps image tokens to series tokens with the image->series aligner; ``aligned=False``
         decodes the image codes with the series decoder (the shared codebook, "before alignment").
@@ -272,15 +289,15 @@ class TimeArtistPipeline:
                 series = self.temporal.decode(q)
             out.append(series.float().cpu())
         series = check_finite_output(torch.cat(out), "image_to_series")
-        return (resample_rows(series, length) if length else series).numpy()
+        return _like(resample_rows(series, length) if length else series, images)
 
     @torch.no_grad()
-    def style_transfer(self, image, series, alpha: float = 0.5) -> torch.Tensor:
+    def style_transfer(self, image, series, alpha: float = 0.5) -> np.ndarray | torch.Tensor:
         """Render ``image`` in the style of ``series``: decode alpha * q_series + (1 - alpha) * q_image.
 
         alpha is the weight of the series' codes: 0 returns the image's own reconstruction, 1 the series' own
         image (before alignment). One image with B series, B images with one series, or B with B.
-        Returns (B, 3, S, S) in [0, 1].
+        Returns (B, 3, S, S) in [0, 1], float32 (torch when ``image`` is a tensor, else numpy).
         """
         x = self._image_batch(image).to(self.device)
         s, _, _ = self._series_rows(series, "style_transfer")
@@ -291,11 +308,12 @@ class TimeArtistPipeline:
         _, series_ids = self.temporal.encode(s)
         n = max(len(image_ids), len(series_ids))
         out = self.visual.decode_multi_tokens(series_ids.expand(n, -1, -1), image_ids.expand(n, -1, -1), alpha)
-        return check_finite_output(out.clamp(0, 1).cpu(), "style_transfer")
+        return _like(check_finite_output(out.clamp(0, 1).cpu(), "style_transfer"), image)
 
-    def style_sweep(self, image, series, alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 6))) -> torch.Tensor:
+    def style_sweep(self, image, series, alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 6))) -> np.ndarray | torch.Tensor:
         """One image and one series over an alpha grid -> (len(alphas), 3, S, S), alpha as in ``style_transfer``."""
-        return torch.cat([self.style_transfer(image, series, float(a)) for a in alphas])
+        sweep = [self.style_transfer(image, series, float(a)) for a in alphas]
+        return torch.cat(sweep) if isinstance(image, torch.Tensor) else np.concatenate(sweep)
 
     # ------------------------------------------------------------------ forecasting
     def forecast(self, context, horizon: int, method: str = DEFAULT_METHOD, period: int | None = None, batch_size: int = 256, progress: bool | None = None, **kwargs):
@@ -373,7 +391,7 @@ class TimeArtistPipeline:
         if len(channels) != 1:
             raise ValueError(f"all cases need the same number of channels, got {sorted(channels)}")
         rows = resample_to_length(fill_missing(cases), self.temporal.seq_len).reshape(-1, self.temporal.seq_len)  # (n*C, L)
-        images = self.series_to_image(rows, aligned=aligned, batch_size=batch_size, progress=False)
+        images = self.series_to_image(torch.from_numpy(rows), aligned=aligned, batch_size=batch_size, progress=False)
         net = self.classifier_network()
         feats = torch.cat([net.features(images[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(images), batch_size)])
         # Unit length per channel, then per case, so every channel weighs the same in the cosine similarity.
