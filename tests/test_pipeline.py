@@ -122,6 +122,11 @@ def test_constant_context_gives_a_constant_forecast(pipe, method):
         np.testing.assert_allclose(forecast[:, 0], level, rtol=1e-12, atol=0)
 
 
+def test_artist_names_its_longest_horizon(pipe):
+    with pytest.raises(ValueError, match="longest supported horizon for this 100-step context is 100"):
+        pipe.forecast(np.sin(np.arange(100.0)), 101, method="artist")
+
+
 def test_forecast_bad_input(pipe):
     with pytest.raises(ValueError, match="horizon"):
         pipe.forecast(np.arange(50.0), 0)

@@ -38,13 +38,21 @@ def _affine_fit(decoded: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.
 def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress: bool | None = None):
     """Forecast by the Time2Image -> outpaint -> Image2Time path of ``pipe`` (a ``TimeArtistPipeline``).
 
-    context (L,), (B, L) or (B, L, C) -> (H,), (B, H) or (B, H, C) in the input's type and scale.
+    context (L,), (B, L) or (B, L, C) -> (H,), (B, H) or (B, H, C) in the input's type and scale; the horizon may be
+    at most L (a longer one is a ValueError naming the limit: squeezed onto a few canvas columns, the context no
+    longer conveys its shape).
     """
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     rows, lead, is_torch = as_rows(context)
     rows = fill_nans(rows)
     length = rows.shape[1]
+    if horizon > length:
+        raise ValueError(
+            f"method='artist' forecasts at most as many steps as the context has (the context keeps at least half of "
+            f"the canvas): the longest supported horizon for this {length}-step context is {length}, got {horizon}; "
+            "pass a longer context, or use method='visionts', which rolls out long horizons"
+        )
     z, mean, std = (t.numpy() for t in normalise(torch.from_numpy(rows), norm_const=1.0))
     live = np.flatnonzero(std[:, 0] > 0)  # flat rows (std 0) are forecast as their constant
 
