@@ -355,13 +355,15 @@ class TimeArtistPipeline:
         """Forecast every series of a long frame -> a long frame (``id_col``, ``time_col``, ``"forecast"``).
 
         Future timestamps continue each series at ``freq`` (default: inferred from its timestamps); an integer
-        time column continues with step 1 (or the series' last step). ``kwargs`` go to ``forecast``.
+        time column continues with step 1 (or the series' last step). With ``freq`` given, a series with missing
+        time steps is put on its regular grid first, the missing values interpolated as NaNs are (timestamps off
+        the grid are an error). ``kwargs`` go to ``forecast``.
         """
         missing = [c for c in (id_col, time_col, target) if c not in df.columns]
         if missing:
             raise ValueError(f"forecast_df: columns {missing} not found; the frame has {list(df.columns)}")
         frames = []
-        groups = {key: g.sort_values(time_col) for key, g in df.groupby(id_col, sort=False)}
+        groups = {key: _on_grid(g.sort_values(time_col), time_col, target, freq, key) for key, g in df.groupby(id_col, sort=False)}
         by_length: dict[int, list] = {}
         for key, g in groups.items():
             by_length.setdefault(len(g), []).append(key)
@@ -514,6 +516,21 @@ def record_checksums(path: str | os.PathLike) -> Path:
     return root
 
 
+def _on_grid(group: pd.DataFrame, time_col: str, target: str, freq: str | None, key) -> pd.DataFrame:
+    """A series' rows on its regular grid at ``freq``, missing steps as NaN rows (datetime timestamps and a given
+    ``freq`` only; otherwise unchanged). Timestamps off the grid are a ValueError."""
+    if freq is None or pd.api.types.is_numeric_dtype(group[time_col]):
+        return group
+    stamps = pd.DatetimeIndex(pd.to_datetime(group[time_col]))
+    grid = pd.date_range(stamps[0], stamps[-1], freq=freq)
+    if len(grid) == len(stamps) and (grid == stamps).all():
+        return group
+    if stamps.has_duplicates or not stamps.isin(grid).all():
+        raise ValueError(f"series {key!r}: its timestamps are not on a regular {freq!r} grid from {stamps[0]} (duplicates or steps off the grid)")
+    logger.info("series %r: %d missing time steps at %s are interpolated", key, len(grid) - len(stamps), freq)
+    return pd.DataFrame({time_col: grid, target: pd.Series(group[target].to_numpy(), index=stamps).reindex(grid).to_numpy()})
+
+
 def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.Index | np.ndarray:
     """``horizon`` timestamps after the last of ``times`` (datetimes at ``freq`` or inferred; integers step on)."""
     if pd.api.types.is_numeric_dtype(times):
@@ -523,5 +540,5 @@ def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.I
     if freq is None and len(stamps) >= 3:
         freq = pd.infer_freq(stamps)
     if freq is None:
-        raise ValueError(f"series {key!r}: cannot infer the time step from its timestamps; pass freq=")
+        raise ValueError(f"series {key!r}: cannot infer the time step from its timestamps (rows missing or irregular); pass freq= (CLI: --freq), e.g. 'h'")
     return pd.date_range(stamps[-1], periods=horizon + 1, freq=freq)[1:]
