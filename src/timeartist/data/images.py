@@ -63,6 +63,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return Image.fromarray(grey, mode="L").convert("RGB")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
+    if image.mode == "La":  # premultiplied grey + alpha: Pillow converts it to LA only
+        image = image.convert("LA")
     if image.mode in _ALPHA_MODES:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
