@@ -137,22 +137,23 @@ def test_out_of_range_images_are_value_errors(pipe, image, factor):
         _check_finite_or_documented(lambda: pipe.image_to_series(scaled, aligned=False))
 
 
+HOURLY = st.integers(1, 400).map(lambda n: "date,load\n" + "\n".join(f"2024-01-{1 + i // 24:02d} {i % 24:02d}:00,{np.sin(i / 4):.4f}" for i in range(n) if i % 7))
 CSV_BODIES = st.one_of(
-    st.just(""),
-    st.just("date,load\n"),
+    st.sampled_from(["", "date,load\n"]),
     st.text(max_size=200),
     st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=0, max_size=300).map(
         lambda values: "load\n" + "\n".join(str(v) for v in values)
     ),
-    st.integers(1, 400).map(lambda n: "date,load\n" + "\n".join(f"2024-01-{1 + i // 24:02d} {i % 24:02d}:00,{np.sin(i / 4):.4f}" for i in range(n) if i % 7)),
+    HOURLY,  # hourly with gaps: needs --freq
+    HOURLY.map(lambda text: text.replace("date,", "step,")),  # no timestamps
 )
 
 
 @settings(max_examples=30, **SETTINGS)
 @given(
     body=CSV_BODIES,
-    horizon=st.one_of(st.integers(-5, 3000).map(str), st.sampled_from(["", "ten", "1e3"])),
-    extra=st.lists(st.sampled_from([["--freq", "h"], ["--freq", "often"], ["--period", "24"], ["--period", "-1"], ["--context", "50"],
+    horizon=st.one_of(st.integers(1, 3000).map(str), st.integers(1, 200).map(str), st.sampled_from(["0", "-3", "ten"])),
+    extra=st.lists(st.sampled_from([["--freq", "h"], ["--freq", "often"], ["--period", "24"], ["--period", "0"], ["--context", "50"],
                                     ["--method", "artist"], ["--column", "load"], ["--column", "nope"], ["--plot", "{dir}"]]), max_size=3),
 )
 def test_the_cli_never_prints_a_traceback(tiny_pipeline_dir, tmp_path, body, horizon, extra):
