@@ -147,6 +147,8 @@ class TimeArtistPipeline:
         if not isinstance(components, dict):
             raise CheckpointError(f"{index_path} has no 'components' mapping; write the folder again with save_pretrained / `timeartist export`")
         hashes = index.get("sha256", {})
+        if not isinstance(hashes, dict):
+            raise CheckpointError(f"{index_path}: 'sha256' must map file names to hashes; write the folder again with save_pretrained / `timeartist export`")
         missing = [name for name in REQUIRED if name not in components]
         if missing:
             raise CheckpointError(f"{index_path} lists no {missing} component; a pipeline needs {list(REQUIRED)}")
@@ -324,7 +326,9 @@ class TimeArtistPipeline:
         type and scale.
 
         method="visionts": fold the context by its period into an image, outpaint the future columns, read them
-        back. method="artist": series -> image through the tokenizers and aligners, outpaint, image -> series.
+        back; a horizon beyond half the canvas is rolled out (``forecast_with_outpainter``). method="artist": series
+        -> image through the tokenizers and aligners, outpaint, image -> series; at most L steps. A constant context
+        is forecast as its constant; a forecast is scale-free (``c * x + d`` gives ``c * forecast(x) + d``).
         period: seasonal period in steps (``None``: detected per series).
         """
         if method not in METHODS:
