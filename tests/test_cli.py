@@ -170,3 +170,89 @@ def test_bench_ltsf_fixed_seasonal_mean_k(data_root, tmp_path):
             "--methods", "seasonal_mean", "--seasonal-mean-k", "ETTh1=30", "--out", str(tmp_path)]  # fmt: skip
     assert main(argv) == 0
     assert '"ETTh1": 30' in (tmp_path / "ltsf.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def gappy_csv(tmp_path_factory):
+    """Hourly data with 3 rows missing: the time step cannot be inferred."""
+    path = tmp_path_factory.mktemp("gappy") / "gappy.csv"
+    stamps = pd.date_range("2024-01-01", periods=300, freq="h")
+    frame = pd.DataFrame({"date": stamps, "load": 10 + np.sin(2 * np.pi * np.arange(300) / 24)})
+    frame.drop(index=[50, 51, 200]).to_csv(path, index=False)
+    return path
+
+
+def test_forecast_freq_handles_gappy_timestamps(tiny_pipeline_dir, gappy_csv, tmp_path, capsys):
+    out = tmp_path / "fc.csv"
+    argv = ["forecast", "--model", str(tiny_pipeline_dir), "--csv", str(gappy_csv), "--horizon", "6", "--out", str(out)]
+    assert main(argv) == 2
+    assert "--freq" in capsys.readouterr().err
+    assert main(argv + ["--freq", "h"]) == 0
+    frame = pd.read_csv(out, parse_dates=["ds"])
+    assert len(frame) == 6 and frame.ds.iloc[0] == pd.Timestamp("2024-01-13 12:00") and np.isfinite(frame.forecast).all()
+    assert main(argv + ["--freq", "fortnightly"]) == 2
+    assert "--freq 'fortnightly'" in capsys.readouterr().err
+
+
+def _bad_arguments(tmp_path, series_csv, tiny_pipeline_dir):
+    """(argv, text the one-line error must contain) for bad arguments and unusable paths."""
+    empty, header_only, not_a_dir = tmp_path / "empty.csv", tmp_path / "header.csv", tmp_path / "file"
+    empty.write_text("")
+    header_only.write_text("date,load\n")
+    not_a_dir.write_text("a file, not a folder")
+    broken = tmp_path / "broken_model"
+    broken.mkdir()
+    (broken / "timeartist_index.json").write_text("{not json")
+    csv = str(series_csv)
+    forecast = ["forecast", "--csv", csv, "--horizon", "3"]
+    return [
+        (forecast + ["--plot", str(tmp_path)], str(tmp_path)),
+        (forecast + ["--out", str(not_a_dir / "fc.csv")], str(not_a_dir)),
+        (["forecast", "--csv", str(empty), "--horizon", "3"], str(empty)),
+        (["forecast", "--csv", str(header_only), "--horizon", "3"], str(header_only)),
+        (forecast + ["--freq", "often"], "--freq"),
+        (forecast + ["--column", "nope"], "column 'nope'"),
+        (["convert", "image2series", "--images", csv], "cannot read image"),
+        (["style", "--image", csv, "--csv", csv], "cannot read image"),
+        (["convert", "series2image", "--csv", csv, "--out", str(not_a_dir / "out")], str(not_a_dir)),
+        (["classify", "--train", str(tmp_path / "none.ts"), "--test", str(tmp_path / "none.ts")], "none.ts"),
+        (["generate", "--out", str(not_a_dir / "gen")], str(not_a_dir)),
+    ], (forecast + ["--model", str(broken)], str(broken / "timeartist_index.json"))
+
+
+def test_bad_arguments_fail_fast_with_one_line_naming_the_path(tmp_path, series_csv, tiny_pipeline_dir, monkeypatch, capsys):
+    import time
+
+    from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+    cases, broken_model = _bad_arguments(tmp_path, series_csv, tiny_pipeline_dir)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the inputs were checked")
+
+    monkeypatch.setattr(TimeArtistPipeline, "from_pretrained", no_model)
+    for argv, expected in cases:
+        started = time.perf_counter()
+        assert main(argv + ["--model", str(tiny_pipeline_dir)]) == 2, argv
+        assert time.perf_counter() - started < 1.0, argv
+        err = capsys.readouterr().err.strip()
+        assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err, (argv, err)
+    monkeypatch.undo()
+    argv, expected = broken_model  # a broken index file is named too
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1
+
+
+def test_unexpected_errors_are_one_line_with_exit_code_1(series_csv, tmp_path, monkeypatch, capsys):
+    from timeartist import cli
+
+    def bug(args):
+        raise RuntimeError("something deep inside\nwith two lines")
+
+    monkeypatch.setattr(cli, "_pipeline", bug)
+    assert main(["forecast", "--csv", str(series_csv), "--horizon", "3", "--out", str(tmp_path / "fc.csv")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "internal error" in err and "--debug" in err and len(err.splitlines()) == 1
+    with pytest.raises(RuntimeError):
+        main(["--debug", "forecast", "--csv", str(series_csv), "--horizon", "3", "--out", str(tmp_path / "fc.csv")])

@@ -103,6 +103,38 @@ def test_detected_period_and_long_direct_horizon():
     assert forecast_with_outpainter(walk, 200, RepeatLastColumn(), period=1).shape == (200,)
 
 
+class SpyRepeatLastColumn(RepeatLastColumn):
+    """Seasonal naive in image space that records how many patch columns of context each pass saw."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.visible = []
+
+    def outpaint(self, images, visible_cols):
+        self.visible.append(visible_cols)
+        return super().outpaint(images, visible_cols)
+
+
+@pytest.mark.parametrize("horizon", [2000, 10000])
+def test_long_horizons_are_rolled_out_with_the_whole_context(horizon):
+    # 512 steps of context = 22 periods of 24 (padded); the canvas is 64 columns, so one pass forecasts 32 periods.
+    series = periodic(512 + horizon)
+    spy = SpyRepeatLastColumn()
+    pred = forecast_with_outpainter(series[:512], horizon, spy, period=24)
+    assert len(spy.visible) == -(-horizon // (24 * 32))  # passes of at most half the canvas
+    assert min(spy.visible) == 22  # every pass sees every context period, one column each (never a squeezed fold)
+    np.testing.assert_allclose(pred, series[512:], atol=1e-3)  # seasonal naive carried over 10,000 steps
+
+
+def test_long_horizon_benchmark_script(tiny_pipeline_dir, bench_script, tmp_path):
+    results = bench_script("long_horizon").main(
+        ["--model", str(tiny_pipeline_dir), "--synthetic-only", "--horizons", "50,300", "--context", "96", "--out", str(tmp_path)]
+    )
+    assert set(results["synthetic"]) == {50, 300}
+    assert set(results["synthetic"][300]) == {"timeartist", "seasonal_naive", "seasonal_mean"}
+    assert np.isfinite(results["synthetic"][300]["timeartist"]["mse"]) and (tmp_path / "long_horizon.md").is_file()
+
+
 def test_detect_period_and_frequency_candidates():
     t = np.arange(1200)
     x = np.sin(2 * np.pi * t / 24) + 0.01 * t + 0.2 * np.random.default_rng(0).normal(size=1200)

@@ -7,7 +7,9 @@ subprocess and kill it with SIGKILL. The 2-process data-parallel run is tested o
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,7 +22,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from timeartist.hub import PretrainedMixin
+from timeartist.hub import CheckpointError, PretrainedMixin
 from timeartist.training import EMA, Trainer, TrainerConfig, TrainingTask, cosine_schedule, list_checkpoints
 from timeartist.training import engine
 
@@ -189,6 +191,39 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     trainer.fit()
     assert not list((tmp_path / "checkpoints").glob(".tmp-*"))
     assert [p.name for p in list_checkpoints(tmp_path)] == ["checkpoint-00000003", "checkpoint-00000006"]
+
+
+def _overwrite_middle(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2 : len(raw) // 2 + 32] = b"\x13" * 32
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "damage", [_overwrite_middle, lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2])], ids=["bytes", "truncated"]
+)
+def test_resume_skips_a_damaged_latest_checkpoint(tmp_path, damage, caplog):
+    reference = load_file(train(tmp_path / "uninterrupted") / "model.safetensors")
+    out = tmp_path / "damaged"
+    train(out, max_train_steps=6)
+    assert (out / "export").is_dir()
+    shutil.rmtree(out / "export")
+    latest = list_checkpoints(out)[-1] / engine._STATE_FILE
+    damage(latest)
+    with caplog.at_level(logging.WARNING, logger=engine.__name__):
+        resumed = load_file(train(out) / "model.safetensors")
+    assert str(latest) in caplog.text and "checkpoint-00000006" in caplog.text
+    for k in reference:  # resumed from step 3, so the same weights as the uninterrupted run
+        assert torch.allclose(reference[k], resumed[k], atol=1e-6, rtol=0), k
+    assert [int(p.name.split("-")[1]) for p in list_checkpoints(out)] == [9, 12]
+
+
+def test_resume_with_no_intact_checkpoint_is_a_clear_error(tmp_path):
+    train(tmp_path, max_train_steps=6)
+    for checkpoint in list_checkpoints(tmp_path):
+        _overwrite_middle(checkpoint / "rng-0.pt")
+    with pytest.raises(CheckpointError, match="none of the 2 checkpoints"):
+        train(tmp_path)
 
 
 def _script(argv: list[str]) -> None:

@@ -1,8 +1,10 @@
 """The ``timeartist`` command line.
 
-Each subcommand is a ``_cmd_*`` function registered in ``build_parser``. Errors a user can fix (bad input,
-missing files, mismatched checkpoints) end the program with one line on stderr and exit code 2; ``--debug``
-shows the full traceback instead. Every command that makes figures writes PNGs next to its other outputs.
+Each subcommand is a ``_cmd_*`` function registered in ``build_parser``; each checks its inputs and output paths
+before it loads the model. Exit codes: 0 done; 2 an error the user can fix (bad input or argument, a missing,
+unreadable, damaged or mismatched file, an unwritable output), one line on stderr naming the file or argument;
+1 anything else (a bug), also one line. ``--debug`` shows the full traceback instead. Every command that makes
+figures writes PNGs next to its other outputs.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from timeartist import __version__
 
 logger = logging.getLogger("timeartist")
 
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, KeyError)
+USER_ERRORS = (ValueError, OSError, KeyError)  # ValueError includes CheckpointError and NonFiniteOutputError
+POSITIVE_ARGS = ("horizon", "context", "period", "window", "count", "n", "steps")  # integer options that must be > 0
 TIME_COLUMNS = ("ds", "date", "time", "timestamp", "datetime", "Date", "Time")
 
 
@@ -40,7 +43,14 @@ def _read_series_csv(path: str, column: str | None):
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"CSV file not found: {path}")
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty; expected a CSV with a header row and one row per time step") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path} is not a readable CSV ({error})") from None
+    if frame.empty:
+        raise ValueError(f"{path} has a header but no rows")
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     if column is None:
         if not numeric:
@@ -64,22 +74,40 @@ def _windows(values: np.ndarray, window: int, count: int) -> np.ndarray:
 
 
 def _out_dir(path: str) -> Path:
+    """An output folder, created if needed; one that cannot be is a ValueError naming it."""
     out = Path(path)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the output folder {out}: {error.strerror or error}") from None
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"cannot write into the output folder {out}: permission denied")
+    return out
+
+
+def _out_file(path: str | None, flag: str) -> Path | None:
+    """An output file path whose folder exists (created if needed) and is writable; a directory is an error."""
+    if path is None:
+        return None
+    out = Path(path)
+    if out.is_dir():
+        raise ValueError(f"{flag} {out} is a directory; expected a file path")
+    _out_dir(str(out.parent))
     return out
 
 
 # ---------------------------------------------------------------------------------------------- commands
 def _cmd_convert(args) -> int:
     from timeartist import viz
+    from timeartist.data.images import load_image
 
-    pipe = _pipeline(args)
-    out = _out_dir(args.out)
     aligned = not args.before_alignment
     if args.direction == "series2image":
         if not args.csv:
             raise ValueError("series2image needs --csv FILE")
         values, _, column = _read_series_csv(args.csv, args.column)
+        out = _out_dir(args.out)
+        pipe = _pipeline(args)
         windows = _windows(values, args.window or pipe.temporal.seq_len, args.count)
         images = pipe.series_to_image(windows, aligned=aligned)
         for i, image in enumerate(images):
@@ -90,27 +118,55 @@ def _cmd_convert(args) -> int:
             raise ValueError("image2series needs --images FILE [FILE ...]")
         import pandas as pd
 
-        series = pipe.image_to_series(args.images, aligned=aligned, length=args.window)
+        photos = [load_image(path) for path in args.images]
+        out = _out_dir(args.out)
+        pipe = _pipeline(args)
+        series = pipe.image_to_series(photos, aligned=aligned, length=args.window)
         pd.DataFrame(series.T, columns=[Path(p).stem for p in args.images]).to_csv(out / "series.csv", index_label="step")
-        viz.save_pairs_plot(pipe._image_batch(args.images), list(series), out / "image2series.png", titles=[Path(p).name for p in args.images])
+        viz.save_pairs_plot(pipe._image_batch(photos), list(series), out / "image2series.png", titles=[Path(p).name for p in args.images])
     logger.info("wrote %s", out)
     print(f"wrote {out}")
     return 0
 
 
+def _alphas(args) -> list[float]:
+    """--alphas (a comma-separated grid) or --alpha -> style weights in [0, 1]."""
+    try:
+        alphas = [float(a) for a in args.alphas.split(",")] if args.alphas else [args.alpha]
+    except ValueError:
+        raise ValueError(f"--alphas expects numbers separated by commas, e.g. 0,0.5,1; got {args.alphas!r}") from None
+    if not all(0 <= a <= 1 for a in alphas):
+        raise ValueError(f"style weights must be in [0, 1], got {alphas}")
+    return alphas
+
+
 def _cmd_style(args) -> int:
     from timeartist import viz
+    from timeartist.data.images import load_image
 
-    pipe = _pipeline(args)
-    out = _out_dir(args.out)
     values, _, column = _read_series_csv(args.csv, args.column)
+    image = load_image(args.image)
+    alphas = _alphas(args)
+    out = _out_dir(args.out)
+    pipe = _pipeline(args)
     window = _windows(values, args.window or pipe.temporal.seq_len, 1)
-    alphas = [float(a) for a in args.alphas.split(",")] if args.alphas else [args.alpha]
-    images = pipe.style_sweep(args.image, window, alphas)
+    images = pipe.style_sweep(image, window, alphas)
     viz.save_image_grid(images, out / "style.png", titles=[f"alpha={a:g}" for a in alphas])
     viz.save_series_plot(window[0], out / "style_series.png", title=f"{column} (style source)")
     print(f"wrote {out / 'style.png'}")
     return 0
+
+
+def _check_freq(freq: str | None) -> str | None:
+    """A pandas frequency alias, or a ValueError saying what is expected."""
+    if freq is not None:
+        import pandas as pd
+
+        try:
+            pd.tseries.frequencies.to_offset(freq)
+        except ValueError:
+            raise ValueError(f"--freq {freq!r} is not a pandas frequency; expected e.g. 'h', '15min', 'D', 'W', 'MS'") from None
+    return freq
 
 
 def _cmd_forecast(args) -> int:
@@ -118,18 +174,19 @@ def _cmd_forecast(args) -> int:
 
     from timeartist import viz
 
-    pipe = _pipeline(args)
     values, times, column = _read_series_csv(args.csv, args.column)
+    freq = _check_freq(args.freq)
+    out, plot = _out_file(args.out, "--out"), _out_file(args.plot, "--plot")
     if args.context:
         values, times = values[-args.context :], times.iloc[-args.context :] if times is not None else None
     history = pd.DataFrame({"unique_id": column, "ds": times if times is not None else np.arange(len(values)), "y": values})
-    frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    if args.plot:
+    pipe = _pipeline(args)
+    frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period, freq=freq)
+    frame.to_csv(out, index=False)
+    if plot:
         title = f"{column}: {args.horizon}-step forecast ({args.method})"
-        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, args.plot, title=title, history_steps=max(4 * args.horizon, 96))
-    print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96))
+    print(f"wrote {out}" + (f" and {plot}" if plot else ""))
     return 0
 
 
@@ -137,12 +194,12 @@ def _cmd_classify(args) -> int:
     from timeartist import viz
     from timeartist.data import load_ts
 
-    pipe = _pipeline(args)
-    out = _out_dir(args.out)
     X_train, y_train = load_ts(args.train)
     X_test, y_test = load_ts(args.test)
     if y_train is None:
         raise ValueError(f"{args.train} has no class labels; fit_classifier needs them")
+    out = _out_dir(args.out)
+    pipe = _pipeline(args)
     pipe.fit_classifier(X_train, y_train)
     predicted = pipe.classify(X_test)
     import pandas as pd
@@ -160,6 +217,7 @@ def _cmd_classify(args) -> int:
 def _cmd_demo(args) -> int:
     from timeartist.demo import run_demo
 
+    _out_dir(args.out)
     index = run_demo(args.out, _pipeline(args), quick=args.quick)
     print(f"demo gallery: {index}")
     return 0
@@ -246,11 +304,11 @@ def _cmd_bench(args) -> int:
 def _cmd_generate(args) -> int:
     from timeartist import viz
 
-    pipe = _pipeline(args)
     classes = _split_ints(args.classes) if args.classes else None
     class_ids = [c for c in classes for _ in range(args.n)] if classes else None
-    images = pipe.generate_images(class_ids, n=None if classes else args.n, steps=args.steps, guidance=args.guidance, seed=args.seed)
     out = _out_dir(args.out)
+    pipe = _pipeline(args)
+    images = pipe.generate_images(class_ids, n=None if classes else args.n, steps=args.steps, guidance=args.guidance, seed=args.seed)
     titles = [f"class {c}" for c in class_ids] if class_ids else None
     viz.save_image_grid(images, out / "generated.png", titles=titles, ncols=max(args.n, 1) if classes else 8)
     print(f"wrote {out / 'generated.png'}")
@@ -261,6 +319,7 @@ def _cmd_export(args) -> int:
     from timeartist.models.outpainter import MAEOutpainter
     from timeartist.pipelines.pipeline import TimeArtistPipeline
 
+    _out_dir(args.out)
     pipe = TimeArtistPipeline.from_pretrained(args.base)
     if args.outpainter:
         folder = Path(args.outpainter)
@@ -355,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--column")
     p.add_argument("--context", type=int, help="use only the last N steps as context")
     p.add_argument("--period", type=int, help="seasonal period in steps (default: detected)")
+    p.add_argument("--freq", help="time step of the CSV's timestamps as a pandas alias, e.g. h, 15min, D (default: inferred; needed when rows are missing)")
     p.add_argument("--method", default="visionts", choices=["visionts", "artist"])
     p.add_argument("--out", default="forecast.csv")
     p.add_argument("--plot", help="PNG of the forecast with its history")
@@ -429,19 +489,25 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    if getattr(args, "horizon", 1) is not None and getattr(args, "horizon", 1) <= 0:
-        parser.error(f"--horizon must be positive, got {args.horizon}")
+    for name in POSITIVE_ARGS:
+        value = getattr(args, name, None)
+        if value is not None and value <= 0:
+            parser.error(f"--{name} must be positive, got {value}")
     if args.command == "bench":
         args.datasets = args.datasets or BENCH_DEFAULTS[args.suite][0]
         args.methods = args.methods or BENCH_DEFAULTS[args.suite][1]
     try:
         return int(args.func(args) or 0)
-    except USER_ERRORS as err:
+    except Exception as err:
         if args.debug:
             raise
+        user_error = isinstance(err, USER_ERRORS)
         msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+        msg = " ".join(line.strip() for line in str(msg).splitlines())  # one line, also for multi-line messages
+        if not user_error:
+            msg = f"internal error ({type(err).__name__}: {msg}); run with --debug for the traceback and report it"
         print(f"timeartist {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        return 2 if user_error else 1
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from timeartist import viz
+from timeartist.data.images import to_image_batch
 from timeartist.hub import atomic_write
 from timeartist.models.imagenet_classes import imagenet_classes
 from timeartist.pipelines.pipeline import TimeArtistPipeline
@@ -35,17 +36,10 @@ GENERATED_CLASSES = (948, 130, 31, 388, 417, 323)  # Granny Smith, flamingo, tre
 
 
 def _photos() -> torch.Tensor:
-    """Sample photos from scikit-image as (B, 3, H, W) in [0, 1] (each centre-cropped to a square)."""
+    """Sample photos from scikit-image as (B, 3, 256, 256) in [0, 1] (the pipeline's preprocessing rule)."""
     import skimage.data
 
-    out = []
-    for name in PHOTOS:
-        pixels = getattr(skimage.data, name)()
-        side = min(pixels.shape[:2])
-        top, left = (pixels.shape[0] - side) // 2, (pixels.shape[1] - side) // 2
-        square = torch.from_numpy(pixels[top : top + side, left : left + side].copy()).permute(2, 0, 1).float() / 255.0
-        out.append(torch.nn.functional.interpolate(square[None], size=(256, 256), mode="bilinear", antialias=True)[0])
-    return torch.stack(out)
+    return to_image_batch([getattr(skimage.data, name)() for name in PHOTOS], 256)
 
 
 def _series() -> dict[str, tuple[np.ndarray, int]]:
@@ -77,7 +71,7 @@ def _generated(pipe: TimeArtistPipeline, series: np.ndarray, name: str, path: Pa
         images.append(pipe.series_to_image(np.tile(series, (draws, 1)), sample=True, seed=0))
         titles += [f"{name}, draw {i + 1}" for i in range(draws)]
         caption += f", and {draws} images drawn for one {name} series"
-    viz.save_image_grid(torch.cat(images), path, titles=titles, ncols=len(classes))
+    viz.save_image_grid(np.concatenate(images), path, titles=titles, ncols=len(classes))
     return path.name, caption + "; the images are only as detailed as the image tokenizer can decode."
 
 
@@ -105,7 +99,7 @@ def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick:
     if aligned:
         rows.append(pipe.series_to_image(windows, aligned=True))
         titles += [f"{name} (after alignment)" for name in real]
-    viz.save_pairs_plot(torch.cat(rows), [w for _ in rows for w in windows], out / "series2image.png", titles=titles)
+    viz.save_pairs_plot(np.concatenate(rows), [w for _ in rows for w in windows], out / "series2image.png", titles=titles)
     figures.append(("series2image.png", "Series -> image: real series and the images of their tokens, before and after alignment."))
 
     alphas = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]

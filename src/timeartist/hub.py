@@ -3,11 +3,16 @@
 Nothing here touches the network. ``from_pretrained`` takes a local directory only; a missing file is a
 ``FileNotFoundError`` that names the path it expected. A state dict that does not match the model raises
 ``CheckpointError`` listing the missing, unexpected and wrongly shaped keys, instead of loading partially.
+
+Damaged files are ``CheckpointError`` too, naming the file and what to do: a weight file whose sha256 differs from
+the one recorded for it (a pipeline's index records one per file), a truncated file or a bad safetensors header
+(checked on every load, with or without a recorded hash), and a config that is not valid JSON.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -16,7 +21,10 @@ from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from timeartist.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +32,42 @@ CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
 M = TypeVar("M", bound="PretrainedMixin")
+RESTORE_HINT = "restore it from its source (reinstall timeartist for the bundled model) or write the folder again with save_pretrained / `timeartist export`"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint does not fit the model it is loaded into (missing, unexpected or mis-shaped keys)."""
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike, expected: str, hint: str = RESTORE_HINT) -> None:
+    """CheckpointError naming ``path`` (and ending with ``hint``, what to do) unless its sha256 is ``expected``."""
+    actual = file_sha256(path)
+    if actual != expected:
+        raise CheckpointError(f"{path} is damaged: its sha256 {actual[:16]}... differs from the recorded {expected[:16]}...; {hint}")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """A JSON file's value; a file that is not valid JSON is a CheckpointError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path} is not valid JSON ({error}); {RESTORE_HINT}") from None
+
+
+def load_weights(path: str | os.PathLike, sha256: str | None = None, device: str = "cpu") -> dict[str, torch.Tensor]:
+    """A safetensors file -> state dict, after checking ``sha256`` when given; a truncated file or a bad header is
+    a CheckpointError naming the file."""
+    if sha256 is not None:
+        verify_sha256(path, sha256)
+    try:
+        return load_file(path, device=device)
+    except SafetensorError as error:
+        raise CheckpointError(f"{path} is damaged ({error}); {RESTORE_HINT}") from None
 
 
 def atomic_write(path: str | os.PathLike, write_fn) -> None:
@@ -101,8 +141,9 @@ class PretrainedMixin:
         return path
 
     @classmethod
-    def from_pretrained(cls: type[M], path: str | os.PathLike, map_location: str | torch.device = "cpu") -> M:
-        """Load a folder written by ``save_pretrained``. Strict: every key and shape must match."""
+    def from_pretrained(cls: type[M], path: str | os.PathLike, map_location: str | torch.device = "cpu", sha256: str | None = None) -> M:
+        """Load a folder written by ``save_pretrained``. Strict: every key and shape must match. ``sha256``: the
+        recorded hash of ``model.safetensors`` (checked when given; a pipeline's index records it)."""
         path = Path(path)
         config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
         for f in (config_path, weights_path):
@@ -110,8 +151,8 @@ class PretrainedMixin:
                 raise FileNotFoundError(
                     f"{cls.__name__}.from_pretrained expected {f} (a folder with {CONFIG_NAME} and {WEIGHTS_NAME})"
                 )
-        config = config_from_dict(cls.config_class, json.loads(config_path.read_text()))
+        config = config_from_dict(cls.config_class, read_json(config_path))
         model = cls(config)
-        load_state_dict_strict(model, load_file(weights_path, device=str(map_location)), source=str(weights_path))
+        load_state_dict_strict(model, load_weights(weights_path, sha256, device=str(map_location)), source=str(weights_path))
         logger.info("loaded %s from %s", cls.__name__, path)
         return model.to(map_location)

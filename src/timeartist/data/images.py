@@ -1,11 +1,27 @@
-"""Images for the visual tokenizer: a recursive image-folder dataset and a webdataset tar-shard stream.
+"""Images for the visual tokenizer: one preprocessing rule, a recursive image-folder dataset, a webdataset stream.
 
-Both yield float32 tensors ``(3, S, S)`` in ``[0, 1]`` after: any Pillow mode -> 8-bit RGB, resize of the
-shorter edge (bicubic, antialiased), a centre or random ``S x S`` crop, and an optional random horizontal
-flip. For training, ``ImageTransform(scale=...)`` instead takes a random square of a random fraction of the
-shorter edge (crops over scales) and ``jitter`` varies brightness, contrast and saturation. Randomness comes
-from ``torch`` so that ``torch.manual_seed`` and DataLoader worker seeding apply. Pillow + numpy only (no
-torchvision).
+The rule (``to_image_batch`` for inference, ``ImageTransform`` for training data), the same for every input type:
+
+1. Any input becomes RGB float32 in [0, 1] (``image_tensor``): a path or a PIL image of any mode goes through
+   ``to_rgb``; an array is read by its dtype: uint8 as 0..255, uint16 as 0..65535, other integers as 0..255 (values
+   outside are an error), bool as 0/1, floats as [0, 1] (values outside [0, 1] by more than 1e-3, NaN or inf are
+   an error: divide 8-bit values by 255 once). One channel is grey; a fourth channel is alpha, composited over
+   white (as ``to_rgb`` does for RGBA images).
+   Layouts: numpy arrays are channels-last as PIL and matplotlib have them, ``(H, W)``, ``(H, W, C)``,
+   ``(B, H, W, C)`` with C = 1, 3 or 4 (an array whose last axis is no channel count but whose third-from-last
+   is 3 is read channels-first, ``(3, H, W)`` / ``(B, 3, H, W)``); torch tensors are channels-first,
+   ``(H, W)``, ``(C, H, W)`` or ``(B, C, H, W)``.
+2. ``crop_square``: the largest centred square (a random one, and smaller by ``resize / size``, for training
+   crops) is resized to ``S x S`` (bicubic, antialiased when shrinking; clamped to [0, 1]). This equals resizing the
+   shorter side to ``S`` and centre-cropping, up to resampling at the crop's edges, and never builds a huge
+   intermediate image for a very elongated input.
+
+So the same photo as a file, a PIL image, a uint8 or float numpy array or a torch tensor gives the same tensor
+within float rounding. Randomness comes from ``torch`` so that ``torch.manual_seed`` and DataLoader worker seeding
+apply. Pillow + numpy + torch only (no torchvision).
+
+Training augmentations (random crops only): ``ImageTransform(scale=(lo, hi))`` takes squares of a random fraction
+of the shorter edge (crops over scales) and ``jitter`` varies brightness, contrast and saturation.
 
 Held-out images: ``ImageFolderDataset(split="train" | "heldout")`` splits a folder by a hash of each file name
 (``is_heldout``), one file in ``HELDOUT_EVERY``, so the split of a file never changes when files are added.
@@ -23,6 +39,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, IterableDataset
 
@@ -33,6 +50,11 @@ _ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 _WIDE_GREY_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")  # 16-bit data as Pillow opens 16-bit PNG / TIFF
 HELDOUT_EVERY = 10
 SPLITS = ("all", "train", "heldout")
+_CHANNELS = (1, 3, 4)  # grey, RGB, RGB + alpha
+_RANGE_SLACK = 1e-3  # float pixels this far outside [0, 1] are rounding, not another value range
+LAYOUTS_HINT = (
+    "a path, a PIL image, numpy (H, W), (H, W, C) or (B, H, W, C), or torch (C, H, W) or (B, C, H, W), with C = 1, 3 or 4"
+)
 
 
 def is_heldout(name: str, every: int = HELDOUT_EVERY) -> bool:
@@ -55,6 +77,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         return Image.fromarray(grey, mode="L").convert("RGB")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
+    if image.mode == "La":  # premultiplied grey + alpha: Pillow converts it to LA only
+        image = image.convert("LA")
     if image.mode in _ALPHA_MODES:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -78,15 +102,93 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> Im
         raise ValueError(f"{name}: cannot read image ({error})") from None
 
 
+def _unit_range(x: torch.Tensor) -> torch.Tensor:
+    """Pixel values by dtype -> float32 in [0, 1]; see the module docstring for the ranges."""
+    if x.dtype == torch.bool:
+        return x.float()
+    top = 1.0 if x.is_floating_point() else 65535.0 if x.dtype == torch.uint16 else 255.0
+    x = x.float()
+    if top > 1:
+        if x.numel() and (float(x.min()) < 0 or float(x.max()) > top):
+            raise ValueError(f"integer pixels must be in [0, {top:.0f}], got values from {float(x.min()):.0f} to {float(x.max()):.0f}")
+        return x / top
+    if not torch.isfinite(x).all():
+        raise ValueError("image values must be finite, got NaN or inf")
+    if x.numel() and (float(x.min()) < -_RANGE_SLACK or float(x.max()) > 1 + _RANGE_SLACK):
+        raise ValueError(
+            f"float pixels must be in [0, 1], got values from {float(x.min()):.4g} to {float(x.max()):.4g} "
+            "(divide 8-bit values by 255 once, or pass uint8)"
+        )
+    return x.clamp(0, 1)
+
+
+def _to_rgb_channels(x: torch.Tensor) -> torch.Tensor:
+    """(..., C, H, W) in [0, 1] with C = 1, 3 or 4 -> (..., 3, H, W): grey repeated, alpha composited over white."""
+    if x.shape[-3] == 1:
+        return x.expand(*x.shape[:-3], 3, *x.shape[-2:])
+    if x.shape[-3] == 4:
+        rgb, alpha = x[..., :3, :, :], x[..., 3:, :, :]
+        return rgb * alpha + (1 - alpha)
+    return x
+
+
+def image_tensor(image) -> torch.Tensor:
+    """One image or a batch -> float32 ``(3, H, W)`` or ``(B, 3, H, W)`` in [0, 1], by the rule of the module
+    docstring. Unreadable files, unknown layouts and out-of-range values raise ValueError saying what was expected."""
+    if isinstance(image, (str, os.PathLike)):
+        image = load_image(image)
+    if isinstance(image, Image.Image):
+        return torch.from_numpy(np.asarray(to_rgb(image), dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+    is_torch = isinstance(image, torch.Tensor)
+    try:
+        x = image.detach().cpu() if is_torch else torch.from_numpy(np.ascontiguousarray(image))
+    except TypeError:  # numpy dtypes torch has no type for (object, strings, ...)
+        raise ValueError(f"expected {LAYOUTS_HINT}; got an array of dtype {np.asarray(image).dtype}") from None
+    shape = tuple(x.shape)
+    if x.ndim == 2:
+        x = x[None]
+    elif not is_torch and x.ndim in (3, 4) and (shape[-1] in _CHANNELS or shape[-3] != 3):
+        x = x.movedim(-1, -3)  # numpy: channels-last
+    if x.ndim not in (3, 4) or x.shape[-3] not in _CHANNELS or min(x.shape) == 0:
+        raise ValueError(f"expected {LAYOUTS_HINT}; got {'torch' if is_torch else 'numpy'} shape {shape}")
+    return _to_rgb_channels(_unit_range(x)).contiguous()
+
+
+def crop_square(images: torch.Tensor, size: int, side: int | None = None, top: int | None = None, left: int | None = None) -> torch.Tensor:
+    """``(B, 3, H, W)`` -> ``(B, 3, size, size)``: the ``side x side`` square at (``top``, ``left``) (defaults: the
+    largest square, centred) resized to ``size x size``, bicubic, antialiased when shrinking, clamped to [0, 1]."""
+    height, width = images.shape[-2:]
+    side = min(height, width) if side is None else side
+    top = (height - side) // 2 if top is None else top
+    left = (width - side) // 2 if left is None else left
+    square = images[..., top : top + side, left : left + side]
+    if side == size:
+        return square
+    resized = F.interpolate(square, size=(size, size), mode="bicubic", align_corners=False, antialias=side > size)
+    return resized.clamp(0, 1)
+
+
+def to_image_batch(images, size: int) -> torch.Tensor:
+    """Images of any supported type -> ``(B, 3, size, size)`` float32 in [0, 1] (the module docstring's rule).
+
+    ``images``: one image or batch as ``image_tensor`` takes it, or a list / tuple of them (sizes may differ)."""
+    if isinstance(images, (list, tuple)):
+        if not images:
+            raise ValueError(f"expected at least one image: {LAYOUTS_HINT}")
+        return torch.cat([to_image_batch(image, size) for image in images])
+    x = image_tensor(images)
+    return crop_square(x if x.ndim == 4 else x[None], size)
+
+
 @dataclass(frozen=True)
 class ImageTransform:
-    """RGB image -> ``(3, size, size)`` float32 in [0, 1].
+    """Image -> ``(3, size, size)`` float32 in [0, 1], by the module docstring's rule.
 
-    ``resize``: shorter edge before cropping (default ``size``); ``crop``: ``"center"`` or ``"random"``;
-    ``flip``: random horizontal flip with probability 0.5. ``scale=(lo, hi)`` (random crops only): the crop is a
-    square whose side is a uniform fraction in [lo, hi] of the shorter edge, resized to ``size`` (``resize`` is
-    then unused). ``jitter``: brightness, contrast and saturation factors drawn from [1 - jitter, 1 + jitter].
-    Both are training augmentations: a centre crop ignores them.
+    ``resize``: the shorter edge the crop is taken from as if the image had been resized to it first (default
+    ``size``: the largest square); ``crop``: ``"center"`` or ``"random"``; ``flip``: random horizontal flip with
+    probability 0.5. ``scale=(lo, hi)``: the random square's side is a uniform fraction in [lo, hi] of the shorter
+    edge (``resize`` is then unused). ``jitter``: brightness, contrast and saturation factors drawn from
+    [1 - jitter, 1 + jitter]. Both are training augmentations: a centre crop ignores them.
     """
 
     size: int = 256
@@ -108,25 +210,20 @@ class ImageTransform:
         if not 0 <= self.jitter < 1:
             raise ValueError(f"jitter must lie in [0, 1), got {self.jitter}")
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
-        image = to_rgb(image)
-        if self.scale is not None and self.crop == "random":
-            image = self._random_scaled_crop(image)
+    def __call__(self, image) -> torch.Tensor:
+        pixels = image_tensor(image)
+        height, width = pixels.shape[-2:]
+        side = max(1, round(min(height, width) * self.size / (self.resize or self.size)))
+        if self.crop == "random" and self.scale is not None:
+            side = max(1, round(min(height, width) * float(torch.empty(()).uniform_(*self.scale))))
+        if self.crop == "random":
+            top, left = (int(torch.randint(0, extent - side + 1, ())) for extent in (height, width))
         else:
-            image = self._resize_and_crop(image)
+            top, left = None, None
+        out = crop_square(pixels[None], self.size, side, top, left)[0]
         if self.flip and bool(torch.rand(()) < 0.5):
-            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
-        return self._jitter(pixels) if self.jitter > 0 and self.crop == "random" else pixels
-
-    def _random_scaled_crop(self, image: Image.Image) -> Image.Image:
-        width, height = image.size
-        lo, hi = self.scale
-        side = max(1, round(min(width, height) * float(torch.empty(()).uniform_(lo, hi))))
-        left = int(torch.randint(0, width - side + 1, ()))
-        top = int(torch.randint(0, height - side + 1, ()))
-        box = (left, top, left + side, top + side)
-        return image.resize((self.size, self.size), Image.Resampling.BICUBIC, box=box, reducing_gap=None)
+            out = out.flip(-1)
+        return self._jitter(out) if self.jitter > 0 and self.crop == "random" else out
 
     def _jitter(self, pixels: torch.Tensor) -> torch.Tensor:
         """(3, S, S) in [0, 1] -> brightness, contrast and saturation varied, clipped to [0, 1]."""
@@ -136,19 +233,6 @@ class ImageTransform:
         pixels = (pixels - grey) * factors[1] + grey
         luma = (pixels * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(0, keepdim=True)
         return ((pixels - luma) * factors[2] + luma).clamp(0, 1)
-
-    def _resize_and_crop(self, image: Image.Image) -> Image.Image:
-        short = self.resize or self.size
-        width, height = image.size
-        scale = short / min(width, height)
-        image = image.resize((max(short, round(width * scale)), max(short, round(height * scale))), Image.Resampling.BICUBIC)
-        width, height = image.size
-        if self.crop == "random":
-            left = int(torch.randint(0, width - self.size + 1, ()))
-            top = int(torch.randint(0, height - self.size + 1, ()))
-        else:
-            left, top = round((width - self.size) / 2), round((height - self.size) / 2)
-        return image.crop((left, top, left + self.size, top + self.size))
 
 
 def _check_on_error(on_error: str) -> str:

@@ -19,7 +19,6 @@ mlp.c_proj}``. Modality-specific patch embeddings and output heads live in the m
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -28,10 +27,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
-from safetensors.torch import load_file
 from torch import Tensor, nn
 
-from timeartist.hub import CONFIG_NAME, WEIGHTS_NAME, load_state_dict_strict
+from timeartist.hub import CONFIG_NAME, WEIGHTS_NAME, load_state_dict_strict, load_weights, read_json
 from timeartist.modules.quantizer import MultiHeadQuantizer
 
 logger = logging.getLogger(__name__)
@@ -204,19 +202,20 @@ class LatentTokenizer(nn.Module):
     token_size: int
 
     @classmethod
-    def from_pretrained(cls, path, map_location="cpu"):
+    def from_pretrained(cls, path, map_location="cpu", sha256: str | None = None):
         """Load a folder: ours (``save_pretrained``: flat config fields) or the seed's / TiTok's Hugging Face layout,
         whose ``config.json`` is the whole training config (``model.vq_model.*``, ``dataset.preprocessing.*``),
-        read by ``config_class.from_seed``. Both need ``model.safetensors`` and load strictly."""
+        read by ``config_class.from_seed``. Both need ``model.safetensors`` and load strictly; ``sha256``: its
+        recorded hash, checked when given."""
         path = Path(path)
         config_path, weights_path = path / CONFIG_NAME, path / WEIGHTS_NAME
-        values = json.loads(config_path.read_text()) if config_path.is_file() else {}
+        values = read_json(config_path) if config_path.is_file() else {}
         if "model" not in values:
-            return super().from_pretrained(path, map_location)  # PretrainedMixin, next in the subclass's MRO
+            return super().from_pretrained(path, map_location, sha256)  # PretrainedMixin, next in the subclass's MRO
         if not weights_path.is_file():
             raise FileNotFoundError(f"{cls.__name__}.from_pretrained expected {weights_path} next to {config_path}")
         model = cls(cls.config_class.from_seed(values))
-        load_state_dict_strict(model, load_file(weights_path, device=str(map_location)), source=str(weights_path))
+        load_state_dict_strict(model, load_weights(weights_path, sha256, device=str(map_location)), source=str(weights_path))
         logger.info("loaded %s from %s (seed / TiTok config layout)", cls.__name__, path)
         return model.to(map_location)
 

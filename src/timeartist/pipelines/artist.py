@@ -1,6 +1,6 @@
 """The paper's forecasting path: series -> image -> outpaint -> image -> series ("Time2Image, Outpaint, Image2Time").
 
-1. Each context is z-scored and converted to an image I_c by the pipeline's ``series_to_image`` (tokenizers and,
+1. Each context is z-scored (``rendering.normalise``, no absolute epsilon) and converted to an image I_c by the pipeline's ``series_to_image`` (tokenizers and,
    when present, the series->image aligner).
 2. I_c is squeezed horizontally onto the left ``n_v`` patch columns of the outpainter's canvas, with
    ``n_v = clip(round(G * L / (L + H)), 1, G - 1)`` for G patch columns, so the canvas width stands for L + H steps;
@@ -8,7 +8,8 @@
 3. The filled canvas is resized back to the tokenizer's image size and read by ``image_to_series``; the series it
    gives spans L + H steps and is resampled to that length.
 4. The decoded context part is fitted to the true context by least squares (scale and offset), the same map is
-   applied to the decoded future, and the result is put back in the input's scale.
+   applied to the decoded future, and the result is put back in the input's scale. A flat context (``is_flat``)
+   is forecast as its constant.
 
 The tokens are global, not spatial, so nothing guarantees that the right part of an image decodes to the end of
 a series: this path is here because the paper proposes it, and BENCHMARKS.md reports how it measures next to the
@@ -21,7 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from timeartist.errors import check_finite_output
 from timeartist.pipelines.forecasting import as_rows, from_rows, fill_nans
+from timeartist.pipelines.rendering import normalise
 
 
 def _affine_fit(decoded: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -35,15 +38,23 @@ def _affine_fit(decoded: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.
 def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress: bool | None = None):
     """Forecast by the Time2Image -> outpaint -> Image2Time path of ``pipe`` (a ``TimeArtistPipeline``).
 
-    context (L,), (B, L) or (B, L, C) -> (H,), (B, H) or (B, H, C) in the input's type and scale.
+    context (L,), (B, L) or (B, L, C) -> (H,), (B, H) or (B, H, C) in the input's type and scale; the horizon may be
+    at most L (a longer one is a ValueError naming the limit: squeezed onto a few canvas columns, the context no
+    longer conveys its shape).
     """
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     rows, lead, is_torch = as_rows(context)
     rows = fill_nans(rows)
     length = rows.shape[1]
-    mean, std = rows.mean(1, keepdims=True), rows.std(1, keepdims=True)
-    z = (rows - mean) / np.where(std > 0, std, 1.0)
+    if horizon > length:
+        raise ValueError(
+            f"method='artist' forecasts at most as many steps as the context has (the context keeps at least half of "
+            f"the canvas): the longest supported horizon for this {length}-step context is {length}, got {horizon}; "
+            "pass a longer context, or use method='visionts', which rolls out long horizons"
+        )
+    z, mean, std = (t.numpy() for t in normalise(torch.from_numpy(rows), norm_const=1.0))
+    live = np.flatnonzero(std[:, 0] > 0)  # flat rows (std 0) are forecast as their constant
 
     outpainter = pipe.outpainter
     (canvas_h, canvas_w), (_, pw) = outpainter.image_size, outpainter.patch_size
@@ -52,15 +63,16 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
     size = pipe.visual.config.image_size
     aligned = pipe.align_t2v is not None and pipe.align_v2t is not None
 
-    forecast = np.empty((len(rows), int(horizon)))
-    for i in pipe._batches(len(rows), batch_size, "forecast (artist)", progress):
-        block = z[i : i + batch_size]
-        images = pipe.series_to_image(block, aligned=aligned, progress=False)  # (b, 3, S, S)
+    forecast = np.repeat(mean, int(horizon), axis=1)
+    for i in pipe._batches(len(live), batch_size, "forecast (artist)", progress):
+        index = live[i : i + batch_size]
+        block = z[index]
+        images = pipe.series_to_image(torch.from_numpy(block), aligned=aligned, progress=False)  # (b, 3, S, S)
         canvas = torch.zeros(len(block), images.shape[1], canvas_h, canvas_w)
         canvas[..., : visible * pw] = F.interpolate(images, size=(canvas_h, visible * pw), mode="bilinear", align_corners=False, antialias=True)
         filled = outpainter.outpaint(canvas.to(pipe.device), visible)
         filled = F.interpolate(filled.float().cpu(), size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
-        decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).astype(np.float64)
+        decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).double().numpy()
         scale, offset = _affine_fit(decoded[:, :length], block)
-        forecast[i : i + batch_size] = (scale * decoded[:, length:] + offset) * std[i : i + batch_size] + mean[i : i + batch_size]
-    return from_rows(forecast, lead, context, is_torch)
+        forecast[index] = (scale * decoded[:, length:] + offset) * std[index] + mean[index]
+    return from_rows(check_finite_output(forecast, "forecast"), lead, context, is_torch)

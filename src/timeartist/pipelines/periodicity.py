@@ -61,7 +61,7 @@ def autocorrelation(x: np.ndarray) -> np.ndarray:
     length = x.shape[-1]
     spectrum = np.fft.rfft(x, n=2 * length)
     acov = np.fft.irfft(spectrum * spectrum.conj(), n=2 * length)[..., :length]
-    return acov / np.maximum(acov[..., :1], 1e-12)
+    return acov / np.maximum(acov[..., :1], np.finfo(np.float64).tiny)  # no absolute floor: scale-free
 
 
 def _peak_periods(x: np.ndarray, min_cycles: int, top: int = 3) -> list[int]:

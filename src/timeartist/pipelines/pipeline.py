@@ -1,16 +1,24 @@
 """``TimeArtistPipeline``: the one object a user needs, over the tokenizers, aligners and vision models.
 
     pipe = TimeArtistPipeline.from_pretrained()              # the bundled default model
-    images = pipe.series_to_image(series)                    # (B, 3, S, S) in [0, 1]
+    images = pipe.series_to_image(series)                    # (B, 3, S, S) in [0, 1], numpy for numpy input
     series = pipe.image_to_series(images)                    # (B, L) z-scored shape
     styled = pipe.style_transfer(image, series, alpha=0.3)   # alpha = weight of the series' codes
     fc = pipe.forecast(context, horizon=96)                  # (H,), (B, H) or (B, H, C), input scale
     frame = pipe.forecast_df(df, horizon=24)                 # long frame: unique_id, ds, forecast
     pipe.fit_classifier(X_train, y_train); pipe.classify(X_test)
 
+Return types, one convention for every method: the result is a torch tensor (on the input's device) when the main
+input is one (``series`` for ``series_to_image``, ``images`` for ``image_to_series``, ``image`` for
+``style_transfer`` / ``style_sweep``, ``class_ids`` for ``generate_images``, ``context`` for ``forecast``), and a
+numpy array otherwise (numpy, lists, paths, PIL images, None). ``classify`` returns a numpy array of labels and
+``forecast_df`` a DataFrame, whatever the input.
+
 A pipeline folder holds one sub-folder per component (``config.json`` + ``model.safetensors`` each, diffusers
-style) and an index file ``timeartist_index.json`` naming the component classes. The two tokenizers share one
-quantizer: it is stored in both folders and tied back into one module on load (their codebooks must agree).
+style) and an index file ``timeartist_index.json`` naming the component classes and recording the sha256 of every
+weight file, which loading verifies (a damaged file is a ``CheckpointError`` naming it; folders written before
+hashes were recorded load with the structural checks only). The two tokenizers share one quantizer: it is stored
+in both folders and tied back into one module on load (their codebooks must agree).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,13 +35,13 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm.auto import tqdm
 
 from timeartist import __version__
 from timeartist.data.archives import fill_missing, resample_to_length
-from timeartist.data.images import ImageTransform, load_image
-from timeartist.hub import CheckpointError, atomic_write
+from timeartist.data.images import to_image_batch
+from timeartist.errors import check_finite_output
+from timeartist.hub import WEIGHTS_NAME, CheckpointError, atomic_write, file_sha256, read_json, verify_sha256
 from timeartist.models.align import AdapterAlignment
 from timeartist.models.efficientnet import EfficientNetLite, load_efficientnet_lite0
 from timeartist.models.generator import TokenGenerator
@@ -42,6 +51,7 @@ from timeartist.models.temporal import TimeArtist
 from timeartist.models.visual import VisionModel
 from timeartist.pipelines.artist import forecast_artist
 from timeartist.pipelines.forecasting import as_rows, fill_nans, forecast_with_outpainter
+from timeartist.pipelines.rendering import is_flat
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +61,6 @@ COMPONENT_CLASSES = {cls.__name__: cls for cls in (TimeArtist, VisionModel, Adap
 REQUIRED = ("temporal", "visual")
 METHODS = ("visionts", "artist")
 DEFAULT_METHOD = "visionts"  # measures better on every LTSF set benchmarked so far (BENCHMARKS.md)
-STD_EPS = 1e-8
 
 
 class MultimodalClassifier(Protocol):
@@ -65,12 +74,19 @@ class MultimodalClassifier(Protocol):
 
 
 def _zscore(rows: np.ndarray, what: str) -> np.ndarray:
-    """Rows (B, L) -> per-row z-scores; a constant row has no shape to convey and is an error."""
-    std = rows.std(axis=1, keepdims=True)
-    flat = np.flatnonzero(std[:, 0] < STD_EPS)
+    """Rows (B, L) -> per-row z-scores; a constant row (``is_flat``: relative to its level, so any scale works) has
+    no shape to convey and is an error."""
+    mean, std = rows.mean(axis=1, keepdims=True), rows.std(axis=1, keepdims=True)
+    flat = np.flatnonzero(is_flat(std, mean)[:, 0])
     if flat.size:
         raise ValueError(f"{what}: series {flat.tolist()[:5]} are constant; there is no shape to convert")
-    return (rows - rows.mean(axis=1, keepdims=True)) / std
+    return (rows - mean) / std
+
+
+def _like(result: torch.Tensor, given) -> np.ndarray | torch.Tensor:
+    """The return-type convention: ``result`` (on the CPU) as a torch tensor on the device of ``given`` when the input
+    ``given`` is one, else as a numpy array."""
+    return result.to(given.device) if isinstance(given, torch.Tensor) else result.numpy()
 
 
 def resample_rows(rows: np.ndarray | torch.Tensor, length: int) -> torch.Tensor:
@@ -126,8 +142,13 @@ class TimeArtistPipeline:
         if not index_path.is_file():
             hint = " (the bundled default model is not part of this installation)" if path is None else ""
             raise FileNotFoundError(f"no TimeArtist pipeline at {root}: expected {index_path}{hint}")
-        index = json.loads(index_path.read_text())
-        components = index.get("components", {})
+        index = read_json(index_path)
+        components = index.get("components") if isinstance(index, dict) else None
+        if not isinstance(components, dict):
+            raise CheckpointError(f"{index_path} has no 'components' mapping; write the folder again with save_pretrained / `timeartist export`")
+        hashes = index.get("sha256", {})
+        if not isinstance(hashes, dict):
+            raise CheckpointError(f"{index_path}: 'sha256' must map file names to hashes; write the folder again with save_pretrained / `timeartist export`")
         missing = [name for name in REQUIRED if name not in components]
         if missing:
             raise CheckpointError(f"{index_path} lists no {missing} component; a pipeline needs {list(REQUIRED)}")
@@ -135,13 +156,13 @@ class TimeArtistPipeline:
         for name, class_name in components.items():
             if class_name not in COMPONENT_CLASSES:
                 raise CheckpointError(f"{index_path}: component {name!r} has unknown class {class_name!r}; known: {sorted(COMPONENT_CLASSES)}")
-            loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name)
+            loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name, sha256=hashes.get(f"{name}/{WEIGHTS_NAME}"))
         temporal, visual = loaded.pop("temporal"), loaded.pop("visual")
         if not torch.equal(temporal.quantize.codebook, visual.quantize.codebook):
             raise CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one")
         visual.quantize = temporal.quantize
         pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
-        pipe._prototypes = _load_prototypes(root)
+        pipe._prototypes = _load_prototypes(root, hashes.get(PROTOTYPES_NAME))
         logger.info("loaded TimeArtist pipeline from %s (%s)", root, ", ".join(components))
         return pipe
 
@@ -166,7 +187,7 @@ class TimeArtistPipeline:
         index = {"_class_name": type(self).__name__, "_timeartist_version": __version__, "components": written}
         if self.forecast_defaults:
             index["forecast_defaults"] = self.forecast_defaults
-        atomic_write(root / INDEX_NAME, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n"))
+        _write_index(root, index)
         return root
 
     # ------------------------------------------------------------------ input handling
@@ -180,27 +201,9 @@ class TimeArtistPipeline:
         return resample_rows(_zscore(rows, what), self.temporal.seq_len), lead, rows
 
     def _image_batch(self, images) -> torch.Tensor:
-        """Paths, PIL images, or arrays (B, 3, H, W) / (3, H, W) in [0, 1] -> (B, 3, S, S) at the tokenizer size.
-
-        Files and PIL images are resized on the short side and centre-cropped; arrays of another size are resized
-        (bilinear, antialiased) to S x S."""
-        size = self.visual.config.image_size
-        if isinstance(images, (str, os.PathLike, Image.Image)):
-            images = [images]
-        if isinstance(images, (list, tuple)) and images and isinstance(images[0], (str, os.PathLike, Image.Image)):
-            transform = ImageTransform(size=size)
-            return torch.stack([transform(load_image(i) if not isinstance(i, Image.Image) else i) for i in images])
-        x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-        if x.ndim == 3:
-            x = x[None]
-        if x.ndim != 4 or x.shape[1] != 3 or not x.is_floating_point():
-            raise ValueError(f"expected float images (B, 3, H, W) or (3, H, W) in [0, 1], or image paths; got {tuple(x.shape)} {x.dtype}")
-        if not torch.isfinite(x).all() or x.min() < -1e-3 or x.max() > 1 + 1e-3:
-            raise ValueError("expected finite image values in [0, 1] (divide 8-bit pixels by 255 once)")
-        x = x.float().clamp(0, 1)
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        return x
+        """Images of any supported type (paths, PIL, numpy, torch; see ``timeartist.data.images``) -> (B, 3, S, S)
+        in [0, 1] at the tokenizer size: the largest centred square, resized to S x S."""
+        return to_image_batch(images, self.visual.config.image_size)
 
     @staticmethod
     def _batches(n: int, batch_size: int, desc: str, progress: bool | None):
@@ -223,8 +226,9 @@ class TimeArtistPipeline:
     def series_to_image(
         self, series, aligned: bool = True, sample: bool = False, guidance: float = 4.0, seed: int | None = None,
         batch_size: int = 64, progress: bool | None = None,
-    ) -> torch.Tensor:  # fmt: skip
-        """Series (L,), (B, L) or (B, L, C) of any length -> images (B*C, 3, S, S) in [0, 1] on the CPU.
+    ) -> np.ndarray | torch.Tensor:  # fmt: skip
+        """Series (L,), (B, L) or (B, L, C) of any length -> images (B*C, 3, S, S) in [0, 1], float32 (torch for torch
+        input, else numpy).
 
         Each series is z-scored and resampled to the tokenizer length. ``aligned=True`` maps the series tokens
         to image tokens with the series->image aligner; ``aligned=False`` decodes the series codes directly with
@@ -243,7 +247,7 @@ class TimeArtistPipeline:
             else:
                 images = self.visual.decode_tokens(self.series_tokens_to_image_tokens(ids)) if aligned else self.visual.decode(q)
             out.append(images.clamp(0, 1).cpu())
-        return torch.cat(out)
+        return _like(check_finite_output(torch.cat(out), "series_to_image"), series)
 
     def _require_generator(self) -> TokenGenerator:
         if self.generator is None:
@@ -253,8 +257,9 @@ class TimeArtistPipeline:
     @torch.no_grad()
     def generate_images(
         self, class_ids=None, n: int | None = None, steps: int = 8, guidance: float = 4.0, temperature: float = 1.0, seed: int | None = None,
-    ) -> torch.Tensor:  # fmt: skip
-        """Draw images from the token generator -> (B, 3, S, S) in [0, 1] on the CPU.
+    ) -> np.ndarray | torch.Tensor:  # fmt: skip
+        """Draw images from the token generator -> (B, 3, S, S) in [0, 1], float32 (torch when ``class_ids`` is a
+        tensor, else numpy).
 
         class_ids: ImageNet-style class ids (B,) or None (unconditional, then ``n`` images). guidance g mixes
         logits as uncond + g * (cond - uncond): 0 ignores the classes, 1 is the plain conditional model, and
@@ -264,11 +269,14 @@ class TimeArtistPipeline:
         rng = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         classes = torch.as_tensor(class_ids, dtype=torch.long, device=self.device).reshape(-1) if class_ids is not None else None
         tokens = generator.generate(classes, n=n, steps=steps, guidance=guidance, temperature=temperature, generator=rng)
-        return self.visual.decode_tokens(tokens).clamp(0, 1).cpu()
+        return _like(check_finite_output(self.visual.decode_tokens(tokens).clamp(0, 1).cpu(), "generate_images"), class_ids)
 
     @torch.no_grad()
-    def image_to_series(self, images, aligned: bool = True, length: int | None = None, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
-        """Images (paths, PIL, or (B, 3, H, W) in [0, 1]) -> series (B, length or seq_len), z-scored shape.
+    def image_to_series(
+        self, images, aligned: bool = True, length: int | None = None, batch_size: int = 64, progress: bool | None = None
+    ) -> np.ndarray | torch.Tensor:
+        """Images (any type ``timeartist.data.to_image_batch`` takes: paths, PIL, numpy, torch) -> series
+        (B, length or seq_len), z-scored shape, float32 (torch for torch input, else numpy).
 
         ``aligned=True`` maps image tokens to series tokens with the image->series aligner; ``aligned=False``
         decodes the image codes with the series decoder (the shared codebook, "before alignment").
@@ -282,16 +290,16 @@ class TimeArtistPipeline:
             else:
                 series = self.temporal.decode(q)
             out.append(series.float().cpu())
-        series = torch.cat(out)
-        return (resample_rows(series, length) if length else series).numpy()
+        series = check_finite_output(torch.cat(out), "image_to_series")
+        return _like(resample_rows(series, length) if length else series, images)
 
     @torch.no_grad()
-    def style_transfer(self, image, series, alpha: float = 0.5) -> torch.Tensor:
+    def style_transfer(self, image, series, alpha: float = 0.5) -> np.ndarray | torch.Tensor:
         """Render ``image`` in the style of ``series``: decode alpha * q_series + (1 - alpha) * q_image.
 
         alpha is the weight of the series' codes: 0 returns the image's own reconstruction, 1 the series' own
         image (before alignment). One image with B series, B images with one series, or B with B.
-        Returns (B, 3, S, S) in [0, 1].
+        Returns (B, 3, S, S) in [0, 1], float32 (torch when ``image`` is a tensor, else numpy).
         """
         x = self._image_batch(image).to(self.device)
         s, _, _ = self._series_rows(series, "style_transfer")
@@ -302,11 +310,12 @@ class TimeArtistPipeline:
         _, series_ids = self.temporal.encode(s)
         n = max(len(image_ids), len(series_ids))
         out = self.visual.decode_multi_tokens(series_ids.expand(n, -1, -1), image_ids.expand(n, -1, -1), alpha)
-        return out.clamp(0, 1).cpu()
+        return _like(check_finite_output(out.clamp(0, 1).cpu(), "style_transfer"), image)
 
-    def style_sweep(self, image, series, alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 6))) -> torch.Tensor:
+    def style_sweep(self, image, series, alphas: Sequence[float] = tuple(np.linspace(0.0, 1.0, 6))) -> np.ndarray | torch.Tensor:
         """One image and one series over an alpha grid -> (len(alphas), 3, S, S), alpha as in ``style_transfer``."""
-        return torch.cat([self.style_transfer(image, series, float(a)) for a in alphas])
+        sweep = [self.style_transfer(image, series, float(a)) for a in alphas]
+        return torch.cat(sweep) if isinstance(image, torch.Tensor) else np.concatenate(sweep)
 
     # ------------------------------------------------------------------ forecasting
     def forecast(self, context, horizon: int, method: str = DEFAULT_METHOD, period: int | None = None, batch_size: int = 256, progress: bool | None = None, **kwargs):
@@ -317,7 +326,9 @@ class TimeArtistPipeline:
         type and scale.
 
         method="visionts": fold the context by its period into an image, outpaint the future columns, read them
-        back. method="artist": series -> image through the tokenizers and aligners, outpaint, image -> series.
+        back; a horizon beyond half the canvas is rolled out (``forecast_with_outpainter``). method="artist": series
+        -> image through the tokenizers and aligners, outpaint, image -> series; at most L steps. A constant context
+        is forecast as its constant; a forecast is scale-free (``c * x + d`` gives ``c * forecast(x) + d``).
         period: seasonal period in steps (``None``: detected per series).
         """
         if method not in METHODS:
@@ -348,13 +359,15 @@ class TimeArtistPipeline:
         """Forecast every series of a long frame -> a long frame (``id_col``, ``time_col``, ``"forecast"``).
 
         Future timestamps continue each series at ``freq`` (default: inferred from its timestamps); an integer
-        time column continues with step 1 (or the series' last step). ``kwargs`` go to ``forecast``.
+        time column continues with step 1 (or the series' last step). With ``freq`` given, a series with missing
+        time steps is put on its regular grid first, the missing values interpolated as NaNs are (timestamps off
+        the grid are an error). ``kwargs`` go to ``forecast``.
         """
         missing = [c for c in (id_col, time_col, target) if c not in df.columns]
         if missing:
             raise ValueError(f"forecast_df: columns {missing} not found; the frame has {list(df.columns)}")
         frames = []
-        groups = {key: g.sort_values(time_col) for key, g in df.groupby(id_col, sort=False)}
+        groups = {key: _on_grid(g.sort_values(time_col), time_col, target, freq, key) for key, g in df.groupby(id_col, sort=False)}
         by_length: dict[int, list] = {}
         for key, g in groups.items():
             by_length.setdefault(len(g), []).append(key)
@@ -384,7 +397,7 @@ class TimeArtistPipeline:
         if len(channels) != 1:
             raise ValueError(f"all cases need the same number of channels, got {sorted(channels)}")
         rows = resample_to_length(fill_missing(cases), self.temporal.seq_len).reshape(-1, self.temporal.seq_len)  # (n*C, L)
-        images = self.series_to_image(rows, aligned=aligned, batch_size=batch_size, progress=False)
+        images = self.series_to_image(torch.from_numpy(rows), aligned=aligned, batch_size=batch_size, progress=False)
         net = self.classifier_network()
         feats = torch.cat([net.features(images[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(images), batch_size)])
         # Unit length per channel, then per case, so every channel weighs the same in the cosine similarity.
@@ -475,12 +488,51 @@ def _save_prototypes(root: Path, prototypes: dict) -> None:
     atomic_write(root / PROTOTYPES_NAME, write)
 
 
-def _load_prototypes(root: Path) -> dict | None:
+def _load_prototypes(root: Path, sha256: str | None = None) -> dict | None:
     path = root / PROTOTYPES_NAME
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as data:
-        return {"classes": data["classes"], "centroids": data["centroids"], "images": torch.from_numpy(data["images"]), "aligned": data["aligned"]}
+    if sha256 is not None:
+        verify_sha256(path, sha256)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {"classes": data["classes"], "centroids": data["centroids"], "images": torch.from_numpy(data["images"]), "aligned": data["aligned"]}
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"{path} is damaged ({error}); fit the classifier again and save the pipeline") from None
+
+
+def _write_index(root: Path, index: dict) -> None:
+    """Write ``index`` as the folder's index file, with the sha256 of every weight file of its components (and the
+    classifier prototypes) under "sha256"."""
+    files = [f"{name}/{WEIGHTS_NAME}" for name in index["components"]]
+    files += [PROTOTYPES_NAME] if (root / PROTOTYPES_NAME).is_file() else []
+    index = {**index, "sha256": {f: file_sha256(root / f) for f in files}}
+    atomic_write(root / INDEX_NAME, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n"))
+
+
+def record_checksums(path: str | os.PathLike) -> Path:
+    """Record the sha256 of the weight files a pipeline folder holds now in its index file (after replacing a file by
+    hand, or for a folder written before hashes were recorded; ``save_pretrained`` records them itself)."""
+    root = Path(path)
+    index = read_json(root / INDEX_NAME)
+    _write_index(root, index)
+    logger.info("recorded the sha256 of %d files in %s", len(index["components"]), root / INDEX_NAME)
+    return root
+
+
+def _on_grid(group: pd.DataFrame, time_col: str, target: str, freq: str | None, key) -> pd.DataFrame:
+    """A series' rows on its regular grid at ``freq``, missing steps as NaN rows (datetime timestamps and a given
+    ``freq`` only; otherwise unchanged). Timestamps off the grid are a ValueError."""
+    if freq is None or pd.api.types.is_numeric_dtype(group[time_col]):
+        return group
+    stamps = pd.DatetimeIndex(pd.to_datetime(group[time_col]))
+    grid = pd.date_range(stamps[0], stamps[-1], freq=freq)
+    if len(grid) == len(stamps) and (grid == stamps).all():
+        return group
+    if stamps.has_duplicates or not stamps.isin(grid).all():
+        raise ValueError(f"series {key!r}: its timestamps are not on a regular {freq!r} grid from {stamps[0]} (duplicates or steps off the grid)")
+    logger.info("series %r: %d missing time steps at %s are interpolated", key, len(grid) - len(stamps), freq)
+    return pd.DataFrame({time_col: grid, target: pd.Series(group[target].to_numpy(), index=stamps).reindex(grid).to_numpy()})
 
 
 def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.Index | np.ndarray:
@@ -492,5 +544,5 @@ def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.I
     if freq is None and len(stamps) >= 3:
         freq = pd.infer_freq(stamps)
     if freq is None:
-        raise ValueError(f"series {key!r}: cannot infer the time step from its timestamps; pass freq=")
+        raise ValueError(f"series {key!r}: cannot infer the time step from its timestamps (rows missing or irregular); pass freq= (CLI: --freq), e.g. 'h'")
     return pd.date_range(stamps[-1], periods=horizon + 1, freq=freq)[1:]

@@ -2,8 +2,11 @@
 
 Steps (Keytoyze/VisionTS ``visionts/model.py``; architecture.md section 6):
 
-1. ``normalise``: subtract the context mean and divide by ``std / norm_const`` (std = sqrt(var + 1e-5)), so the
-   context's std becomes ``norm_const`` (0.4 by default).
+1. ``normalise``: subtract the context mean and divide by ``std / norm_const``, so the context's std becomes
+   ``norm_const`` (0.4 by default). No absolute epsilon (VisionTS adds 1e-5 to the variance, which flattens series
+   whose std is below about 0.003), so a forecast of ``c * x + d`` is ``c * forecast(x) + d`` at any scale ``c``. A
+   context whose std is at most ``REL_EPS`` (1e-10) times its mean's magnitude is flat (that spread is float
+   rounding): it normalises to zeros with scale 0, so whatever the outpainter draws maps back to the constant.
 2. Left-pad the context (replicating its first value) to whole periods.
 3. Fold: a (P, n) grid, row = phase inside the period, column = one period.
 4. Resize the grid (bilinear) onto the left ``visible_cols`` patch columns of a zero canvas, grey in 3 channels.
@@ -34,7 +37,7 @@ from torch import Tensor
 
 NORM_CONST = 0.4  # VisionTS default: the rendered context has this std
 ALIGN_CONST = 0.4  # VisionTS default: share of the canvas the context may take
-STD_EPS = 1e-5
+REL_EPS = 1e-10  # a spread below this fraction of the level is float rounding, not signal
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,19 @@ def plan_layout(
     )
 
 
+def is_flat(std, mean):
+    """Rows whose ``std`` is at most ``REL_EPS`` times the magnitude of their ``mean`` (numpy or torch, same shape)."""
+    return std <= REL_EPS * abs(mean)
+
+
 def normalise(context: Tensor, norm_const: float = NORM_CONST) -> tuple[Tensor, Tensor, Tensor]:
-    """(B, L) -> (normalised (B, L), mean (B, 1), scale (B, 1)); ``x = normalised * scale + mean``."""
+    """(B, L) -> (normalised (B, L), mean (B, 1), scale (B, 1)); ``x = normalised * scale + mean``. Flat rows
+    (``is_flat``) get zeros and scale 0."""
     mean = context.mean(dim=-1, keepdim=True)
-    scale = torch.sqrt(context.var(dim=-1, unbiased=False, keepdim=True) + STD_EPS) / norm_const
-    return (context - mean) / scale, mean, scale
+    std = context.std(dim=-1, unbiased=False, keepdim=True)
+    flat = is_flat(std, mean)
+    scale = torch.where(flat, 0.0, std / norm_const)
+    return torch.where(flat, 0.0, (context - mean) / torch.where(flat, 1.0, scale)), mean, scale
 
 
 def _resize(grid: Tensor, size: tuple[int, int], antialias: bool) -> Tensor:

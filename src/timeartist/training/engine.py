@@ -13,9 +13,12 @@ the same code runs on one CPU, ``accelerate launch --num_processes N`` or ``torc
 
 Checkpoints live in ``<output_dir>/checkpoints/checkpoint-<step>/``. One holds the task, EMA, optimizer,
 scheduler and grad-scaler states, the step, the data-loader position (epoch, batches consumed) and every
-process's RNG states (python, numpy, torch, cuda). It is written into a hidden temporary folder that is renamed
-into place only once complete, so a crash at any moment leaves either the whole checkpoint or none.
-With ``resume=True`` a new run in the same ``output_dir`` continues from the latest checkpoint; the data order
+process's RNG states (python, numpy, torch, cuda), and ``checksums.json`` with the sha256 of every file. It is
+written into a hidden temporary folder that is renamed into place only once complete, so a crash at any moment
+leaves either the whole checkpoint or none.
+With ``resume=True`` a new run in the same ``output_dir`` continues from the latest intact checkpoint: one whose
+files do not match their checksums or cannot be read (damaged on disk after it was written) is skipped with a
+warning naming the file, and the run resumes from the newest one before it (an error when none is intact); the data order
 is a pure function of (seed, epoch), and RNG states are restored after the data iterator is rebuilt, so a run
 killed and restarted ends with the same weights as an uninterrupted run. Datasets that draw random numbers
 must do so in the main process (``num_workers=0``) for that guarantee.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
 import logging
 import math
 import random
@@ -46,12 +50,15 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
+from timeartist.hub import CheckpointError, file_sha256, read_json, verify_sha256
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 EXPORT_DIR = "export"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 _STATE_FILE = "trainer_state.pt"
+_CHECKSUMS_FILE = "checksums.json"
 MIXED_PRECISION = ("no", "fp16", "bf16")
 
 
@@ -275,6 +282,23 @@ def list_checkpoints(output_dir: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def _read_checkpoint_file(folder: Path, name: str, **load_kwargs) -> Any:
+    """One file of a checkpoint folder, after checking it against the folder's checksums (when it has them)."""
+    path = folder / name
+    if not path.is_file():
+        raise CheckpointError(f"{path} is missing; the checkpoint is incomplete")
+    checksums = folder / _CHECKSUMS_FILE
+    if checksums.is_file():
+        expected = read_json(checksums).get(name)
+        if expected is None:
+            raise CheckpointError(f"{checksums} records no checksum for {name}")
+        verify_sha256(path, expected, hint="it changed after the checkpoint was written")
+    try:
+        return torch.load(path, weights_only=True, **load_kwargs)
+    except Exception as error:  # torch.load raises many types on damaged bytes (RuntimeError, EOFError, pickle errors)
+        raise CheckpointError(f"{path} cannot be read ({type(error).__name__}: {error})") from error
+
+
 class Trainer:
     """Runs a ``TrainingTask`` over a map-style dataset with the settings of a ``TrainerConfig``.
 
@@ -365,6 +389,10 @@ class Trainer:
             torch.save(state, tmp / _STATE_FILE)
         acc.wait_for_everyone()
         if acc.is_main_process:
+            checksums = {f.name: file_sha256(f) for f in sorted(tmp.iterdir())}
+            (tmp / _CHECKSUMS_FILE).write_text(json.dumps(checksums, indent=2) + "\n")
+            if final.exists():  # a damaged checkpoint of this step, skipped when the run resumed
+                shutil.rmtree(final)
             tmp.rename(final)  # the commit point: before it there is no checkpoint-<step>, after it a whole one
             for old in list_checkpoints(self.output_dir)[: -self.config.keep_last or None]:
                 shutil.rmtree(old, ignore_errors=True)
@@ -373,12 +401,11 @@ class Trainer:
         return final
 
     def load_checkpoint(self, path: str | Path) -> None:
-        """Restore a checkpoint written by ``save_checkpoint``; RNG states are applied when the loop starts."""
+        """Restore a checkpoint written by ``save_checkpoint``; RNG states are applied when the loop starts.
+        A damaged checkpoint (checksum mismatch, unreadable file) is a CheckpointError naming the file."""
         path = Path(path)
-        state_file = path / _STATE_FILE
-        if not state_file.is_file():
-            raise FileNotFoundError(f"expected a training checkpoint file {state_file}")
-        state = torch.load(state_file, map_location="cpu", weights_only=True)
+        state = _read_checkpoint_file(path, _STATE_FILE, map_location="cpu")
+        rng = _read_checkpoint_file(path, f"rng-{self.accelerator.process_index}.pt")
         if state["num_processes"] != self.accelerator.num_processes:
             raise ValueError(
                 f"checkpoint {path} was written by {state['num_processes']} processes, this run has "
@@ -395,10 +422,7 @@ class Trainer:
             self.ema.load_state_dict(state["ema"])
         progress = state["progress"]
         self.step, self.epoch, self.batches_in_epoch = progress["step"], progress["epoch"], progress["batches_in_epoch"]
-        rng_file = path / f"rng-{self.accelerator.process_index}.pt"
-        if not rng_file.is_file():
-            raise FileNotFoundError(f"expected the RNG state file {rng_file}")
-        self._rng_to_restore = torch.load(rng_file, weights_only=True)
+        self._rng_to_restore = rng
         logger.info("resumed from %s at step %d", path, self.step)
 
     def _resume_if_possible(self) -> None:
@@ -407,8 +431,18 @@ class Trainer:
                 shutil.rmtree(stale, ignore_errors=True)  # left by a crash mid-write
         self.accelerator.wait_for_everyone()
         checkpoints = list_checkpoints(self.output_dir)
-        if self.config.resume and checkpoints:
-            self.load_checkpoint(checkpoints[-1])
+        if not (self.config.resume and checkpoints):
+            return
+        for path in reversed(checkpoints):
+            try:
+                self.load_checkpoint(path)
+                return
+            except CheckpointError as error:
+                logger.warning("not resuming from %s: %s; trying the checkpoint before it", path.name, error)
+        raise CheckpointError(
+            f"none of the {len(checkpoints)} checkpoints in {self.output_dir / CHECKPOINT_DIR} is intact (see the warnings "
+            "above); delete them, or set resume to false, to start over"
+        )
 
     # ----------------------------------------------------------------- the loop
     def _batches(self) -> Iterator[Any]:

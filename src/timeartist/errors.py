@@ -1,0 +1,37 @@
+"""The error types timeartist raises on purpose.
+
+Every error a user can act on is a ``ValueError`` (bad shapes, value ranges, arguments, damaged or mismatched
+files) or a ``FileNotFoundError`` (an expected file or folder is missing); the message names the input or the file
+and says what was expected. Two subclasses of ``ValueError`` let callers tell model problems apart:
+
+- ``CheckpointError``: a model file is damaged (checksum, truncation, bad header, broken JSON) or does not fit the
+  model it is loaded into.
+- ``NonFiniteOutputError``: a model turned finite input into NaN or inf values (usually damaged weights), raised
+  instead of returning them.
+
+The CLI turns both kinds into one line on stderr and exit code 2. Anything else escaping the library is a bug.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is damaged, or does not fit the model it is loaded into (missing, unexpected or mis-shaped keys)."""
+
+
+class NonFiniteOutputError(ValueError):
+    """A model produced NaN or inf values from finite input."""
+
+
+def check_finite_output(values: np.ndarray | torch.Tensor, what: str) -> np.ndarray | torch.Tensor:
+    """Return ``values`` unchanged when all are finite, else raise ``NonFiniteOutputError`` saying ``what`` they are."""
+    finite = torch.isfinite(values).all() if isinstance(values, torch.Tensor) else np.isfinite(values).all()
+    if not finite:
+        raise NonFiniteOutputError(
+            f"{what}: the model produced NaN or inf values from finite input; its weights are probably damaged "
+            "(reinstall timeartist for the bundled model, or re-export the pipeline)"
+        )
+    return values
