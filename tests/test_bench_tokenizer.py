@@ -16,7 +16,7 @@ from scipy.fft import idct
 from threadpoolctl import threadpool_limits
 
 from timeartist.cli import main
-from timeartist.evaluation.code_space import is_monotone, monotone_share
+from timeartist.evaluation.code_space import grows_monotonically, monotone_share
 from timeartist.evaluation.heldout import evenly_spaced, random_views, stride_for, zscore_windows
 from timeartist.evaluation.image_metrics import GaussianStats, fed_of_features, frechet_distance, mean_pairwise_distance
 from timeartist.evaluation.references import MEAN_COLOUR, BlockAverageCode, DCTCode, block_average_code, choose_dct_code, largest_keep, uniform_quantise
@@ -102,13 +102,14 @@ def test_uniform_quantiser_is_the_same_for_numpy_and_torch():
 
 
 # ---------------------------------------------------------------------------------------------- code-space metrics
-def test_monotonicity_allows_only_a_tiny_step_down():
-    assert is_monotone([1.0, 2.0, 3.0]) and is_monotone([2.0, 2.0, 2.0])
-    assert not is_monotone([1.0, 3.0, 2.0])
-    assert is_monotone([1.0, 3.0, 2.99])  # 0.01 down is within 1% of the largest value
-    assert not is_monotone([1.0, 3.0, 2.99], tolerance=0.0)
-    curves = np.array([[[1, 2, 3], [3, 2, 1]], [[0, 1, 1], [1, 0, 2]]], dtype=float)  # (photos 2, series 2, alphas 3)
-    assert monotone_share(curves) == 0.5
+def test_growth_allows_only_a_tiny_step_down_and_needs_a_rise():
+    assert grows_monotonically([1.0, 2.0, 3.0]) and grows_monotonically([1.0, 1.0, 3.0])
+    assert not grows_monotonically([1.0, 3.0, 2.0])
+    assert grows_monotonically([1.0, 3.0, 2.99])  # 0.01 down is within 1% of the largest value
+    assert not grows_monotonically([1.0, 3.0, 2.99], tolerance=0.0)
+    assert not grows_monotonically([2.0, 2.0, 2.0]) and not grows_monotonically([2.0, 2.001, 2.01])  # flat: style did nothing
+    curves = np.array([[[1, 2, 3], [3, 2, 1]], [[2, 2, 2], [1, 0, 2]]], dtype=float)  # (photos 2, series 2, alphas 3)
+    assert monotone_share(curves) == 0.25
 
 
 def test_feature_spread_and_fed_on_constructed_features():

@@ -61,18 +61,19 @@ def round_trip_series(pipe, windows: np.ndarray, aligned: bool, batch_size: int)
     return images, pipe.image_to_series(images, aligned=aligned, batch_size=batch_size)
 
 
-def is_monotone(curve, tolerance: float = MONOTONE_TOLERANCE) -> bool:
-    """Whether ``curve`` (A,) never falls by more than ``tolerance`` x its largest absolute value from one point to
-    the next."""
+def grows_monotonically(curve, tolerance: float = MONOTONE_TOLERANCE) -> bool:
+    """Whether ``curve`` (A,) grows: it never falls by more than ``tolerance`` x its largest absolute value from one
+    point to the next, and its last point exceeds its first by more than that (a flat curve does not grow)."""
     curve = np.asarray(curve, dtype=np.float64)
-    return bool(np.all(np.diff(curve) >= -tolerance * np.abs(curve).max()))
+    slack = tolerance * np.abs(curve).max()
+    return bool(np.all(np.diff(curve) >= -slack) and curve[-1] - curve[0] > slack)
 
 
 def monotone_share(curves, tolerance: float = MONOTONE_TOLERANCE) -> float:
-    """Share of the curves (..., A) that are ``is_monotone``."""
+    """Share of the curves (..., A) that ``grows_monotonically``."""
     curves = np.asarray(curves, dtype=np.float64)
-    flat = curves.reshape(-1, curves.shape[-1])
-    return float(np.mean([is_monotone(c, tolerance) for c in flat]))
+    rows = curves.reshape(-1, curves.shape[-1])
+    return float(np.mean([grows_monotonically(c, tolerance) for c in rows]))
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ order of the report:
    windows, and ``ratio_to_photos``: that divided by the same of as many real photos (ImageNet samples).
 6. ``style``: feature distance of ``pipe.style_transfer(photo, series, alpha)`` to the photo over an alpha grid,
    mean over held-out photos x held-out series per alpha, and ``monotone_share``: the share of (photo, series) pairs
-   whose curve grows monotonically (``code_space.is_monotone``).
+   whose curve grows monotonically (``code_space.grows_monotonically``).
 7. ``generation`` (pipelines with a generator): ``generation.generation_fed`` and ``fed_ratio_to_reconstructions``.
 8. ``speed``: items per second of ``series_to_image`` and of image encode + decode at one batch, with the torch
    threads the process has (``speed.tokenizer_throughput``).
