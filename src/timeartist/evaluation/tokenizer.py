@@ -355,7 +355,7 @@ def run_tokenizer_bench(
         rates = tokenizer_throughput(pipe, pooled[: counts.speed_batch], views[: counts.speed_batch], counts.speed_seconds)
         rows += [_row("speed", f"batch {counts.speed_batch}", op, "items_per_second", rate, counts.speed_batch) for op, rate in rates.items()]
     if model_dir is not None:
-        rows.append(_row("assets", str(model_dir), "model folder", "megabytes", folder_megabytes(model_dir), 1))
+        rows.append(_row("assets", Path(model_dir).name, "model folder", "megabytes", folder_megabytes(model_dir), 1))
 
     frame = pd.DataFrame(rows)
     frame.attrs["meta"] = {
