@@ -149,26 +149,3 @@ def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir
         assert (out / name).stat().st_size > 0
     assert "TEST accuracy" in (out / "classify_targets.md").read_text()
     assert np.isfinite(frame["train_seconds"]).all()
-
-
-def test_generator_quality_quick_mode_writes_fed_of_every_set(tiny_pipeline_dir, generator_dir, data_root, tmp_path, bench_script):
-    out = tmp_path / "fed"
-    frame = bench_script("generator_quality").main([
-        "--model", str(tiny_pipeline_dir), "--generator", str(generator_dir), "--data-root", str(data_root),
-        "--out", str(out), "--quick", "--guidance", "0", "2",
-    ])  # fmt: skip
-    assert list(frame["images"]) == [
-        "tokenizer reconstructions (held-out)", "training images (ImageNet samples)", "training images (a disjoint draw)",
-        "tokenizer reconstructions (the disjoint draw)", *[f"generated (guidance {g}, 8 steps)" for g in (0, 0, 2, 2)],
-    ]  # fmt: skip
-    assert list(frame["versus"][-2:]) == ["held-out", "training images"]
-    assert (frame["fed"] > 0).all() and (frame["n"] == 4).all()  # --quick: every set of 4 images
-    for name in ("generator_quality.csv", "generator_quality.json", "generator_quality.md", "generator_quality.png",
-                 "generator_quality_samples.png"):  # fmt: skip
-        assert (out / name).stat().st_size > 0
-    assert "FED (EfficientNet-Lite0 features), not Inception FID" in (out / "generator_quality.md").read_text()
-    with pytest.raises(ValueError, match="draws 8 tokens over 64 codes but the image tokenizer has 16 tokens over 256"):
-        bench_script("generator_quality").main([
-            "--model", str(REPO / "src/timeartist/assets/default_model"), "--generator", str(generator_dir),
-            "--data-root", str(data_root), "--out", str(out), "--quick",
-        ])  # fmt: skip

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -282,9 +283,13 @@ def _cmd_bench(args) -> int:
     elif args.suite == "tokenizer":
         from timeartist.evaluation.tokenizer import run_tokenizer_bench
 
+        from timeartist.pipelines.pipeline import DEFAULT_MODEL_DIR
+
         frame = run_tokenizer_bench(
-            data_root=args.data_root, pipe=_pipeline(args), out_dir=args.out, datasets=args.datasets.split(","),
-            quick=args.quick, inception_weights=args.inception_weights, batch_size=args.batch_size,
+            data_root=args.data_root, pipe=_pipeline(args), out_dir=_out_dir(args.out), datasets=args.datasets.split(","),
+            heldout_datasets=args.heldout_datasets.split(","), quick=args.quick, inception_weights=args.inception_weights,
+            batch_size=args.batch_size, model_dir=args.model or DEFAULT_MODEL_DIR, seed=args.seed, guidance=args.guidance,
+            steps=args.steps, previous=args.previous, command=args.command_line,
         )  # fmt: skip
     elif args.suite == "speed":
         from timeartist.evaluation.speed import run_speed_bench
@@ -453,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="benchmarks on the standard protocols, baselines measured in the same run")
     p.add_argument("suite", choices=["ltsf", "competitions", "classify", "tokenizer", "speed"])
     p.add_argument("--data-root", help="data folder laid out like ../shared/data (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
-    p.add_argument("--datasets", help="comma-separated dataset names (defaults: ltsf ETTh1,ETTh2,ETTm1; tokenizer ETTh1,ETTh2; others all found)")
+    p.add_argument("--datasets", help="comma-separated dataset names (defaults: ltsf ETTh1,ETTh2,ETTm1; tokenizer ETTh1,ETTh2 (series vs DCT); others all found)")
     p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
     p.add_argument("--methods", help="forecasting: artist, visionts, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, minirocket, dtw_1nn")
     p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
@@ -462,9 +467,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seasonal-mean-k", help="ltsf: fix seasonal_mean's K per dataset instead of choosing it on validation, e.g. ETTh1=30")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the statsforecast models")
-    p.add_argument("--quick", action="store_true", help="a small labelled subset (for CI)")
+    p.add_argument("--quick", action="store_true", help="a small labelled subset (for CI); tokenizer: small counts of every part (seconds)")
     p.add_argument("--batch-sizes", default="1,8,64", help="speed: batch sizes")
     p.add_argument("--inception-weights", help="tokenizer: TorchScript Inception file for an opt-in real FID")
+    p.add_argument("--heldout-datasets", default="ETTh1,ETTh2,ETTm1", help="tokenizer: LTSF sets whose test windows are the held-out series")
+    p.add_argument("--seed", type=int, default=0, help="tokenizer: seed of the random views and the generation draws")
+    p.add_argument("--guidance", type=float, default=4.0, help="tokenizer: guidance of the generated images (as `generate`)")
+    p.add_argument("--steps", type=int, default=8, help="tokenizer: decoding steps of the generated images")
+    p.add_argument("--previous", help="tokenizer: an earlier run's tokenizer.json, shown beside the new values in the summary")
     p.add_argument("--out", default="bench_output")
     _add_model_args(p)
     p.set_defaults(func=_cmd_bench)
@@ -485,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         args.overrides = [*args.overrides, *extra]
+    args.command_line = shlex.join(["timeartist", *(sys.argv[1:] if argv is None else argv)])
     logging.basicConfig(level=logging.INFO if args.verbose or args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()

@@ -18,10 +18,12 @@ from timeartist.evaluation.image_metrics import (
 from timeartist.evaluation.ltsf import run_ltsf
 from timeartist.evaluation.metrics import mae, mase, mse, normalised_mae, smape
 from timeartist.evaluation.speed import run_speed_bench
-from timeartist.evaluation.tokenizer import DCTCode, run_tokenizer_bench
+from timeartist.evaluation.references import BlockAverageCode, DCTCode
+from timeartist.evaluation.tokenizer import run_tokenizer_bench
 
 __all__ = [
     "BASELINES",
+    "BlockAverageCode",
     "DCTCode",
     "FED_LABEL",
     "Forecaster",

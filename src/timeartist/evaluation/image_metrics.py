@@ -162,6 +162,52 @@ def efficientnet_feature_stats(
     return feature_stats(images, model.features, batch_size, desc="FED features")
 
 
+@torch.no_grad()
+def efficientnet_features(
+    images: Tensor | np.ndarray | Iterable[Tensor], model: EfficientNetLite | None = None, batch_size: int = 32
+) -> Tensor:
+    """Pooled EfficientNet-Lite0 features (N, 1280) on the CPU of images (N, 3, H, W) in [0, 1] (one tensor or an
+    iterable of batches), computed on the model's device."""
+    model = load_efficientnet_lite0() if model is None else model
+    device = next(model.parameters()).device
+    batches = tqdm(_batches(images, batch_size), desc="EfficientNet-Lite0 features", disable=not sys.stderr.isatty(), leave=False)
+    return torch.cat([model.features(torch.as_tensor(b, dtype=torch.float32).to(device)).cpu() for b in batches])
+
+
+def fed_of_features(features_a, features_b) -> float:
+    """Frechet distance between the Gaussian fits of two feature sets (N, D) and (M, D), N, M >= 2: the FED of the
+    images they came from when they are ``efficientnet_features``.
+
+    With fewer vectors than dimensions (max(N, M) < D) the covariances have rank < N and the trace term is computed
+    exactly from the centred sets X (N, D), Y (M, D) instead: the eigenvalues of cov_x cov_y that are not 0 are those
+    of the N x N matrix X Y^T Y X^T / ((N - 1)(M - 1)); this takes milliseconds where D x D matrices take seconds.
+    """
+    a, b = (np.asarray(torch.as_tensor(f).detach().cpu(), dtype=np.float64) for f in (features_a, features_b))
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"expected two feature sets (N, D) and (M, D) of at least 2 vectors each, got {a.shape} and {b.shape}")
+    if max(len(a), len(b)) >= a.shape[1]:
+        stats = []
+        for features in (a, b):
+            stats.append(GaussianStats())
+            stats[-1].update(features)
+        return frechet_distance(stats[0].mean, stats[0].cov, stats[1].mean, stats[1].cov)
+    x, y = a - a.mean(axis=0), b - b.mean(axis=0)
+    scale_x, scale_y = len(a) - 1, len(b) - 1
+    cross = x @ y.T  # (N, M)
+    product = cross @ cross.T / (scale_x * scale_y)  # (N, N), symmetric PSD
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((product + product.T) / 2), 0, None)).sum()
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    return float(diff @ diff + (x * x).sum() / scale_x + (y * y).sum() / scale_y - 2 * trace_sqrt)
+
+
+def mean_pairwise_distance(features) -> float:
+    """Mean Euclidean distance over all pairs i < j of features (N, D), N >= 2: how spread out a set is."""
+    features = torch.as_tensor(features).double()
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"expected at least 2 feature vectors (N, D), got shape {tuple(features.shape)}")
+    return float(torch.pdist(features).mean())
+
+
 def frechet_efficientnet_distance(
     images_a: Tensor | np.ndarray | Iterable[Tensor],
     images_b: Tensor | np.ndarray | Iterable[Tensor],

@@ -94,7 +94,7 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _time(call: Callable[[], object], device: torch.device, min_seconds: float) -> tuple[float, int]:
+def time_call(call: Callable[[], object], device: torch.device, min_seconds: float) -> tuple[float, int]:
     """Median seconds per call and calls timed, after one untimed warm-up call."""
     call()
     _sync(device)
@@ -128,6 +128,23 @@ def _memory(call: Callable[[], object], device: torch.device) -> dict[str, float
     if device.type == "cuda":
         memory["device_peak_mb"] = torch.cuda.max_memory_allocated(device) / MB
     return memory
+
+
+@torch.no_grad()
+def tokenizer_throughput(pipe, series: np.ndarray, images: torch.Tensor, min_seconds: float = 2.0) -> dict[str, float]:
+    """Items per second of ``pipe.series_to_image`` on one batch of series (B, L) and of the image tokenizer's
+    encode + decode on one batch of images (B, 3, S, S), each timed as ``time_call`` does, on the pipeline's device."""
+    images = images.to(pipe.device)
+    calls = {
+        "series_to_image": (lambda: pipe.series_to_image(series, batch_size=len(series), progress=False), len(series)),
+        "images encode+decode": (lambda: pipe.visual.decode(pipe.visual.encode(images)[0]), len(images)),
+    }
+    rates = {}
+    for name, (call, batch) in calls.items():
+        seconds, repeats = time_call(call, pipe.device, min_seconds)
+        rates[name] = batch / seconds
+        logger.info("%s, batch %d: %.1f items/s (%d timed calls)", name, batch, rates[name], repeats)
+    return rates
 
 
 def run_speed_bench(
@@ -165,7 +182,7 @@ def run_speed_bench(
     for batch in sorted({int(b) for b in batch_sizes}):
         calls = _operations(pipe, classifier, batch, np.random.default_rng(SEED))
         for op in operations:
-            seconds, repeats = _time(calls[op], device, min_seconds)
+            seconds, repeats = time_call(calls[op], device, min_seconds)
             row = {"operation": op, "batch_size": batch, "seconds_per_call": seconds, "items_per_second": batch / seconds,
                    "ms_per_item": 1000 * seconds / batch, "calls": repeats, **_memory(calls[op], device)}  # fmt: skip
             logger.info("%s, batch %d: %.1f items/s", op, batch, row["items_per_second"])

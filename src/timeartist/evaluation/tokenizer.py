@@ -1,226 +1,247 @@
-"""Tokenizer benchmark: how much of a series or an image survives the trip through the shared code space.
+"""Tokenizer benchmark (``timeartist bench tokenizer``): what the shared code space carries, on held-out data.
 
-Series: z-scored windows of the tokenizer's length L, cut without overlap from the test split of LTSF datasets the
-tokenizer was not trained on (scaler fitted on train, as in the LTSF protocol, then each window z-scored as the
-pipeline does; windows with no variation are skipped). Each window goes ``temporal.encode -> decode``; MSE and MAE
-are measured on the z-scored values, next to an equal-bit DCT code (``DCTCode``) whose settings are chosen on the
-train split of the same dataset, never on test.
+Every size is read from the pipeline: image size S, series length L, N tokens per image or window, K codes; the
+tokens spend B = N * log2(K) bits (``references``). Held-out data (``heldout``): the held-out split of the ImageNet
+samples (never trained on) and strided, z-scored windows of LTSF test splits. Parts of the results frame, in the
+order of the report:
 
-Images: held-out ``skimage.data`` sample images (not in the training set), each resized so its short side is twice
-the tokenizer size and cut into the 2 x 2 central tiles of S x S. Each tile goes ``visual.encode -> decode``;
-PSNR and SSIM per tile, averaged, and ``FED (EfficientNet-Lite0 features), not Inception FID`` between the tiles
-and their reconstructions; Inception FID only when the user passes the TorchScript weights.
+1. ``image``: held-out photos (centre crops) encoded and decoded: PSNR and SSIM (mean over photos) and FED
+   (EfficientNet-Lite0 features, not Inception FID) of the reconstructions to the originals, next to an equal-bit
+   block average and the mean colour; ``psnr_gain_vs_block_average`` = tokenizer PSNR - block-average PSNR.
+2. ``codebook``: usage, entropy and perplexity of the one codebook over at least ``tokens_per_code`` x K tokens of
+   random views (crops over scales, flips; seeded) of the held-out photos, of the held-out series windows, and of
+   both together.
+3. ``series``: the series tokenizer against an equal-bit DCT code (chosen on train windows) on the test windows of
+   ``datasets``: MSE, MAE, bits, and ``mse_ratio_to_dct``.
+4. ``round trip``: series -> image -> series on the held-out windows through ``pipe.series_to_image`` and
+   ``pipe.image_to_series``, aligned (the aligners) and unaligned (the shared codebook), z-scored MSE; the series
+   tokenizer's own round trip beside them.
+5. ``distinct``: mean pairwise EfficientNet-Lite0 feature distance of the pictures made from held-out series
+   windows, and ``ratio_to_photos``: that divided by the same of as many real photos (ImageNet samples).
+6. ``style``: feature distance of ``pipe.style_transfer(photo, series, alpha)`` to the photo over an alpha grid,
+   mean over held-out photos x held-out series per alpha, and ``monotone_share``: the share of (photo, series) pairs
+   whose curve grows monotonically (``code_space.grows_monotonically``).
+7. ``generation`` (pipelines with a generator): ``generation.generation_fed`` and ``fed_ratio_to_reconstructions``.
+8. ``speed``: items per second of ``series_to_image`` and of image encode + decode at one batch, with the torch
+   threads the process has (``speed.tokenizer_throughput``).
+9. ``assets``: megabytes of the model folder (when ``model_dir`` is given).
 
-Codebook: usage, entropy and perplexity of the token ids (global and per quantizer head) on the held-out series
-windows and on the held-out image tiles.
-
-Equal-bit accounting. A window's tokens are N indices into a codebook of K codes: a fixed-length code spends
-B = N * log2(K) bits per window (the default model: 16 * log2(256) = 128 bits for 128 steps). Neither code pays
-for the window's mean and standard deviation: both reconstruct the z-scored window. That window has mean 0, so its
-DC coefficient (orthonormal DCT-II) is 0 and only the L - 1 AC coefficients carry information. A ``DCTCode`` keeps
-k of them, each quantised uniformly to b bits: 2**b cells over [-clip, clip], reconstruction at the cell centres,
-values beyond the range clipped; clip is a constant of the code, not sent per window. Two ways to pick the k:
-
-- low-pass: the first k AC coefficients; the decoder knows which, so the code costs k * b bits;
-- adaptive: the k largest in magnitude; which ones is sent as the index of the k-subset among the C(L - 1, k)
-  possible (enumerative coding), ceil(log2 C(L - 1, k)) bits, so the code costs k * b + ceil(log2 C(L - 1, k)).
-
-For every b in 1..12 each variant takes the largest k whose cost is at most B; clip is one of a few quantiles of
-the kept coefficients' magnitudes. The (variant, b, clip) with the lowest MSE on train windows is the baseline.
+With ``out_dir``: ``tokenizer.{csv,json,md}`` (the markdown opens with a summary of the headline numbers beside
+the design's requirements and, with ``previous``, an earlier run's values), ``reconstructions.png`` (held-out
+photos over their reconstructions and the block average), ``series_<dataset>.png``, ``round_trip.png``,
+``series_images.png``, ``style_strip.png`` and ``generated.png`` (training photos, their reconstructions and images
+generated for their classes).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
-from scipy.fft import dct, idct
 
-from timeartist.data import LTSFDataset, ltsf_path, to_rgb
-from timeartist.evaluation.image_metrics import FED_LABEL, frechet_efficientnet_distance, inception_fid, psnr, ssim
+from timeartist import __version__
+from timeartist.data import ltsf_path
+from timeartist.evaluation.code_space import (
+    codebook_use, encode_ids, monotone_share, round_trip_series, round_trip_tokens, style_distances,
+)  # fmt: skip
+from timeartist.evaluation.generation import GENERATED, RECONSTRUCTIONS, generation_fed
+from timeartist.evaluation.heldout import (
+    evenly_spaced, heldout_windows, imagenet_folder, load_images, ltsf_windows, random_views, views_for,
+)  # fmt: skip
+from timeartist.evaluation.image_metrics import (
+    FED_LABEL, efficientnet_features, fed_of_features, inception_fid, mean_pairwise_distance, psnr, ssim,
+)  # fmt: skip
+from timeartist.evaluation.references import MEAN_COLOUR, block_average_code, choose_dct_code
 from timeartist.evaluation.report import write_results
-from timeartist.modules import codebook_stats
+from timeartist.evaluation.speed import tokenizer_throughput
 from timeartist.viz import save_image_grid, save_series_plot
 
 logger = logging.getLogger(__name__)
 
-HELDOUT_IMAGES = (
-    "astronaut", "camera", "coffee", "chelsea", "rocket", "hubble_deep_field", "coins", "retina", "brick", "grass",
-    "gravel", "text", "cell", "immunohistochemistry", "clock", "moon", "page", "colorwheel",
-)  # fmt: skip
-QUICK_IMAGES = 2
-QUICK_WINDOWS = 16
-MAX_TRAIN_WINDOWS = 2048  # train windows used to choose the DCT code
-VALUE_BITS = tuple(range(1, 13))
-CLIP_QUANTILES = (0.5, 0.75, 0.9, 0.97, 0.99, 1.0)
-STD_EPS = 1e-8
+HELDOUT_PHOTOS = "held-out ImageNet"
+HELDOUT_SERIES = "held-out series"
+MB = 2**20
+TRAIN_OVERLAP = 8  # train windows for the DCT code every L / 8 steps
 
 
-# ---------------------------------------------------------------------------------------------- DCT baseline
+class StepTimer:
+    """Logs the start and the duration of each step of a run; ``seconds`` maps step names to durations."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str):
+        logger.info("%s ...", name)
+        began = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - began, 1)
+        logger.info("%s: done in %.1f s", name, self.seconds[name])
+
+
 @dataclass(frozen=True)
-class DCTCode:
-    """An equal-bit transform code for z-scored windows of ``length`` steps (see the module docstring).
+class BenchCounts:
+    """How much data each part reads (``FULL`` or ``QUICK``)."""
 
-    keep: k AC coefficients kept; value_bits: b bits per kept value; clip: quantiser range [-clip, clip];
-    adaptive: keep the k largest (and send which) instead of the first k.
-    """
-
-    length: int
-    keep: int
-    value_bits: int
-    clip: float
-    adaptive: bool
-
-    @property
-    def support_bits(self) -> int:
-        """Bits naming the kept coefficients: ceil(log2 C(L - 1, k)) when adaptive, else 0."""
-        return math.ceil(math.log2(math.comb(self.length - 1, self.keep))) if self.adaptive else 0
-
-    @property
-    def bits(self) -> int:
-        """Bits per window: k * b + support bits."""
-        return self.keep * self.value_bits + self.support_bits
-
-    @property
-    def name(self) -> str:
-        kind = "top" if self.adaptive else "first"
-        return f"dct ({kind} {self.keep} x {self.value_bits} bits, clip {self.clip:.2f})"
-
-    def quantise(self, values: np.ndarray) -> np.ndarray:
-        """Uniform b-bit quantiser over [-clip, clip]: values -> cell centres (same shape)."""
-        cells = 2**self.value_bits
-        step = 2 * self.clip / cells
-        index = np.clip(np.floor((values + self.clip) / step), 0, cells - 1)
-        return -self.clip + (index + 0.5) * step
-
-    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
-        """Windows (W, L), z-scored -> their reconstructions (W, L) from this code's bits."""
-        return idct(self.kept_coefficients(dct(windows, norm="ortho", axis=-1), quantised=True), norm="ortho", axis=-1)
-
-    def kept_coefficients(self, coefficients: np.ndarray, quantised: bool) -> np.ndarray:
-        """Coefficients (W, L) -> (W, L) with only the kept AC coefficients (quantised or not), the rest 0."""
-        ac = coefficients[:, 1:]
-        if self.adaptive:
-            picked = np.argpartition(-np.abs(ac), self.keep - 1, axis=1)[:, : self.keep]
-        else:
-            picked = np.broadcast_to(np.arange(self.keep), (len(ac), self.keep))
-        values = np.take_along_axis(ac, picked, axis=1)
-        out = np.zeros_like(coefficients)
-        np.put_along_axis(out[:, 1:], picked, self.quantise(values) if quantised else values, axis=1)
-        return out
+    tokens_per_code: float = 20.0  # codebook use over at least this many tokens per code
+    heldout_photos: int | None = None  # held-out photos for the round trip and FED (None: all)
+    windows_per_dataset: int | None = None  # held-out series windows per dataset (None: all at the chosen stride)
+    train_windows: int = 2048  # train windows that choose the DCT code
+    distinct: int = 100  # series windows, and real photos, of the distinct-pictures ratio
+    style_photos: int = 20
+    style_series: int = 5
+    alphas: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    generation_draws: int = 3
+    speed_batch: int = 64
+    speed_seconds: float = 2.0
 
 
-def largest_keep(length: int, budget: float, value_bits: int, adaptive: bool) -> int:
-    """The largest k whose DCT code costs at most ``budget`` bits (0 when not even one coefficient fits)."""
-    best = 0
-    for keep in range(1, length):
-        if DCTCode(length, keep, value_bits, 1.0, adaptive).bits > budget:
-            break
-        best = keep
-    return best
+FULL = BenchCounts()
+QUICK = replace(FULL, tokens_per_code=2.0, heldout_photos=4, windows_per_dataset=32, train_windows=256, distinct=6,
+                style_photos=2, style_series=2, alphas=(0.0, 0.5, 1.0), generation_draws=1, speed_seconds=0.05)  # fmt: skip
 
-
-def choose_dct_code(train_windows: np.ndarray, budget: float) -> tuple[DCTCode, pd.DataFrame]:
-    """The equal-bit DCT code with the lowest MSE on ``train_windows`` (W, L), z-scored.
-
-    Returns the code and every candidate's train MSE (variant, keep, value_bits, clip, bits, train_mse).
-    """
-    length = train_windows.shape[1]
-    coefficients = dct(train_windows, norm="ortho", axis=-1)
-    candidates = []
-    for adaptive in (False, True):
-        for value_bits in VALUE_BITS:
-            keep = largest_keep(length, budget, value_bits, adaptive)
-            if keep == 0:
-                continue
-            probe = DCTCode(length, keep, value_bits, 1.0, adaptive)
-            magnitudes = np.abs(probe.kept_coefficients(coefficients, quantised=False)[:, 1:])
-            for q in CLIP_QUANTILES:
-                clip = float(np.quantile(magnitudes[magnitudes > 0], q))
-                code = DCTCode(length, keep, value_bits, clip, adaptive)
-                error = idct(code.kept_coefficients(coefficients, quantised=True), norm="ortho", axis=-1) - train_windows
-                candidates.append({"variant": "top" if adaptive else "first", "keep": keep, "value_bits": value_bits,
-                                   "clip": clip, "bits": code.bits, "train_mse": float(np.mean(error**2)), "code": code})  # fmt: skip
-    if not candidates:
-        raise ValueError(f"a budget of {budget:.1f} bits per window does not fit even one DCT coefficient")
-    table = pd.DataFrame(candidates)
-    best = table.loc[table["train_mse"].idxmin(), "code"]
-    return best, table.drop(columns="code")
-
-
-# ---------------------------------------------------------------------------------------------- held-out data
-def zscored_windows(dataset: str, data_root, split: str, length: int, limit: int | None = None) -> np.ndarray:
-    """Non-overlapping windows (W, length) of every channel of one split, train-scaled then z-scored per window.
-
-    Windows without variation (std < 1e-8) are dropped; ``limit`` keeps the first ``limit`` windows.
-    """
-    data = LTSFDataset(ltsf_path(dataset, data_root), split, seq_len=1, pred_len=1)
-    start, end = data.borders[split]
-    count = (end - start) // length
-    if count < 1:
-        raise ValueError(f"the {split} split of {dataset} has {end - start} rows, fewer than one window of {length}")
-    windows = data.series[:, start : start + count * length].reshape(-1, length).astype(np.float64)  # (C*count, L)
-    std = windows.std(axis=1, keepdims=True)
-    keep = std[:, 0] >= STD_EPS
-    if not keep.all():
-        logger.info("%s %s: skipped %d constant windows", dataset, split, int((~keep).sum()))
-    windows = (windows[keep] - windows[keep].mean(axis=1, keepdims=True)) / std[keep]
-    return windows[:limit]
-
-
-def heldout_images(size: int, names: Sequence[str] = HELDOUT_IMAGES) -> tuple[torch.Tensor, list[str]]:
-    """``skimage.data`` images -> tiles (4 * len(names), 3, size, size) in [0, 1] and their names.
-
-    Each image is resized (bicubic) so its short side is 2 * size, and its 2 x 2 central tiles are kept.
-    """
-    import skimage.data  # imported here: only this bench needs it, and it is slow to import
-
-    unknown = [n for n in names if n not in HELDOUT_IMAGES]
-    if unknown:
-        raise ValueError(f"unknown held-out images {unknown}; available: {', '.join(HELDOUT_IMAGES)}")
-    tiles, labels = [], []
-    for name in names:
-        image = to_rgb(Image.fromarray(np.asarray(getattr(skimage.data, name)())))
-        scale = 2 * size / min(image.size)
-        w, h = max(2 * size, round(image.width * scale)), max(2 * size, round(image.height * scale))
-        pixels = np.asarray(image.resize((w, h), Image.Resampling.BICUBIC), dtype=np.float32) / 255.0
-        top, left = (h - 2 * size) // 2, (w - 2 * size) // 2
-        square = torch.from_numpy(pixels[top : top + 2 * size, left : left + 2 * size]).permute(2, 0, 1)
-        for i in range(2):
-            for j in range(2):
-                tiles.append(square[:, i * size : (i + 1) * size, j * size : (j + 1) * size])
-                labels.append(f"{name} {i}{j}")
-    return torch.stack(tiles), labels
-
-
-# ---------------------------------------------------------------------------------------------- round trips
-@torch.no_grad()
-def _round_trip(model, x: torch.Tensor, device: torch.device, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``model.decode(model.encode(x))`` in batches -> (reconstructions, token ids (B, N)), both on the CPU."""
-    recs, ids = [], []
-    for i in range(0, len(x), batch_size):
-        q, idx = model.encode(x[i : i + batch_size].to(device))
-        recs.append(model.decode(q).float().cpu())
-        ids.append(idx.reshape(len(q), -1).cpu())
-    return torch.cat(recs), torch.cat(ids)
+# The summary: (what, part, data, method, metric, requirement); data None: one line per data the part has.
+HEADLINES = (
+    ("held-out photos: PSNR of the round trip (dB)", "image", None, "tokenizer", "psnr", ">= 22, target >= 25"),
+    ("held-out photos: PSNR gain over the equal-bit block average (dB)", "image", None, "tokenizer", "psnr_gain_vs_block_average", ">= 2"),
+    ("held-out photos: SSIM", "image", None, "tokenizer", "ssim", "reported"),
+    ("held-out photos: FED of reconstructions to originals", "image", None, "tokenizer", "fed", "reported"),
+    ("share of the codebook used", "codebook", "held-out images", "tokens", "usage", ">= 0.90, target >= 0.97"),
+    ("share of the codebook used", "codebook", "held-out series", "tokens", "usage", ">= 0.90, target >= 0.97"),
+    ("series tokenizer MSE / equal-bit DCT MSE", "series", None, "tokenizer", "mse_ratio_to_dct", "< 1, target <= 0.5"),
+    ("aligned round trip series -> image -> series (z-scored MSE)", "round trip", None, "aligned", "mse", "<= 0.35, target <= 0.2"),
+    ("distinct pictures: feature spread / that of real photos", "distinct", None, "aligned images", "ratio_to_photos", ">= 0.5, target >= 0.8"),
+    ("style transfer: share of pairs monotone in alpha", "style", None, "style_transfer", "monotone_share", "1 (every pair)"),
+    ("generated images: FED / FED of reconstructions", "generation", None, GENERATED, "fed_ratio_to_reconstructions", "<= 1.2, target <= 1.05"),
+    ("series -> image (series/s)", "speed", None, "series_to_image", "items_per_second", ">= 200"),
+    ("images encode+decode (images/s)", "speed", None, "images encode+decode", "items_per_second", ">= 50"),
+    ("model folder (MB)", "assets", None, "model folder", "megabytes", "<= 25"),
+)  # fmt: skip
+PART_TITLES = {
+    "image": "1. Held-out ImageNet photos: round trip at equal bits",
+    "codebook": "2. Codebook use (one codebook)",
+    "series": "3. Series tokenizer vs DCT at equal bits (z-scored test windows)",
+    "round trip": "4. Round trip series -> image -> series (z-scored MSE)",
+    "distinct": "5. Distinct series give distinct pictures (mean pairwise feature distance)",
+    "style": "6. Style transfer: feature distance to the photo by alpha",
+    "generation": "7. Generated images: FED to the held-out photos (EfficientNet-Lite0 features, not Inception FID; mean over draws)",
+    "speed": "8. Speed (items per second)",
+    "assets": "9. Bundled assets",
+}
 
 
 def _row(part: str, data: str, method: str, metric: str, value: float, n: int) -> dict:
-    return {"part": part, "data": data, "method": method, "metric": metric, "value": float(value), "n": n}
+    return {"part": part, "data": data, "method": method, "metric": metric, "value": float(value), "n": int(n)}
 
 
-def _codebook_rows(ids: torch.Tensor, quantizer, data: str) -> list[dict]:
-    stats = codebook_stats(ids, quantizer.codebook_size, quantizer.head_codebook_sizes if quantizer.heads > 1 else None)
-    return [_row("codebook", data, "tokens", key, value, ids.numel()) for key, value in stats.items()]
+def _image_part(pipe, photos: torch.Tensor, budget: float, network, batch_size: int, inception_weights) -> tuple[list[dict], dict]:
+    """Part 1: rows and the images shown (originals, reconstructions, block averages)."""
+    reconstructions, _ = round_trip_tokens(pipe.visual, photos, batch_size)
+    block = block_average_code(budget, pipe.visual.config.num_latent_tokens)
+    outputs = {"tokenizer": (reconstructions.clamp(0, 1), budget), block.name: (block.reconstruct(photos), block.bits),
+               MEAN_COLOUR.name: (MEAN_COLOUR.reconstruct(photos), MEAN_COLOUR.bits)}  # fmt: skip
+    originals = efficientnet_features(photos, network)
+    rows, scores = [], {}
+    for method, (images, bits) in outputs.items():
+        scores[method] = {"bits": bits, "psnr": psnr(images, photos).mean(), "ssim": ssim(images, photos).mean(),
+                          "fed": fed_of_features(efficientnet_features(images, network), originals)}  # fmt: skip
+        if method == "tokenizer" and inception_weights is not None:
+            scores[method]["inception_fid"] = inception_fid(photos, images, inception_weights, device=pipe.device)
+        rows += [_row("image", HELDOUT_PHOTOS, method, metric, value, len(photos)) for metric, value in scores[method].items()]
+        logger.info("held-out photos, %s: PSNR %.2f dB, SSIM %.3f, FED %.1f", method, scores[method]["psnr"], scores[method]["ssim"], scores[method]["fed"])
+    gain = scores["tokenizer"]["psnr"] - scores[block.name]["psnr"]
+    rows.append(_row("image", HELDOUT_PHOTOS, "tokenizer", "psnr_gain_vs_block_average", gain, len(photos)))
+    return rows, {"original": photos, "tokenizer": outputs["tokenizer"][0], "block average": outputs[block.name][0]}
 
+
+def _series_part(pipe, name: str, test: np.ndarray, data_root, budget: float, counts: BenchCounts, recon: np.ndarray) -> tuple[list[dict], dict, dict]:
+    """Part 3 for one dataset: rows, the chosen DCT code's description and the lines of an example window."""
+    length = pipe.temporal.seq_len
+    train = ltsf_windows(name, data_root, "train", length, max(1, length // TRAIN_OVERLAP), counts.train_windows)
+    code, _ = choose_dct_code(train, budget)
+    outputs = {"tokenizer": (recon, budget), code.name: (code.reconstruct(test), code.bits)}
+    rows, mse = [], {}
+    for method, (out, bits) in outputs.items():
+        error = out - test
+        mse[method] = float(np.mean(error**2))
+        for metric, value in (("mse", mse[method]), ("mae", np.mean(np.abs(error))), ("bits", bits)):
+            rows.append(_row("series", name, method, metric, value, error.size))
+        logger.info("%s: %d test windows, %s MSE %.4f", name, len(test), method, mse[method])
+    rows.append(_row("series", name, "tokenizer", "mse_ratio_to_dct", mse["tokenizer"] / mse[code.name], test.size))
+    example = {"original": test[0], **{method: out[0] for method, (out, _) in outputs.items()}}
+    return rows, {"name": code.name, "bits": code.bits, "train_windows": len(train)}, example
+
+
+def _round_trip_part(pipe, windows: np.ndarray, recon: np.ndarray, batch_size: int) -> tuple[list[dict], dict, dict]:
+    """Part 4: rows, the lines of an example window and the images made from the windows per route."""
+    outputs = {"series tokenizer": recon}
+    images = {}
+    routes = (True, False) if pipe.align_t2v is not None and pipe.align_v2t is not None else (False,)
+    if len(routes) == 1:
+        logger.warning("the pipeline has no aligners: only the unaligned round trip is measured")
+    for aligned in routes:
+        route = "aligned" if aligned else "unaligned"
+        logger.info("round trip series -> image -> series (%s) of %d held-out windows", route, len(windows))
+        images[route], outputs[route] = round_trip_series(pipe, windows, aligned, batch_size)
+    rows = []
+    for method, out in outputs.items():
+        mse = float(np.mean((np.asarray(out, dtype=np.float64) - windows) ** 2))
+        rows.append(_row("round trip", HELDOUT_SERIES, method, "mse", mse, len(windows)))
+        logger.info("round trip, %s: z-scored MSE %.4f", method, mse)
+    return rows, {"original": windows[0], **{k: np.asarray(v)[0] for k, v in outputs.items()}}, images
+
+
+def _distinct_part(series_images: dict[str, np.ndarray], photos: torch.Tensor, network) -> list[dict]:
+    """Part 5: spread of the pictures made from series per route, and of real photos, and their ratio."""
+    reference = mean_pairwise_distance(efficientnet_features(photos, network))
+    rows = [_row("distinct", f"{len(photos)} ImageNet samples", "real photos", "mean_pairwise_distance", reference, len(photos))]
+    for route, images in series_images.items():
+        spread = mean_pairwise_distance(efficientnet_features(torch.from_numpy(images), network))
+        data = f"{len(images)} held-out series windows"
+        rows += [_row("distinct", data, f"{route} images", "mean_pairwise_distance", spread, len(images)),
+                 _row("distinct", data, f"{route} images", "ratio_to_photos", spread / reference, len(images))]  # fmt: skip
+        logger.info("distinct pictures (%s): spread %.2f, real photos %.2f, ratio %.3f", route, spread, reference, spread / reference)
+    return rows
+
+
+def _style_part(pipe, photos: torch.Tensor, series: np.ndarray, alphas: Sequence[float], network) -> tuple[list[dict], torch.Tensor]:
+    """Part 6: rows and the example strip (the photo, then the styled images over the alphas)."""
+    distances, example = style_distances(pipe, photos, series, alphas, network)
+    data, pairs = f"{len(photos)} held-out photos x {len(series)} held-out series", len(photos) * len(series)
+    rows = [_row("style", data, "style_transfer", f"distance@alpha={a:g}", d, pairs) for a, d in zip(alphas, distances.mean(axis=(0, 1)))]
+    share = monotone_share(distances)
+    rows.append(_row("style", data, "style_transfer", "monotone_share", share, pairs))
+    logger.info("style transfer: %.0f%% of %d (photo, series) pairs monotone in alpha", 100 * share, pairs)
+    return rows, torch.cat([photos[:1], example])
+
+
+def _generation_part(pipe, photos: torch.Tensor, data_root, counts: BenchCounts, seed: int, steps: int, guidance: float, network, batch_size: int):
+    """Part 7: rows and the first draw's images per set."""
+    train = imagenet_folder(data_root, pipe.visual.image_size, "train")
+    draws, samples, names = generation_fed(pipe, efficientnet_features(photos, network), train, counts.generation_draws, seed, steps, guidance, network, batch_size)
+    table = pd.DataFrame(draws).groupby("images", sort=False)["fed"].agg(["mean", "std"])
+    rows = []
+    for name, stats in table.iterrows():
+        rows += [_row("generation", HELDOUT_PHOTOS, name, "fed", stats["mean"], len(photos)),
+                 _row("generation", HELDOUT_PHOTOS, name, "fed_std", stats["std"] if counts.generation_draws > 1 else 0.0, len(photos))]  # fmt: skip
+    ratio = table.loc[GENERATED, "mean"] / table.loc[RECONSTRUCTIONS, "mean"]
+    rows.append(_row("generation", HELDOUT_PHOTOS, GENERATED, "fed_ratio_to_reconstructions", ratio, len(photos)))
+    logger.info("generated images: FED %.1f vs %.1f for reconstructions (ratio %.3f)", table.loc[GENERATED, "mean"], table.loc[RECONSTRUCTIONS, "mean"], ratio)
+    return rows, (samples, names)
+
+
+def folder_megabytes(path: str | Path) -> float:
+    """Total size in MB (2**20 bytes) of the files under ``path``."""
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / MB
 
 
 def run_tokenizer_bench(
@@ -231,89 +252,196 @@ def run_tokenizer_bench(
     quick: bool = False,
     inception_weights: str | Path | None = None,
     batch_size: int = 64,
+    heldout_datasets: Sequence[str] = ("ETTh1", "ETTh2", "ETTm1"),
+    model_dir: str | Path | None = None,
+    seed: int = 0,
+    guidance: float = 4.0,
+    steps: int = 8,
+    previous: str | Path | None = None,
+    command: str | None = None,
 ) -> pd.DataFrame:
-    """Run the tokenizer benchmark of ``pipe`` (a ``TimeArtistPipeline``); return a long frame.
+    """Run the tokenizer benchmark of ``pipe`` (a ``TimeArtistPipeline``); return the long results frame.
 
-    Columns: part (series | image | codebook), data (dataset, "heldout images", ...), method (tokenizer, the DCT
-    code's name, tokens), metric (mse, mae, psnr, ssim, fed, inception_fid, bits, usage, entropy, perplexity,
-    head{h}_...), value, n (values, tiles or tokens measured). ``quick``: the first 16 windows per dataset and the
-    first 2 images (8 tiles). ``inception_weights``: path of the TorchScript ``inception-2015-12-05.pt`` for an
-    optional Inception FID. With ``out_dir``: ``tokenizer.{csv,json,md}``, ``reconstructions.png`` and
-    ``series_<dataset>.png``. The settings and the chosen DCT codes are in ``frame.attrs["meta"]``.
+    Columns: part, data, method, metric, value, n (photos, windows, values or tokens measured); the parts are
+    described in the module docstring. ``datasets``: LTSF sets of the series-vs-DCT part; ``heldout_datasets``: LTSF
+    sets whose test windows are the held-out series of parts 2 and 4-6. ``quick``: ``QUICK`` counts (seconds, for
+    tests), else ``FULL``. ``inception_weights``: path of the TorchScript ``inception-2015-12-05.pt`` for an
+    optional Inception FID of the photo round trip. ``model_dir``: the pipeline's folder, for part 9. ``seed``: the
+    random views and the generation draws. ``guidance`` / ``steps``: as ``pipe.generate_images``. ``previous``: an
+    earlier run's ``tokenizer.json``, whose values the summary shows beside the new ones. ``command``: the command
+    line, kept in the meta data. With ``out_dir``: the files of the module docstring. Settings in
+    ``frame.attrs["meta"]``.
     """
     if pipe is None:
         raise ValueError("run_tokenizer_bench needs a TimeArtistPipeline (pipe=TimeArtistPipeline.from_pretrained(...))")
-    if not datasets:
-        raise ValueError("need at least one LTSF dataset for the series part, e.g. ('ETTh1', 'ETTh2')")
-    for name in datasets:
+    if not datasets or not heldout_datasets:
+        raise ValueError("need at least one LTSF dataset for the series parts, e.g. ('ETTh1', 'ETTh2')")
+    for name in (*datasets, *heldout_datasets):
         ltsf_path(name, data_root)  # unknown names and a missing root fail before any work, listing what exists
     if inception_weights is not None and not Path(inception_weights).is_file():
         raise FileNotFoundError(f"Inception FID weights not found: expected the TorchScript inception-2015-12-05.pt at {inception_weights}")
+    previous_rows = _read_previous(previous) if previous is not None else None
     began = time.perf_counter()
-    temporal, visual, device = pipe.temporal, pipe.visual, pipe.device
-    quantizer = temporal.quantize
-    length, tokens = temporal.seq_len, temporal.num_latent_tokens
-    budget = tokens * math.log2(quantizer.codebook_size)
-    rows, codes, examples, series_ids = [], {}, {}, []
-    limit = QUICK_WINDOWS if quick else None
-    for name in datasets:
-        test = zscored_windows(name, data_root, "test", length, limit)
-        train = zscored_windows(name, data_root, "train", length, MAX_TRAIN_WINDOWS // (8 if quick else 1))
-        code, _ = choose_dct_code(train, budget)
-        codes[name] = {"name": code.name, "bits": code.bits, "train_windows": len(train)}
-        rec, ids = _round_trip(temporal, torch.from_numpy(test).float(), device, batch_size)
-        series_ids.append(ids)
-        outputs = {"tokenizer": (rec.double().numpy(), budget), code.name: (code.reconstruct(test), code.bits)}
-        for method, (out, bits) in outputs.items():
-            error = out - test
-            for metric, value in (("mse", np.mean(error**2)), ("mae", np.mean(np.abs(error))), ("bits", bits)):
-                rows.append(_row("series", name, method, metric, value, error.size))
-            logger.info("%s: %d test windows, %s MSE %.4f", name, len(test), method, np.mean(error**2))
-        examples[name] = {"original": test[0], **{method: out[0] for method, (out, _) in outputs.items()}}
-    rows += _codebook_rows(torch.cat(series_ids), quantizer, f"series ({', '.join(datasets)} test)")
+    counts = QUICK if quick else FULL
+    temporal, visual, quantizer = pipe.temporal, pipe.visual, pipe.temporal.quantize
+    length, size, tokens, codes = temporal.seq_len, visual.image_size, temporal.num_latent_tokens, quantizer.codebook_size
+    budget = tokens * math.log2(codes)
+    network = pipe.classifier_network()
+    logger.info("tokenizer bench: series %d steps, images %d px, %d tokens over %d codes (%.0f bits)", length, size, tokens, codes, budget)
 
-    images, labels = heldout_images(visual.config.image_size, HELDOUT_IMAGES[:QUICK_IMAGES] if quick else HELDOUT_IMAGES)
-    rec, ids = _round_trip(visual, images, device, batch_size)
-    rec = rec.clamp(0, 1)
-    image_metrics = {"psnr": psnr(rec, images).mean(), "ssim": ssim(rec, images).mean(),
-                     "fed": frechet_efficientnet_distance(images, rec, model=pipe.classifier_network())}  # fmt: skip
-    if inception_weights is not None:
-        image_metrics["inception_fid"] = inception_fid(images, rec, inception_weights, device=device)
-    rows += [_row("image", "heldout images", "tokenizer", k, v, len(images)) for k, v in image_metrics.items()]
-    rows += _codebook_rows(ids, quantizer, "heldout images")
+    timer = StepTimer()
+    with timer.step("held-out data"):
+        heldout = imagenet_folder(data_root, size, "heldout")
+        photo_index = evenly_spaced(len(heldout), counts.heldout_photos or len(heldout))
+        photos, photo_names = load_images(heldout, photo_index), [heldout.files[i].stem.split("_", 1)[-1] for i in photo_index]
+        wanted = views_for(counts.tokens_per_code, codes, tokens)
+        windows, stride = heldout_windows(heldout_datasets, data_root, length, wanted)
+        windows.update({name: ltsf_windows(name, data_root, "test", length, stride) for name in datasets if name not in windows})
+        if counts.windows_per_dataset is not None:
+            windows = {name: w[evenly_spaced(len(w), counts.windows_per_dataset)] for name, w in windows.items()}
+        pooled = np.concatenate([windows[name] for name in heldout_datasets])
+    with timer.step("series tokenizer round trips"):
+        series_recon, series_ids = {}, {}
+        for name, w in windows.items():
+            recon, ids = round_trip_tokens(temporal, torch.from_numpy(w).float(), batch_size)
+            series_recon[name], series_ids[name] = recon.double().numpy(), ids
+
+    with timer.step("1. photo round trip at equal bits"):
+        rows, shown = _image_part(pipe, photos, budget, network, batch_size, inception_weights)
+
+    with timer.step("2. codebook use"):
+        views = random_views(heldout.files, size, wanted, seed)
+        image_ids = encode_ids(visual, views, batch_size)
+        held_series_ids = torch.cat([series_ids[name] for name in heldout_datasets])
+        both = torch.cat([image_ids.flatten(), held_series_ids.flatten()])
+        for data, ids in (("held-out images", image_ids), ("held-out series", held_series_ids), ("images + series", both)):
+            use = codebook_use(ids, quantizer)
+            rows += [_row("codebook", data, "tokens", metric, value, ids.numel()) for metric, value in use.items()]
+            logger.info("codebook use, %s: %.1f%% of %d codes over %d tokens", data, 100 * use["usage"], codes, ids.numel())
+
+    with timer.step("3. series tokenizer vs DCT"):
+        dct_codes, examples = {}, {}
+        for name in datasets:
+            part, dct_codes[name], examples[name] = _series_part(pipe, name, windows[name], data_root, budget, counts, series_recon[name])
+            rows += part
+
+    with timer.step("4. round trip series -> image -> series"):
+        pooled_recon = np.concatenate([series_recon[name] for name in heldout_datasets])
+        part, round_trip_example, series_images = _round_trip_part(pipe, pooled, pooled_recon, batch_size)
+        rows += part
+
+    with timer.step("5. distinct pictures"):
+        picked = evenly_spaced(len(pooled), counts.distinct)
+        everyone = imagenet_folder(data_root, size, "all")
+        real = load_images(everyone, evenly_spaced(len(everyone), counts.distinct))
+        series_images = {route: images[picked] for route, images in series_images.items()}
+        rows += _distinct_part(series_images, real, network)
+
+    with timer.step("6. style transfer"):
+        style_photos = photos[evenly_spaced(len(photos), counts.style_photos)]
+        style_series = pooled[evenly_spaced(len(pooled), counts.style_series)]
+        part, strip = _style_part(pipe, style_photos, style_series, counts.alphas, network)
+        rows += part
+
+    generated = None
+    if pipe.generator is not None:
+        with timer.step("7. generated images"):
+            part, generated = _generation_part(pipe, photos, data_root, counts, seed, steps, guidance, network, batch_size)
+            rows += part
+    else:
+        logger.info("the pipeline has no token generator: no generated-image rows")
+
+    with timer.step("8. speed"):
+        rates = tokenizer_throughput(pipe, pooled[: counts.speed_batch], views[: counts.speed_batch], counts.speed_seconds)
+        rows += [_row("speed", f"batch {counts.speed_batch}", op, "items_per_second", rate, counts.speed_batch) for op, rate in rates.items()]
+    if model_dir is not None:
+        rows.append(_row("assets", Path(model_dir).name, "model folder", "megabytes", folder_megabytes(model_dir), 1))
 
     frame = pd.DataFrame(rows)
     frame.attrs["meta"] = {
+        "command": command,
+        "timeartist": __version__,
+        "model": str(model_dir) if model_dir is not None else "in memory",
         "quick": quick,
-        "series": f"non-overlapping z-scored test windows of {length} steps; DCT code chosen on train windows",
-        "token_bits_per_window": budget,
-        "tokens_per_window": tokens,
-        "codebook_size": quantizer.codebook_size,
-        "dct_codes": codes,
-        "images": f"{len(images)} tiles of {len(labels) // 4} skimage.data images at {visual.config.image_size} px",
+        "counts": asdict(counts),
+        "code space": f"{tokens} tokens x log2({codes}) = {budget:g} bits per image or window; images {size} px, series {length} steps",
+        "held-out photos": f"{len(photos)} of the {len(heldout)} held-out ImageNet samples (centre crops), never trained on",
+        "held-out series": f"z-scored test windows of {', '.join(heldout_datasets)} every {stride} steps: {len(pooled)} windows",
+        "codebook views": f"{len(views)} random views of the held-out photos (squares of 35-100% of the shorter edge, flips; seed {seed})",
+        "dct_codes": dct_codes,
         "fed": FED_LABEL,
+        "generation": {"steps": steps, "guidance": guidance, "draws": counts.generation_draws, "seed": seed} if generated is not None else "no generator",
         "inception_fid": str(inception_weights) if inception_weights is not None else "not run (no weights path given)",
+        "torch_threads": torch.get_num_threads(),
+        "device": str(pipe.device),
         "seconds": time.perf_counter() - began,
-    }
+        "seconds by step": timer.seconds,
+    }  # fmt: skip
     if out_dir is not None:
-        _write_report(frame, Path(out_dir), images, rec, labels, examples)
+        figures = {"shown": shown, "photo_names": photo_names, "series": examples, "round_trip": round_trip_example, "series_images": series_images, "strip": strip,
+                   "alphas": counts.alphas, "generated": generated}  # fmt: skip
+        _write_report(frame, Path(out_dir), previous_rows, figures)
+    logger.info("tokenizer bench done in %.0f s", frame.attrs["meta"]["seconds"])
     return frame
 
 
-def _write_report(frame: pd.DataFrame, out_dir: Path, images, rec, labels, examples) -> dict[str, Path]:
-    series = frame[frame["part"] == "series"]
-    tables = {
-        "Series reconstruction (z-scored test windows, equal bits)": series.pivot_table(
-            index=["data", "method"], columns="metric", values="value", sort=False
-        ),
-        "Image reconstruction (held-out tiles)": frame[frame["part"] == "image"][["data", "metric", "value", "n"]],
-        "Codebook use": frame[frame["part"] == "codebook"].pivot_table(index="metric", columns="data", values="value", sort=False),
-    }
+# ---------------------------------------------------------------------------------------------- report
+KEY = ["part", "data", "method", "metric"]
+
+
+def _read_previous(path: str | Path) -> pd.DataFrame:
+    """The rows of an earlier run's ``tokenizer.json``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--previous {path}: file not found; expected the tokenizer.json of an earlier run")
+    try:
+        rows = pd.DataFrame(json.loads(path.read_text())["rows"])
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise ValueError(f"--previous {path} is not a tokenizer.json written by this benchmark ({error})") from None
+    if not set(KEY) | {"value"} <= set(rows.columns):
+        raise ValueError(f"--previous {path} has no {KEY + ['value']} columns; expected a tokenizer.json of this benchmark")
+    return rows
+
+
+def summary_table(frame: pd.DataFrame, previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The ``HEADLINES`` found in ``frame``: what, data, value, required (and previous: the value of the same row
+    of an earlier run, NaN where it had none)."""
+    lines = []
+    for what, part, data, method, metric, required in HEADLINES:
+        found = frame[(frame["part"] == part) & (frame["method"] == method) & (frame["metric"] == metric)]
+        found = found if data is None else found[found["data"] == data]
+        lines += [{"what": what, **row[KEY].to_dict(), "value": row["value"], "required": required} for _, row in found.iterrows()]
+    table = pd.DataFrame(lines, columns=["what", *KEY, "value", "required"])
+    if previous is not None:
+        table = table.merge(previous[[*KEY, "value"]].rename(columns={"value": "previous"}), on=KEY, how="left")
+    return table.drop(columns=["part", "method", "metric"])
+
+
+def _write_report(frame: pd.DataFrame, out_dir: Path, previous: pd.DataFrame | None, figures: dict) -> dict[str, Path]:
+    tables = {"Summary": summary_table(frame, previous)}
+    for part, title in PART_TITLES.items():
+        rows = frame[frame["part"] == part]
+        if len(rows):
+            tables[title] = rows.pivot_table(index=["data", "method"], columns="metric", values="value", sort=False).fillna("")
     paths = write_results(frame, out_dir, "tokenizer", frame.attrs["meta"], tables, "Tokenizer benchmark")
-    shown = torch.arange(0, len(images), 4)[:8]  # one tile of each of the first 8 images
-    grid = torch.cat([images[shown], rec[shown]])
-    titles = [*(labels[i] for i in shown), *["reconstruction"] * len(shown)]
-    paths["reconstructions"] = save_image_grid(grid, out_dir / "reconstructions.png", titles=titles, ncols=len(shown))
-    for name, lines in examples.items():
+
+    shown = figures["shown"]
+    count = min(8, len(shown["original"]))
+    grid = torch.cat([images[:count] for images in shown.values()])
+    titles = [*(name[:16] for name in figures["photo_names"][:count]), *(name for name in list(shown)[1:] for _ in range(count))]
+    paths["reconstructions"] = save_image_grid(grid, out_dir / "reconstructions.png", titles=titles, ncols=count)
+    for name, lines in figures["series"].items():
         paths[f"series_{name}"] = save_series_plot(lines, out_dir / f"series_{name}.png", title=f"{name}: test window 0 (z-scored)")
+    paths["round_trip"] = save_series_plot(figures["round_trip"], out_dir / "round_trip.png", title="series -> image -> series, held-out window 0")
+    made = {route: torch.from_numpy(images[:8]) for route, images in figures["series_images"].items()}
+    paths["series_images"] = save_image_grid(torch.cat(list(made.values())), out_dir / "series_images.png",
+                                             titles=[f"{route} {i}" for route, images in made.items() for i in range(len(images))], ncols=8)  # fmt: skip
+    strip_titles = ["photo", *(f"alpha={a:g}" for a in figures["alphas"])]
+    paths["style_strip"] = save_image_grid(figures["strip"], out_dir / "style_strip.png", titles=strip_titles, ncols=len(strip_titles))
+    if figures["generated"] is not None:
+        sets, names = figures["generated"]
+        count = min(8, len(names))
+        grid = torch.cat([torch.as_tensor(images[:count]) for images in sets.values()])
+        titles = [*(n[:16] for n in names[:count]), *["reconstruction"] * count, *(f"generated: {n[:10]}" for n in names[:count])]
+        paths["generated"] = save_image_grid(grid, out_dir / "generated.png", titles=titles, ncols=count)
     return paths
