@@ -72,3 +72,18 @@ def test_bad_input(env_root):
         MultiDomainSelfSupervisionDataset("etth1", seq_len=9000)
     with pytest.raises(IndexError):
         MultiDomainSelfSupervisionDataset("etth1", seq_len=4096)[100]
+
+
+def test_corpus_windows_split_each_series_in_time(data_root):
+    from timeartist.data.corpus import CorpusWindows, read_corpus
+
+    series = read_corpus(data_root, folders=("classic",), min_length=60)
+    assert series and all(np.isfinite(s.values).all() for s in series)
+    train, heldout = CorpusWindows(series, 32, "train"), CorpusWindows(series, 32, "heldout")
+    assert len(train) > len(heldout) > 0
+    window = train[0]
+    assert window.shape == (32,) and abs(float(window.mean())) < 1e-5 and abs(float(window.std(unbiased=False)) - 1) < 1e-4
+    # no held-out window appears in training (the parts are disjoint in time)
+    assert not any(np.allclose(h, t) for h in heldout.windows[:5] for t in train.windows)
+    with pytest.raises(ValueError, match="evaluation data"):
+        read_corpus(data_root, folders=("monash",))

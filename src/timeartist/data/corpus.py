@@ -9,7 +9,7 @@ in ``EVALUATED_FOLDERS`` passed as a training folder is an error.
 Each column becomes one ``CorpusSeries``. Interior gaps of up to ``MAX_GAP`` missing values are interpolated;
 a longer gap splits the column into separate series, and pieces shorter than ``min_length`` are dropped. The
 sampling frequency is inferred from a date column (the median step, with trading-day series recognised as
-business days); files indexed by a counter have none.
+business days); files indexed by a counter have none. ``CorpusWindows`` cuts z-scored windows for tokenizers.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from torch.utils.data import Dataset
 
 from timeartist.data.paths import resolve_data_root
 
@@ -130,3 +132,35 @@ def read_corpus(
         raise ValueError(f"no series of at least {min_length} values under {[str(root / f) for f in folders]}")
     logger.info("read %d training series (%d values) from %s", len(series), sum(len(s.values) for s in series), folders)
     return sorted(series, key=lambda s: s.name)
+
+
+class CorpusWindows(Dataset):
+    """Z-scored windows ``(seq_len,)`` float32 tensors of the corpus series, for tokenizer training.
+
+    Each series is split in time: its first ``train_fraction`` is ``split="train"``, the rest ``"heldout"``, so
+    held-out windows never overlap training ones. Windows start every ``stride`` steps inside a part at least
+    ``seq_len`` long; windows with no variation are skipped."""
+
+    def __init__(self, series: list[CorpusSeries], seq_len: int, split: str = "train", stride: int | None = None, train_fraction: float = 0.8):
+        if split not in ("train", "heldout"):
+            raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
+        if seq_len < 2 or not 0 < train_fraction < 1:
+            raise ValueError(f"need seq_len >= 2 and 0 < train_fraction < 1, got {seq_len} and {train_fraction}")
+        stride = stride or seq_len // 2
+        windows = []
+        for s in series:
+            cut = int(len(s.values) * train_fraction)
+            part = s.values[:cut] if split == "train" else s.values[cut:]
+            for start in range(0, len(part) - seq_len + 1, stride):
+                window = part[start : start + seq_len]
+                if window.std() > 1e-8 * max(1.0, np.abs(window).max()):
+                    windows.append((window - window.mean()) / window.std())
+        if not windows:
+            raise ValueError(f"no corpus series has a {split} part of {seq_len} steps")
+        self.windows = np.stack(windows).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.from_numpy(self.windows[index])

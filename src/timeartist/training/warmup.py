@@ -51,6 +51,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 from torch.utils.data import ConcatDataset, Dataset
 
+from timeartist.data.corpus import CorpusWindows, read_corpus
 from timeartist.data import (
     ImageFolderDataset,
     MultiDomainSelfSupervisionDataset,
@@ -113,7 +114,9 @@ def data_path(path: str, data_root: str | None) -> Path:
 def series_data(cfg: DictConfig, heldout: bool = False) -> Dataset:
     """Training (train split + synthetic) or held-out (val split + synthetic with another seed) series windows
     of ``dataset.preprocessing.seq_len``, from ``dataset.params``: ``series_datasets`` (LTSF names / CSVs),
-    ``synthetic_series`` / ``heldout_synthetic_series`` (counts), ``heldout_series_datasets``, ``data_root``."""
+    ``corpus_folders`` (``timeartist.data.corpus`` folders: the first 80% of each series trains, the rest is
+    held out), ``synthetic_series`` / ``heldout_synthetic_series`` (counts), ``heldout_series_datasets``,
+    ``data_root``."""
     params, seq_len = cfg.dataset.params, int(cfg.dataset.preprocessing.seq_len)
     names = params.get("heldout_series_datasets" if heldout else "series_datasets") or []
     count = int(params.get("heldout_synthetic_series" if heldout else "synthetic_series", 0) or 0)
@@ -121,6 +124,9 @@ def series_data(cfg: DictConfig, heldout: bool = False) -> Dataset:
     if names:
         split = "val" if heldout else "train"  # held-out windows never come from a test range
         parts.append(MultiDomainSelfSupervisionDataset(list(names), seq_len, (split,), params.get("data_root")))
+    if params.get("corpus_folders"):
+        corpus = read_corpus(params.get("data_root"), tuple(params.corpus_folders))
+        parts.append(CorpusWindows(corpus, seq_len, "heldout" if heldout else "train"))
     if count:
         seed = int(params.get("synthetic_seed", 0)) + (1_000_003 if heldout else 0)  # disjoint held-out samples
         parts.append(SyntheticSeries(count, seq_len, seed))
@@ -131,9 +137,10 @@ def series_data(cfg: DictConfig, heldout: bool = False) -> Dataset:
 
 
 def has_series(cfg: DictConfig) -> bool:
-    """Whether the run config names any training series (datasets or a synthetic count)."""
+    """Whether the run config names any training series (datasets, corpus folders or a synthetic count)."""
     params = cfg.dataset.params
-    return bool(params.get("series_datasets")) or int(params.get("synthetic_series", 0) or 0) > 0
+    named = params.get("series_datasets") or params.get("corpus_folders")
+    return bool(named) or int(params.get("synthetic_series", 0) or 0) > 0
 
 
 def image_data(cfg: DictConfig, heldout: bool = False) -> Dataset | None:
