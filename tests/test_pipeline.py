@@ -280,3 +280,13 @@ def test_classifier_route_is_chosen_on_train_and_saved(pipe, tmp_path):
     loaded = TimeArtistPipeline.from_pretrained(tmp_path)
     assert bool(loaded._prototypes["aligned"]) is False
     np.testing.assert_array_equal(loaded.classify(X), other.classify(X))
+
+
+def test_detected_period_forecaster_ignores_the_protocol_period(pipe, monkeypatch):
+    seen = []
+    monkeypatch.setattr(pipe, "forecast", lambda context, horizon, **k: seen.append(k["period"]) or np.zeros((len(context), horizon)))
+    given, detected = pipe.forecaster("visionts"), pipe.forecaster("visionts", detect_period=True)
+    assert (given.name, detected.name) == ("visionts", "visionts_detected")
+    given(np.zeros((2, 48)), 4, 12)
+    detected(np.zeros((2, 48)), 4, 12)
+    assert seen == [12, None]

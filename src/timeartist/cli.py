@@ -224,7 +224,7 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-PIPELINE_METHODS = ("artist", "visionts")
+PIPELINE_METHODS = ("artist", "visionts", "visionts_detected")  # _detected: the period detected, not the protocol's
 BENCH_DEFAULTS = {  # suite -> (datasets, methods); None: every dataset the runner finds
     "ltsf": ("ETTh1,ETTh2,ETTm1", "visionts,seasonal_mean,seasonal_naive,naive,auto_ets"),
     "competitions": (None, "visionts,naive,seasonal_naive,auto_ets,auto_theta"),
@@ -240,7 +240,11 @@ def _bench_methods(args) -> list:
     if not any(m in PIPELINE_METHODS for m in names):
         return names
     pipe = _pipeline(args)
-    return [pipe.forecaster(m, batch_size=args.batch_size) if m in PIPELINE_METHODS else m for m in names]
+    return [
+        pipe.forecaster(m.removesuffix("_detected"), batch_size=args.batch_size, detect_period=m.endswith("_detected"))
+        if m in PIPELINE_METHODS else m
+        for m in names
+    ]
 
 
 def _positive_int(text: str, flag: str) -> int:

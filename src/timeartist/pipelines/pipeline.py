@@ -341,11 +341,12 @@ class TimeArtistPipeline:
             return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
         return forecast_artist(self, context, horizon, batch_size=batch_size, progress=progress)
 
-    def forecaster(self, method: str = DEFAULT_METHOD, batch_size: int = 256) -> "PipelineForecaster":
-        """This pipeline's ``method`` as a benchmark forecaster (``timeartist.evaluation`` Forecaster protocol)."""
+    def forecaster(self, method: str = DEFAULT_METHOD, batch_size: int = 256, detect_period: bool = False) -> "PipelineForecaster":
+        """This pipeline's ``method`` as a benchmark forecaster (``timeartist.evaluation`` Forecaster protocol).
+        ``detect_period``: ignore the period the benchmark passes and detect it (named ``<method>_detected``)."""
         if method not in METHODS:
             raise ValueError(f"unknown forecasting method {method!r}; available: {list(METHODS)}")
-        return PipelineForecaster(self, method, batch_size)
+        return PipelineForecaster(self, method, batch_size, detect_period)
 
     def forecast_df(
         self,
@@ -469,12 +470,14 @@ class PipelineForecaster:
     ``slow`` (the artist path, which runs both tokenizers, both aligners and the outpainter per window) puts the
     method in the benchmark's strided table, where every other method is scored on the same windows."""
 
-    def __init__(self, pipe: TimeArtistPipeline, method: str, batch_size: int = 256):
-        self.pipe, self.name, self.batch_size = pipe, method, batch_size
+    def __init__(self, pipe: TimeArtistPipeline, method: str, batch_size: int = 256, detect_period: bool = False):
+        self.pipe, self.method, self.batch_size, self.detect_period = pipe, method, batch_size, detect_period
+        self.name = f"{method}_detected" if detect_period else method
         self.slow = method == "artist"
 
     def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
-        return self.pipe.forecast(context, horizon, method=self.name, period=period, batch_size=self.batch_size, progress=False)
+        period = None if self.detect_period else period
+        return self.pipe.forecast(context, horizon, method=self.method, period=period, batch_size=self.batch_size, progress=False)
 
     def context_steps(self, period: int) -> int | None:
         """Most recent context steps the pipeline's forecast defaults let it read (None: no cap; for the report)."""

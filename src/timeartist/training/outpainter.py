@@ -260,7 +260,7 @@ def masked_column_loss(prediction: Tensor, target: Tensor, loss_mask: Tensor) ->
 class ValidationConfig:
     """Forecast validation during training (never a test split)."""
 
-    datasets: tuple[str, ...] = ("ETTh1", "ETTh2")
+    datasets: tuple[str, ...] = ("ETTh1", "ETTh2", "ETTm1")
     horizons: tuple[int, ...] = (96, 192, 336, 720)
     stride: int = 64
     context: int = 2880
@@ -356,19 +356,22 @@ def best_evaluated_checkpoint(run_dir: str | os.PathLike) -> tuple[Path, dict]:
 def select_forecast_defaults(
     model: MAEOutpainter,
     val: ValidationConfig,
-    context_periods: Sequence[int] = (5, 7, 10, 14, 20, 30),
+    context_periods: Sequence[int | None] = (5, 10, 20, 40, None),
     flip_ensemble: Sequence[bool] = (False, True),
-) -> tuple[dict, dict[tuple[int, bool], float]]:
+) -> tuple[dict, dict[tuple[int | None, bool], float]]:
     """The forecast defaults ``{"context_periods": k, "flip_ensemble": f}`` with the lowest validation ``mse`` (never
-    test data), and the score of every pair. Ties keep the shorter context and no flip (the cheaper forecast)."""
-    if not context_periods or min(context_periods) < 1 or not flip_ensemble:
-        raise ValueError(f"expected positive context_periods candidates and flip options, got {tuple(context_periods)} and {tuple(flip_ensemble)}")
+    test data), and the score of every pair; k None reads as many periods as the canvas holds. Ties keep the shorter
+    context and no flip (the cheaper forecast)."""
+    counts = [k for k in context_periods if k is not None]
+    if not context_periods or (counts and min(counts) < 1) or not flip_ensemble:
+        raise ValueError(f"expected positive context_periods candidates (or None) and flip options, got {tuple(context_periods)} and {tuple(flip_ensemble)}")
     scores, windows = {}, validation_windows(val)
-    for k in sorted(set(int(c) for c in context_periods)):
+    options = sorted(set(int(k) for k in counts)) + ([None] if None in context_periods else [])
+    for k in options:
         for flip in sorted(set(bool(f) for f in flip_ensemble)):
             scores[k, flip] = validation_mse(model, val, windows, context_periods=k, flip_ensemble=flip)["mse"]
-            logger.info("context_periods=%d flip_ensemble=%s: validation mse %.4f", k, flip, scores[k, flip])
-    k, flip = min(scores, key=lambda kf: (scores[kf], kf[1], kf[0]))
+            logger.info("context_periods=%s flip_ensemble=%s: validation mse %.4f", k, flip, scores[k, flip])
+    k, flip = min(scores, key=lambda kf: (scores[kf], kf[1], options.index(kf[0])))
     return {"context_periods": k, "flip_ensemble": flip}, scores
 
 
