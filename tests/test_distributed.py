@@ -63,10 +63,17 @@ def test_forecast_df_on_dask_equals_pandas(client, pipe, frame, expected):
     assert forecasts.groupby("unique_id").size().eq(8).all()  # every series whole in one partition, once
 
 
-def test_forecast_df_reads_a_parquet_glob(client, pipe, frame, expected, tmp_path):
-    source = write_parquet_files(frame, tmp_path / "data", files=4)  # series split across files
-    lazy = pipe.forecast_df(source, horizon=8, period=12, errors="collect")[0]
-    same_rows(lazy.compute(), expected[0])
+def test_forecast_df_reads_a_parquet_glob(client, pipe, frame, expected, tmp_path, caplog):
+    split = write_parquet_files(frame, tmp_path / "split", files=4)  # series split across files: shuffled
+    (tmp_path / "whole").mkdir()
+    for i, group in frame.groupby(pd.util.hash_pandas_object(frame.unique_id, index=False) % 4):
+        group.to_parquet(tmp_path / "whole" / f"data{i}.parquet", index=False)  # whole series per file: not shuffled
+    for source, shuffled in ((split, True), (str(tmp_path / "whole"), False)):
+        caplog.clear()
+        with caplog.at_level("INFO", logger="timeartist.pipelines.distributed"):
+            lazy = pipe.forecast_df(source, horizon=8, period=12, errors="collect")[0]
+        assert ("no shuffle" in caplog.text) != shuffled
+        same_rows(lazy.compute(), expected[0])
     with pytest.raises(Exception, match="observed values|time step"):  # errors="raise" fails the job
         pipe.forecast_df(source, horizon=8, period=12).compute()
 

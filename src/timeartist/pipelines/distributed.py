@@ -8,7 +8,8 @@
         forecasts, errors = dask.compute(forecasts, errors)             # together: each partition runs once
 
 How: the frame (or the Parquet files, read by ``dask.dataframe.read_parquet``) is hash-partitioned on the id column,
-so every series is whole in one partition, and each partition goes through the pipeline's own pandas method
+so every series is whole in one partition (Parquet files that already hold whole series are not shuffled; see
+``by_series``), and each partition goes through the pipeline's own pandas method
 (``forecast_df`` / ``series_to_image_df``) on a worker. The results therefore equal the single-process ones (up to
 float32 rounding of different batch compositions). A task carries a ``PipelineRef`` (the model folder, device and
 forecast defaults: a few hundred bytes), never the model: each worker process loads the pipeline from that folder
@@ -126,9 +127,18 @@ def read_long_frame(source, columns: tuple[str, str, str]) -> dd.DataFrame:
     return source[columns]
 
 
-def by_series(frame: dd.DataFrame, id_col: str) -> dd.DataFrame:
-    """Hash-partition on ``id_col`` (same number of partitions) so that every series is whole in one partition."""
-    return frame if frame.npartitions == 1 else frame.shuffle(on=id_col, npartitions=frame.npartitions)
+def by_series(frame: dd.DataFrame, id_col: str, check_layout: bool) -> dd.DataFrame:
+    """Hash-partition on ``id_col`` (same number of partitions) so that every series is whole in one partition.
+
+    check_layout: first read the id column alone and keep the partitions as they are when no id appears in two of
+    them (Parquet files written one group of series per file need no shuffle; reading one column is cheap, while
+    a user's Dask frame may be expensive to compute twice, so it is shuffled without the check)."""
+    if frame.npartitions == 1:
+        return frame
+    if check_layout and frame[id_col].map_partitions(pd.Series.drop_duplicates).compute().is_unique:
+        logger.info("every series is whole in one of the %d partitions; no shuffle", frame.npartitions)
+        return frame
+    return frame.shuffle(on=id_col, npartitions=frame.npartitions)
 
 
 def _run_partition(part: pd.DataFrame, ref: PipelineRef, pipe_method: str, kwargs: dict):
@@ -141,7 +151,8 @@ def _partitions(pipe: TimeArtistPipeline, pipe_method: str, source, kwargs: dict
     frames as Dask meta (no series, so no model runs), and the reference the tasks carry."""
     if kwargs["errors"] not in ERRORS:
         raise ValueError(f"errors must be one of {ERRORS}, got {kwargs['errors']!r}")
-    frame = by_series(read_long_frame(source, (kwargs["id_col"], kwargs["time_col"], kwargs["target"])), kwargs["id_col"])
+    frame = read_long_frame(source, (kwargs["id_col"], kwargs["time_col"], kwargs["target"]))
+    frame = by_series(frame, kwargs["id_col"], check_layout=isinstance(source, (str, os.PathLike)))
     meta = getattr(pipe, pipe_method)(frame._meta, **{**kwargs, "errors": "collect"})
     return frame.to_delayed(), meta, PipelineRef.of(pipe)
 
