@@ -10,7 +10,9 @@ bundled model (or ``--model``) through ``timeartist.pipelines.batch.forecast_par
   hash-partitioned on the id (the shuffle is part of the timed run).
 
 Throughput counts the whole run (read, shuffle, forecast, write) on a cluster whose workers have already loaded the
-model. The fixed overhead is reported apart: cluster start, model load per worker (``PipelineRef.load``, timed on
+model. CPU seconds (user + system, from ``getrusage``) are counted for this process (which also hosts the Dask
+scheduler) and for every worker process: on a machine that other jobs share, series per CPU second says what a
+free core would do, where series per wall second depends on what the other jobs leave. The fixed overhead is reported apart: cluster start, model load per worker (``PipelineRef.load``, timed on
 each worker), one run on 10 series (scheduling a small job), and what shipping the pickled pipeline with the tasks
 would cost instead of the reference the tasks carry. Every Dask result is checked against the single-process one
 (same series, max |difference|). Results: ``throughput.md``, ``.csv`` and ``.json`` in ``--out``.
@@ -26,6 +28,7 @@ import json
 import os
 import pickle
 import platform
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -63,6 +66,12 @@ def timed(fn):
     return result, time.perf_counter() - start
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load_average() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -95,9 +104,12 @@ def main() -> None:
     pipe = TimeArtistPipeline.from_pretrained(args.model)
     load_before = load_average()
     rows, overhead = [], {}
+    cpu = cpu_seconds()
     summary, seconds = timed(lambda: forecast_parquet(pipe, source, work / "pandas", args.horizon, progress=False))
+    cpu = cpu_seconds() - cpu
     reference = read_sorted(work / "pandas")
     rows.append({"engine": "pandas (one process, 1 torch thread)", "workers": 1, "seconds": seconds, "series_per_s": args.series / seconds,
+                 "cpu_s_workers": cpu, "cpu_s_driver": 0.0, "series_per_cpu_s": args.series / cpu,
                  "forecast_rows": summary.rows, "failed": summary.failed, "max_abs_diff_vs_pandas": 0.0})  # fmt: skip
     print(rows[-1])
 
@@ -118,11 +130,14 @@ def main() -> None:
             loads = client.run(lambda: timed(ref.load)[1])
             overhead[f"{workers} workers: model load per worker (s)"] = max(loads.values())
             _, overhead[f"{workers} workers: 10-series job (s)"] = timed(lambda: forecast_parquet(pipe, str(tiny / "*.parquet"), work / f"tiny{workers}", args.horizon, engine="dask", progress=False))
+            worker_cpu, driver_cpu = sum(client.run(cpu_seconds).values()), cpu_seconds()
             summary, seconds = timed(lambda: forecast_parquet(pipe, source, work / f"dask{workers}", args.horizon, engine="dask", progress=False))
+            worker_cpu, driver_cpu = sum(client.run(cpu_seconds).values()) - worker_cpu, cpu_seconds() - driver_cpu
         result = read_sorted(work / f"dask{workers}")
         same = len(result) == len(reference) and (result.unique_id.to_numpy() == reference.unique_id.to_numpy()).all()
         diff = float(np.abs(result.forecast - reference.forecast).max()) if same else float("nan")
         rows.append({"engine": f"dask, {workers} worker{'s' * (workers > 1)}", "workers": workers, "seconds": seconds, "series_per_s": args.series / seconds,
+                     "cpu_s_workers": worker_cpu, "cpu_s_driver": driver_cpu, "series_per_cpu_s": args.series / (worker_cpu + driver_cpu),
                      "forecast_rows": summary.rows, "failed": summary.failed, "max_abs_diff_vs_pandas": diff})  # fmt: skip
         print(rows[-1])
 

@@ -13,7 +13,7 @@ so every series is whole in one partition (Parquet files that already hold whole
 (``forecast_df`` / ``series_to_image_df``) on a worker. The results therefore equal the single-process ones (up to
 float32 rounding of different batch compositions). A task carries a ``PipelineRef`` (the model folder, device and
 forecast defaults: a few hundred bytes), never the model: each worker process loads the pipeline from that folder
-on its first task and keeps it (``PipelineRef.load``), with one torch thread per worker. So the folder must be
+on its first task and keeps it (``PipelineRef.load``); torch runs one thread per Dask task thread. So the folder must be
 readable on every worker (the bundled model always is), and a pipeline built or changed in memory must be saved
 with ``save_pretrained`` and loaded with ``from_pretrained`` first.
 
@@ -71,12 +71,10 @@ class PipelineRef:
         return cls(path, str(pipe.device), json.dumps(pipe.forecast_defaults, sort_keys=True))
 
     def load(self) -> TimeArtistPipeline:
-        """The pipeline, loaded on the first call in this process and cached; on a Dask worker torch gets one thread."""
+        """The pipeline, loaded on the first call in this process and cached."""
         with _LOAD_LOCK:
             if self not in _PIPELINES:
                 start = time.perf_counter()
-                if _on_worker():
-                    torch.set_num_threads(1)
                 pipe = TimeArtistPipeline.from_pretrained(self.path, device=self.device)
                 pipe.forecast_defaults = json.loads(self.forecast_defaults)
                 _PIPELINES[self] = pipe
@@ -143,6 +141,8 @@ def by_series(frame: dd.DataFrame, id_col: str, check_layout: bool) -> dd.DataFr
 
 def _run_partition(part: pd.DataFrame, ref: PipelineRef, pipe_method: str, kwargs: dict):
     """One partition through the pipeline's pandas ``pipe_method`` on this worker (a frame, or (frame, errors))."""
+    if _on_worker() and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)  # parallelism comes from the worker's task threads; one torch thread each
     return getattr(ref.load(), pipe_method)(part, **kwargs)
 
 

@@ -381,9 +381,7 @@ class TimeArtistPipeline:
         ``kwargs`` go to ``forecast``.
         """
         if is_distributed_input(df):
-            from timeartist.pipelines.distributed import map_long_frame
-
-            return map_long_frame(self, "forecast_df", df, horizon=horizon, id_col=id_col, time_col=time_col, target=target, freq=freq, errors=errors, **kwargs)
+            return self._on_dask("forecast_df", df, horizon=horizon, id_col=id_col, time_col=time_col, target=target, freq=freq, errors=errors, **kwargs)
         check_long_frame(df, (id_col, time_col, target), errors, "forecast_df")
         ids, times, values, failures = [], [], [], []
         for group in series_groups(df, id_col, time_col, target):
@@ -408,6 +406,14 @@ class TimeArtistPipeline:
             "forecast": column(values, np.float64),
         })  # fmt: skip
         return self._with_errors(frame, df, id_col, failures, errors, "forecast_df")
+
+    def _on_dask(self, pipe_method: str, df, **kwargs):
+        """``pipe_method`` over a Dask DataFrame or Parquet files (``timeartist.pipelines.distributed``)."""
+        try:
+            from timeartist.pipelines.distributed import map_long_frame
+        except ImportError as err:
+            raise ImportError(f"{pipe_method} on a Dask DataFrame or Parquet files needs the extra: pip install 'timeartist[distributed]' ({err})") from err
+        return map_long_frame(self, pipe_method, df, **kwargs)
 
     @staticmethod
     def _with_errors(frame: pd.DataFrame, df: pd.DataFrame, id_col: str, failures: list, errors: str, what: str):
@@ -438,10 +444,8 @@ class TimeArtistPipeline:
         are then written by the workers, so ``images_dir`` must be storage they all reach).
         """
         if is_distributed_input(df):
-            from timeartist.pipelines.distributed import map_long_frame
-
-            return map_long_frame(
-                self, "series_to_image_df", df, id_col=id_col, time_col=time_col, target=target, aligned=aligned, images_dir=images_dir,
+            return self._on_dask(
+                "series_to_image_df", df, id_col=id_col, time_col=time_col, target=target, aligned=aligned, images_dir=images_dir,
                 errors=errors, batch_size=batch_size,
             )  # fmt: skip
         check_long_frame(df, (id_col, time_col, target), errors, "series_to_image_df")
