@@ -47,6 +47,7 @@ from timeartist.pipelines.pipeline import DEFAULT_MODEL_DIR, TimeArtistPipeline
 
 logger = logging.getLogger(__name__)
 
+UNSET_MALLOC_TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 _PIPELINES: dict["PipelineRef", TimeArtistPipeline] = {}  # per worker process: loaded once, reused by every task
 _LOAD_LOCK = threading.Lock()
 
@@ -93,8 +94,17 @@ def _on_worker() -> bool:
 @contextmanager
 def local_cluster(n_workers: int | None = None, **kwargs) -> Iterator[Client]:
     """A Dask ``LocalCluster`` of ``n_workers`` single-threaded worker processes (default: one per core) and a
-    ``Client`` on it, both closed on exit. ``kwargs`` go to ``LocalCluster`` (e.g. ``memory_limit``)."""
-    with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, **kwargs) as cluster, Client(cluster) as client:
+    ``Client`` on it, both closed on exit. ``kwargs`` go to ``LocalCluster`` (e.g. ``memory_limit``).
+
+    The workers start without Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: setting it turns off glibc's dynamic
+    mmap threshold, so every array of the forecast is mapped and unmapped anew, which cost 4 to 9 times the system
+    time and about 1.5 times the CPU of the same partitions without it (BENCHMARKS.md section 7). For a cluster of
+    your own, set ``distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_`` to None the same way."""
+    with (
+        dask.config.set({UNSET_MALLOC_TRIM: None}),
+        LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, **kwargs) as cluster,
+        Client(cluster) as client,
+    ):
         yield client
 
 
