@@ -7,7 +7,6 @@ import signal
 import threading
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
