@@ -171,13 +171,15 @@ def _check_freq(freq: str | None) -> str | None:
 
 
 def _cmd_forecast(args) -> int:
+    if args.input:
+        return _forecast_parquet(args)
     import pandas as pd
 
     from timeartist import viz
 
     values, times, column = _read_series_csv(args.csv, args.column)
     freq = _check_freq(args.freq)
-    out, plot = _out_file(args.out, "--out"), _out_file(args.plot, "--plot")
+    out, plot = _out_file(args.out or "forecast.csv", "--out"), _out_file(args.plot, "--plot")
     if args.context:
         values, times = values[-args.context :], times.iloc[-args.context :] if times is not None else None
     history = pd.DataFrame({"unique_id": column, "ds": times if times is not None else np.arange(len(values)), "y": values})
@@ -188,6 +190,34 @@ def _cmd_forecast(args) -> int:
         title = f"{column}: {args.horizon}-step forecast ({args.method})"
         viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96))
     print(f"wrote {out}" + (f" and {plot}" if plot else ""))
+    return 0
+
+
+def _forecast_parquet(args) -> int:
+    """--input: long-format Parquet files -> Parquet part files in --out, in this process or on Dask (--engine)."""
+    from contextlib import nullcontext
+
+    from timeartist.pipelines.batch import forecast_parquet
+
+    csv_only = [flag for flag, value in (("--column", args.column), ("--context", args.context), ("--plot", args.plot)) if value]
+    if csv_only:
+        raise ValueError(f"{', '.join(csv_only)} work with --csv only")
+    if args.engine is None and (args.scheduler or args.workers):
+        raise ValueError("--scheduler and --workers need --engine dask")
+    freq = _check_freq(args.freq)
+    cluster = nullcontext()
+    if args.engine == "dask":
+        from timeartist.pipelines.distributed import connect
+
+        if not (args.verbose or args.debug):  # Dask logs each worker start and stop at INFO, each P2P shuffle at WARNING
+            logging.getLogger("distributed").setLevel(logging.WARNING)
+            logging.getLogger("distributed.shuffle").setLevel(logging.ERROR)
+        cluster = connect(args.scheduler, args.workers)
+    pipe = _pipeline(args)
+    with cluster:
+        summary = forecast_parquet(pipe, args.input, args.out or "forecasts", args.horizon, engine=args.engine, method=args.method, period=args.period, freq=freq)
+    failed = f"; {summary.failed} series failed, see {summary.out / '_errors.parquet'}" if summary.failed else ""
+    print(f"wrote {summary.rows} forecast rows in {summary.parts} part files to {summary.out}{failed}")
     return 0
 
 
@@ -417,16 +447,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(func=_cmd_style)
 
-    p = sub.add_parser("forecast", help="zero-shot forecast of a CSV column")
-    p.add_argument("--csv", required=True)
+    p = sub.add_parser("forecast", help="zero-shot forecast of a CSV column, or of every series in long-format Parquet files")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", help="CSV with one series (a column)")
+    source.add_argument("--input", help="long-format Parquet files (columns unique_id, ds, y): a file, a folder or a quoted glob such as 'data/*.parquet'")
     p.add_argument("--horizon", type=int, required=True)
-    p.add_argument("--column")
-    p.add_argument("--context", type=int, help="use only the last N steps as context")
+    p.add_argument("--column", help="--csv: the column (default: the last numeric one)")
+    p.add_argument("--context", type=int, help="--csv: use only the last N steps as context")
     p.add_argument("--period", type=int, help="seasonal period in steps (default: detected)")
     p.add_argument("--freq", help="time step of the CSV's timestamps as a pandas alias, e.g. h, 15min, D (default: inferred; needed when rows are missing)")
     p.add_argument("--method", default="visionts", choices=["visionts", "artist"])
-    p.add_argument("--out", default="forecast.csv")
-    p.add_argument("--plot", help="PNG of the forecast with its history")
+    p.add_argument("--engine", choices=["dask"], help="--input: run on Dask (pip install 'timeartist[distributed]'); default: one process")
+    p.add_argument("--scheduler", help="--engine dask: address of a running Dask scheduler (default: start a local cluster)")
+    p.add_argument("--workers", type=int, help="--engine dask: worker processes of the local cluster (default: one per core)")
+    p.add_argument("--out", help="--csv: output CSV (default forecast.csv); --input: folder for Parquet part files and _errors.parquet (default forecasts)")
+    p.add_argument("--plot", help="--csv: PNG of the forecast with its history")
     _add_model_args(p)
     p.set_defaults(func=_cmd_forecast)
 

@@ -16,8 +16,9 @@ native when the outpainter's patches span the full canvas height, else visionts.
 
 NaN handling: NaNs inside a context are filled by linear interpolation between the observed neighbours, leading
 NaNs take the first observed value and trailing NaNs the last one. A series with fewer than two observed values,
-or with infinite values, raises ValueError; a forecast with NaN or inf values (from finite input, so a damaged
-model) raises ``NonFiniteOutputError``.
+or with infinite values, raises ``SeriesError`` (a ValueError that blames the data of particular series, not the
+call's arguments; ``TimeArtistPipeline.forecast_df(errors="collect")`` reports such series instead of failing); a
+forecast with NaN or inf values (from finite input, so a damaged model) raises ``NonFiniteOutputError``.
 """
 
 from __future__ import annotations
@@ -40,15 +41,26 @@ logger = logging.getLogger(__name__)
 LAYOUTS = ("auto", "native", "visionts")
 
 
+class SeriesError(ValueError):
+    """The data of particular series cannot be used (too short, too few observed values, infinite, constant,
+    no inferable time step). ``reason`` says why without naming a series; ``rows`` are the failing series (row
+    indices of the batch, or ids; ``None``: every row, e.g. a context too short for all of them)."""
+
+    def __init__(self, reason: str, rows: list | None = None):
+        self.reason, self.rows = reason, rows
+        super().__init__(f"series {rows[:5]}: {reason}" if rows else reason)
+
+
 def fill_nans(x: np.ndarray) -> np.ndarray:
     """Rows (B, L) with NaNs interpolated inside and extended flat at both ends; see the module docstring."""
     x = np.array(x, dtype=np.float64)
-    if np.isinf(x).any():
-        raise ValueError("context contains infinite values")
+    infinite = np.isinf(x).any(axis=-1)
+    if infinite.any():
+        raise SeriesError("infinite values", np.flatnonzero(infinite).tolist())
     counts = (~np.isnan(x)).sum(axis=-1)
     if (counts < 2).any():
-        row = int(np.argmax(counts < 2))
-        raise ValueError(f"series {row} has {int(counts[row])} observed values; at least 2 are needed to forecast")
+        rows = np.flatnonzero(counts < 2).tolist()
+        raise SeriesError(f"{int(counts[rows[0]])} observed values; at least 2 are needed to forecast", rows)
     steps = np.arange(x.shape[-1])
     for row in np.flatnonzero(counts < x.shape[-1]):
         observed = ~np.isnan(x[row])
@@ -134,7 +146,7 @@ def forecast_with_outpainter(
     rows, lead, is_torch = as_rows(context)
     length = rows.shape[-1]
     if length < max(2, period or 1):
-        raise ValueError(f"context has {length} steps; at least max(2, period={period or 1}) are needed")
+        raise SeriesError(f"context has {length} steps; at least max(2, period={period or 1}) are needed")
     rows = fill_nans(rows)
     if max_context is not None:
         rows = rows[:, -max_context:]

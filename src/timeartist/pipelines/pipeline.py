@@ -6,6 +6,7 @@
     styled = pipe.style_transfer(image, series, alpha=0.3)   # alpha = weight of the series' codes
     fc = pipe.forecast(context, horizon=96)                  # (H,), (B, H) or (B, H, C), input scale
     frame = pipe.forecast_df(df, horizon=24)                 # long frame: unique_id, ds, forecast
+    lazy = pipe.forecast_df("data/*.parquet", horizon=24)    # Dask DataFrame, same columns (timeartist[distributed])
     pipe.fit_classifier(X_train, y_train); pipe.classify(X_test)
 
 Return types, one convention for every method: the result is a torch tensor (on the input's device) when the main
@@ -28,8 +29,10 @@ import logging
 import os
 import zipfile
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -50,8 +53,11 @@ from timeartist.models.outpainting import Outpainter
 from timeartist.models.temporal import TimeArtist
 from timeartist.models.visual import VisionModel
 from timeartist.pipelines.artist import forecast_artist
-from timeartist.pipelines.forecasting import as_rows, fill_nans, forecast_with_outpainter
-from timeartist.pipelines.periodicity import period_candidates
+from timeartist.pipelines.forecasting import SeriesError, as_rows, fill_nans, forecast_with_outpainter
+from timeartist.pipelines.frames import (
+    SeriesGroup, apply_per_series, check_long_frame, column, errors_frame, frequency_candidates, future_time_dtype, future_times,
+    is_distributed_input, regrid_series, series_groups,
+)  # fmt: skip
 from timeartist.pipelines.rendering import is_flat
 
 logger = logging.getLogger(__name__)
@@ -80,7 +86,7 @@ def _zscore(rows: np.ndarray, what: str) -> np.ndarray:
     mean, std = rows.mean(axis=1, keepdims=True), rows.std(axis=1, keepdims=True)
     flat = np.flatnonzero(is_flat(std, mean)[:, 0])
     if flat.size:
-        raise ValueError(f"{what}: series {flat.tolist()[:5]} are constant; there is no shape to convert")
+        raise SeriesError(f"{what}: constant; there is no shape to convert", flat.tolist())
     return (rows - mean) / std
 
 
@@ -132,6 +138,7 @@ class TimeArtistPipeline:
         self.forecast_defaults = dict(forecast_defaults or {})
         self._classifier_net: EfficientNetLite | None = None
         self._prototypes: dict[str, Any] | None = None
+        self.pretrained_path: Path | None = None  # the folder ``from_pretrained`` read (Dask workers load it from there)
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
@@ -164,6 +171,7 @@ class TimeArtistPipeline:
         visual.quantize = temporal.quantize
         pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
         pipe._prototypes = _load_prototypes(root, hashes.get(PROTOTYPES_NAME))
+        pipe.pretrained_path = root.resolve()
         logger.info("loaded TimeArtist pipeline from %s (%s)", root, ", ".join(components))
         return pipe
 
@@ -197,7 +205,7 @@ class TimeArtistPipeline:
         leading shape, and the original rows (N, L) after NaN filling."""
         rows, lead, _ = as_rows(series)
         if rows.shape[-1] < 2:
-            raise ValueError(f"{what}: series need at least 2 steps, got {rows.shape[-1]}")
+            raise SeriesError(f"{what}: series need at least 2 steps, got {rows.shape[-1]}")
         rows = fill_nans(rows)
         return resample_rows(_zscore(rows, what), self.temporal.seq_len), lead, rows
 
@@ -249,6 +257,18 @@ class TimeArtistPipeline:
                 images = self.visual.decode_tokens(self.series_tokens_to_image_tokens(ids)) if aligned else self.visual.decode(q)
             out.append(images.clamp(0, 1).cpu())
         return _like(check_finite_output(torch.cat(out), "series_to_image"), series)
+
+    @torch.no_grad()
+    def series_to_tokens(self, series, aligned: bool = True, batch_size: int = 64, progress: bool | None = None) -> np.ndarray:
+        """Series (L,), (B, L) or (B, L, C) -> image token ids (B*C, N) int64: the tokens ``series_to_image``
+        decodes (``aligned=True``: mapped by the series->image aligner; ``False``: the series' own codes)."""
+        x, _, _ = self._series_rows(series, "series_to_tokens")
+        out = []
+        for i in self._batches(len(x), batch_size, "series->tokens", progress):
+            _, ids = self.temporal.encode(x[i : i + batch_size].to(self.device))
+            ids = ids.reshape(len(ids), -1)
+            out.append((self.series_tokens_to_image_tokens(ids) if aligned else ids).cpu())
+        return torch.cat(out).long().numpy()
 
     def _require_generator(self) -> TokenGenerator:
         if self.generator is None:
@@ -350,42 +370,135 @@ class TimeArtistPipeline:
 
     def forecast_df(
         self,
-        df: pd.DataFrame,
+        df,
         horizon: int,
         id_col: str = "unique_id",
         time_col: str = "ds",
         target: str = "y",
         freq: str | None = None,
+        errors: str = "raise",
         **kwargs,
-    ) -> pd.DataFrame:
+    ):
         """Forecast every series of a long frame -> a long frame (``id_col``, ``time_col``, ``"forecast"``).
 
-        Future timestamps continue each series at ``freq`` (default: inferred from its timestamps); an integer
-        time column continues with step 1 (or the series' last step). With ``freq`` given, a series with missing
-        time steps is put on its regular grid first, the missing values interpolated as NaNs are (timestamps off
-        the grid are an error). Unless ``period`` is passed, the seasonal periods of that frequency
-        (``period_candidates``, e.g. 24 and 168 for hourly data) are the only candidates of the period detection.
+        df: a pandas frame with one row per series and time step (each series is sorted by time and read whole);
+        or, with the ``distributed`` extra, a Dask DataFrame or a path / glob of Parquet files, which returns a lazy
+        Dask DataFrame with the same columns, computed per partition by this same method
+        (``timeartist.pipelines.distributed``). Future timestamps continue each series at ``freq`` (default:
+        inferred from its timestamps); an integer time column continues with its last step. The id column keeps
+        its dtype, the time column its numeric or datetime dtype (strings become datetime64[ns]). With ``freq``
+        given, a series with missing time steps is put on its regular grid first, the missing values interpolated
+        as NaNs are (timestamps off the grid are a ``SeriesError``). Unless ``period`` is passed, the seasonal
+        periods of the series' frequency (``period_candidates``, e.g. 24 and 168 for hourly data) are the only
+        candidates of the period detection.
+
+        errors: "raise" fails the call on the first series with bad data (``SeriesError``: too short, fewer than 2
+        observed values, infinite values, no inferable time step); "collect" forecasts the others and returns
+        ``(forecasts, errors)`` where errors has one row per failed series (``id_col``, ``"reason"``).
         ``kwargs`` go to ``forecast``.
         """
-        missing = [c for c in (id_col, time_col, target) if c not in df.columns]
-        if missing:
-            raise ValueError(f"forecast_df: columns {missing} not found; the frame has {list(df.columns)}")
-        frames = []
-        groups = {key: _on_grid(g.sort_values(time_col), time_col, target, freq, key) for key, g in df.groupby(id_col, sort=False)}
-        batches: dict[tuple, list] = {}  # series of one length and one set of period candidates forecast together
-        for key, g in groups.items():
-            candidates = None
-            if kwargs.get("period") is None and kwargs.get("method", DEFAULT_METHOD) == "visionts":
-                candidates = _frequency_candidates(g[time_col], freq)
-            batches.setdefault((len(g), candidates), []).append(key)
-        for (_, candidates), keys in batches.items():
-            context = np.stack([groups[k][target].to_numpy(dtype=np.float64) for k in keys])
-            options = kwargs if candidates is None else {**kwargs, "candidates": candidates}
-            forecasts = np.atleast_2d(self.forecast(context, horizon, **options))
-            for key, values in zip(keys, forecasts):
-                stamps = _future_times(groups[key][time_col], horizon, freq, key)
-                frames.append(pd.DataFrame({id_col: key, time_col: stamps, "forecast": values}))
-        return pd.concat(frames, ignore_index=True)
+        if is_distributed_input(df):
+            return self._on_dask("forecast_df", df, horizon=horizon, id_col=id_col, time_col=time_col, target=target, freq=freq, errors=errors, **kwargs)
+        check_long_frame(df, (id_col, time_col, target), errors, "forecast_df")
+        df, failures = regrid_series(df, id_col, time_col, target, freq, errors)
+        detect = kwargs.get("period") is None and kwargs.get("method", DEFAULT_METHOD) == "visionts"
+        ids, times, values = [], [], []
+        for group in series_groups(df, id_col, time_col, target):
+
+            def stamps(index, group=group):
+                return [future_times(group.times[i], horizon, freq, group.keys[i]) for i in index]
+
+            def forecasts(index, group=group):
+                out = np.empty((len(index), horizon))
+                candidates = [frequency_candidates(group.times[i], freq) if detect else None for i in index]
+                for option in set(candidates):  # series with the same period candidates forecast together
+                    rows = np.array([c == option for c in candidates])
+                    extra = {} if option is None else {"candidates": option}
+                    out[rows] = np.atleast_2d(self.forecast(group.values[index[rows]], horizon, **kwargs, **extra))
+                return out
+
+            # Series whose time step cannot be inferred fail before the model sees them.
+            dated, future, bad_times = apply_per_series(stamps, np.arange(len(group)), errors)
+            stamp_of = dict(zip(dated.tolist(), future))
+            kept, predicted, bad_values = apply_per_series(forecasts, dated, errors)
+            ids.append(np.repeat(group.keys[kept], horizon))
+            times.extend(stamp_of[i] for i in kept.tolist())
+            values.extend(predicted)
+            failures += [(group.keys[i], reason) for i, reason in bad_times + bad_values]
+        frame = pd.DataFrame({
+            id_col: column(ids, df[id_col].dtype),
+            time_col: column(times, future_time_dtype(df[time_col].dtype)),
+            "forecast": column(values, np.float64),
+        })  # fmt: skip
+        return self._with_errors(frame, df, id_col, failures, errors, "forecast_df")
+
+    def _on_dask(self, pipe_method: str, df, **kwargs):
+        """``pipe_method`` over a Dask DataFrame or Parquet files (``timeartist.pipelines.distributed``)."""
+        try:
+            from timeartist.pipelines.distributed import map_long_frame
+        except ImportError as err:
+            raise ImportError(f"{pipe_method} on a Dask DataFrame or Parquet files needs the extra: pip install 'timeartist[distributed]' ({err})") from err
+        return map_long_frame(self, pipe_method, df, **kwargs)
+
+    @staticmethod
+    def _with_errors(frame: pd.DataFrame, df: pd.DataFrame, id_col: str, failures: list, errors: str, what: str):
+        """``frame`` (errors="raise") or ``(frame, errors frame)`` (errors="collect"), logging how many failed."""
+        if errors == "raise":
+            return frame
+        if failures:
+            logger.warning("%s: %d series failed and are in the errors frame (first: %r, %s)", what, len(failures), *failures[0])
+        return frame, errors_frame(df, id_col, failures)
+
+    def series_to_image_df(
+        self,
+        df,
+        id_col: str = "unique_id",
+        time_col: str = "ds",
+        target: str = "y",
+        aligned: bool = True,
+        images_dir: str | os.PathLike | None = None,
+        errors: str = "raise",
+        batch_size: int = 64,
+    ):
+        """Convert every series of a long frame (whole, sorted by time) -> one row per series.
+
+        Without ``images_dir``: columns ``id_col``, ``token_0`` ... ``token_{N-1}`` (int64), the image token ids the
+        series converts to (``series_to_tokens``), ready for ``to_parquet``. With ``images_dir``: writes one PNG per
+        series (``series_to_image``), named by its URL-quoted id, and returns (``id_col``, ``"image"``: the path).
+        df and errors as in ``forecast_df`` (a Dask DataFrame or Parquet path returns a Dask DataFrame; the PNGs
+        are then written by the workers, so ``images_dir`` must be storage they all reach).
+        """
+        if is_distributed_input(df):
+            return self._on_dask(
+                "series_to_image_df", df, id_col=id_col, time_col=time_col, target=target, aligned=aligned, images_dir=images_dir,
+                errors=errors, batch_size=batch_size,
+            )  # fmt: skip
+        check_long_frame(df, (id_col, time_col, target), errors, "series_to_image_df")
+        folder = Path(images_dir) if images_dir is not None else None
+        ids, results, failures = [], [], []
+        for group in series_groups(df, id_col, time_col, target):
+            run = partial(self._convert_group, group, aligned=aligned, folder=folder, batch_size=batch_size)
+            kept, out, bad = apply_per_series(run, np.arange(len(group)), errors)
+            ids.append(group.keys[kept])
+            results.extend(out)
+            failures += [(group.keys[i], reason) for i, reason in bad]
+        if folder is None:
+            tokens = np.stack(results) if results else np.empty((0, self.temporal.config.num_latent_tokens), dtype=np.int64)
+            converted = {f"token_{j}": tokens[:, j] for j in range(tokens.shape[1])}
+        else:
+            converted = {"image": pd.Series(results, dtype=object)}
+        frame = pd.DataFrame({id_col: column(ids, df[id_col].dtype), **converted})
+        return self._with_errors(frame, df, id_col, failures, errors, "series_to_image_df")
+
+    def _convert_group(self, group: SeriesGroup, index: np.ndarray, aligned: bool, folder: Path | None, batch_size: int) -> list:
+        """Series ``index`` of a group -> their image token ids (N,) each, or (``folder``) the paths of their PNGs."""
+        rows = group.values[index]
+        if folder is None:
+            return list(self.series_to_tokens(rows, aligned=aligned, batch_size=batch_size, progress=False))
+        from timeartist.viz import save_image
+
+        images = self.series_to_image(rows, aligned=aligned, batch_size=batch_size, progress=False)
+        return [str(save_image(image, folder / f"{quote(str(group.keys[i]), safe='')}.png")) for i, image in zip(index, images)]
 
     # ------------------------------------------------------------------ classification
     def classifier_network(self) -> EfficientNetLite:
@@ -528,43 +641,3 @@ def record_checksums(path: str | os.PathLike) -> Path:
     _write_index(root, index)
     logger.info("recorded the sha256 of %d files in %s", len(index["components"]), root / INDEX_NAME)
     return root
-
-
-def _on_grid(group: pd.DataFrame, time_col: str, target: str, freq: str | None, key) -> pd.DataFrame:
-    """A series' rows on its regular grid at ``freq``, missing steps as NaN rows (datetime timestamps and a given
-    ``freq`` only; otherwise unchanged). Timestamps off the grid are a ValueError."""
-    if freq is None or pd.api.types.is_numeric_dtype(group[time_col]):
-        return group
-    stamps = pd.DatetimeIndex(pd.to_datetime(group[time_col]))
-    grid = pd.date_range(stamps[0], stamps[-1], freq=freq)
-    if len(grid) == len(stamps) and (grid == stamps).all():
-        return group
-    if stamps.has_duplicates or not stamps.isin(grid).all():
-        raise ValueError(f"series {key!r}: its timestamps are not on a regular {freq!r} grid from {stamps[0]} (duplicates or steps off the grid)")
-    logger.info("series %r: %d missing time steps at %s are interpolated", key, len(grid) - len(stamps), freq)
-    return pd.DataFrame({time_col: grid, target: pd.Series(group[target].to_numpy(), index=stamps).reindex(grid).to_numpy()})
-
-
-def _frequency_candidates(times: pd.Series, freq: str | None) -> tuple[int, ...] | None:
-    """Seasonal periods of ``freq`` or of the frequency of datetime ``times`` (None: unknown or no seasons)."""
-    if freq is None and not pd.api.types.is_numeric_dtype(times) and len(times) >= 3:
-        freq = pd.infer_freq(pd.DatetimeIndex(pd.to_datetime(times)))
-    if freq is None:
-        return None
-    try:
-        return period_candidates(freq) or None
-    except ValueError:  # a frequency without known seasons: detect freely
-        return None
-
-
-def _future_times(times: pd.Series, horizon: int, freq: str | None, key) -> pd.Index | np.ndarray:
-    """``horizon`` timestamps after the last of ``times`` (datetimes at ``freq`` or inferred; integers step on)."""
-    if pd.api.types.is_numeric_dtype(times):
-        step = times.iloc[-1] - times.iloc[-2] if len(times) > 1 else 1
-        return times.iloc[-1] + step * np.arange(1, horizon + 1)
-    stamps = pd.DatetimeIndex(pd.to_datetime(times))
-    if freq is None and len(stamps) >= 3:
-        freq = pd.infer_freq(stamps)
-    if freq is None:
-        raise ValueError(f"series {key!r}: cannot infer the time step from its timestamps (rows missing or irregular); pass freq= (CLI: --freq), e.g. 'h'")
-    return pd.date_range(stamps[-1], periods=horizon + 1, freq=freq)[1:]

@@ -1,0 +1,168 @@
+"""Throughput of batch forecasting from Parquet to Parquet: one process against Dask with 1 and 2 workers.
+
+Writes ``--series`` synthetic hourly series of ``--length`` steps (daily and weekly seasonality, trend, noise;
+integer ids) into ``--files`` long-format Parquet files, then forecasts ``--horizon`` steps of every series with the
+bundled model (or ``--model``) through ``timeartist.pipelines.batch.forecast_parquet``, the code behind
+``timeartist forecast --input``:
+
+- pandas: one process, torch with one thread;
+- dask with N workers: a ``LocalCluster`` of N single-threaded worker processes, one partition per input file,
+  hash-partitioned on the id (the shuffle is part of the timed run).
+
+Throughput counts the whole run (read, shuffle, forecast, write) on a cluster whose workers have already loaded the
+model. CPU seconds (user + system, from ``getrusage``) are counted for this process (which also hosts the Dask
+scheduler) and for every worker process: on a machine that other jobs share, series per CPU second says what a
+free core would do, where series per wall second depends on what the other jobs leave. The fixed overhead is reported apart: cluster start, model load per worker (``PipelineRef.load``, timed on
+each worker), one run on 10 series (scheduling a small job), and what shipping the pickled pipeline with the tasks
+would cost instead of the reference the tasks carry. Every Dask result is checked against the single-process one
+(same series, max |difference|). Results: ``throughput.md``, ``.csv`` and ``.json`` in ``--out``.
+
+    .venv/bin/python benchmarks/distributed_throughput.py --out benchmarks/results/distributed
+    .venv/bin/python benchmarks/distributed_throughput.py --series 5000 --out /tmp/quick      # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from timeartist.evaluation.report import markdown_table
+from timeartist.pipelines.batch import forecast_parquet
+from timeartist.pipelines.distributed import PipelineRef, local_cluster
+from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+
+def write_series(folder: Path, series: int, length: int, files: int, seed: int = 0) -> None:
+    """``series`` synthetic hourly series of ``length`` steps, whole series per file, ids 0..series-1."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    stamps = pd.date_range("2024-01-01", periods=length, freq="h").to_numpy()
+    for f, ids in enumerate(np.array_split(np.arange(series), files)):
+        n = len(ids)
+        daily = rng.uniform(0.5, 2, (n, 1)) * np.sin(2 * np.pi * (t + rng.integers(0, 24, (n, 1))) / 24)
+        weekly = rng.uniform(0, 1, (n, 1)) * np.sin(2 * np.pi * t / 168)
+        trend = rng.normal(0, 0.002, (n, 1)) * t
+        values = 10 + daily + weekly + trend + rng.normal(0, 0.3, (n, length))
+        frame = pd.DataFrame({"unique_id": np.repeat(ids, length), "ds": np.tile(stamps, n), "y": values.ravel()})
+        frame.to_parquet(folder / f"series_{f:03d}.parquet", index=False)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_average() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def read_sorted(folder: Path) -> pd.DataFrame:
+    return pd.read_parquet(folder).sort_values(["unique_id", "ds"]).reset_index(drop=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--series", type=int, default=100_000)
+    parser.add_argument("--length", type=int, default=512)
+    parser.add_argument("--horizon", type=int, default=48)
+    parser.add_argument("--files", type=int, default=20, help="input Parquet files (= Dask partitions)")
+    parser.add_argument("--workers", default="1,2", help="Dask worker counts to measure")
+    parser.add_argument("--model", default=None, help="pipeline folder (default: the bundled model)")
+    parser.add_argument("--work", default=None, help="scratch folder for the data and outputs (default: a temporary one)")
+    parser.add_argument("--out", default="benchmarks/results/distributed")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(args.work or tempfile.mkdtemp(prefix="timeartist_bench_"))
+    data = work / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    source = str(data / "*.parquet")
+    _, seconds = timed(lambda: write_series(data, args.series, args.length, args.files))
+    print(f"wrote {args.series} series x {args.length} steps into {args.files} files in {seconds:.1f} s")
+
+    pipe = TimeArtistPipeline.from_pretrained(args.model)
+    load_before = load_average()
+    rows, overhead = [], {}
+    cpu = cpu_seconds()
+    summary, seconds = timed(lambda: forecast_parquet(pipe, source, work / "pandas", args.horizon, progress=False))
+    cpu = cpu_seconds() - cpu
+    reference = read_sorted(work / "pandas")
+    rows.append({"engine": "pandas (one process, 1 torch thread)", "workers": 1, "seconds": seconds, "series_per_s": args.series / seconds,
+                 "cpu_s_workers": cpu, "cpu_s_driver": 0.0, "series_per_cpu_s": args.series / cpu,
+                 "forecast_rows": summary.rows, "failed": summary.failed, "max_abs_diff_vs_pandas": 0.0})  # fmt: skip
+    print(rows[-1])
+
+    ref = PipelineRef.of(pipe)
+    shipped = pickle.dumps(pipe)
+    _, unpickle_s = timed(lambda: pickle.loads(shipped))
+    overhead["pipeline pickle size (MB), what shipping the model with tasks would send"] = len(shipped) / 1e6
+    overhead["pipeline unpickle (s)"] = unpickle_s
+    overhead["PipelineRef size (bytes), what each task carries"] = len(pickle.dumps(ref))
+    tiny = work / "tiny"
+    tiny.mkdir(exist_ok=True)
+    pd.read_parquet(data / "series_000.parquet").query(f"unique_id < {10}").to_parquet(tiny / "tiny.parquet", index=False)
+
+    for workers in [int(w) for w in args.workers.split(",")]:
+        start = time.perf_counter()
+        with local_cluster(n_workers=workers) as client:
+            overhead[f"{workers} workers: cluster start (s)"] = time.perf_counter() - start
+            loads = client.run(lambda: timed(ref.load)[1])
+            overhead[f"{workers} workers: model load per worker (s)"] = max(loads.values())
+            _, overhead[f"{workers} workers: 10-series job (s)"] = timed(lambda: forecast_parquet(pipe, str(tiny / "*.parquet"), work / f"tiny{workers}", args.horizon, engine="dask", progress=False))
+            worker_cpu, driver_cpu = sum(client.run(cpu_seconds).values()), cpu_seconds()
+            summary, seconds = timed(lambda: forecast_parquet(pipe, source, work / f"dask{workers}", args.horizon, engine="dask", progress=False))
+            worker_cpu, driver_cpu = sum(client.run(cpu_seconds).values()) - worker_cpu, cpu_seconds() - driver_cpu
+        result = read_sorted(work / f"dask{workers}")
+        same = len(result) == len(reference) and (result.unique_id.to_numpy() == reference.unique_id.to_numpy()).all()
+        diff = float(np.abs(result.forecast - reference.forecast).max()) if same else float("nan")
+        rows.append({"engine": f"dask, {workers} worker{'s' * (workers > 1)}", "workers": workers, "seconds": seconds, "series_per_s": args.series / seconds,
+                     "cpu_s_workers": worker_cpu, "cpu_s_driver": driver_cpu, "series_per_cpu_s": args.series / (worker_cpu + driver_cpu),
+                     "forecast_rows": summary.rows, "failed": summary.failed, "max_abs_diff_vs_pandas": diff})  # fmt: skip
+        print(rows[-1])
+
+    table = pd.DataFrame(rows)
+    meta = {
+        "command": "benchmarks/distributed_throughput.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items() if v is not None and k != "work"),
+        "series": args.series, "length": args.length, "horizon": args.horizon, "files": args.files,
+        "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
+        "uptime_before": load_before, "uptime_after": load_average(), "overhead": overhead,
+        "torch": torch.__version__,
+    }  # fmt: skip
+    table.to_csv(out / "throughput.csv", index=False)
+    (out / "throughput.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
+    lines = [
+        f"# Batch forecasting throughput: {args.series:,} series x {args.length} steps, horizon {args.horizon}", "",
+        f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}; torch {meta['torch']}.",
+        f"Load before: `{load_before}`", f"Load after: `{meta['uptime_after']}`", "",
+        markdown_table(table, floatfmt=".4g"), "", "Fixed overhead:", "",
+        *(f"- {k}: {v:.3g}" for k, v in overhead.items()),
+    ]  # fmt: skip
+    (out / "throughput.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if args.work is None:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
