@@ -167,7 +167,12 @@ def test_training_windows_never_read_evaluated_families(data_root):
     config, model = OutpainterDataConfig(), tiny(image_size=(8, 32), patch_size=(8, 1)).config
     data = SeriesWindows(config, model, sources, size=64, seed=0)
     groups = RenderBatch(config, model, seed=0)([data[i] for i in range(64)])
-    assert sum(len(images) for images, _, _ in groups) == 64
-    for images, visible, mask in groups:
+    assert sum(len(group[0]) for group in groups) == 64
+    for images, visible, mask, weights in groups:
         assert images.shape[1:] == (3, 8, 32) and 1 <= visible < 32
         assert mask.any(1).all() and not mask[:, :visible].any()  # every window is scored on its future only
+        assert torch.isfinite(images).all() and ((weights == 1) | (weights == 0)).all() and weights.mean() > 0.9
+    config.loss_scale = "window"
+    weighted = RenderBatch(config, model, seed=0)([data[i] for i in range(64)])
+    for (images, _, _, _), (same, _, _, weights) in zip(groups, weighted):
+        assert torch.equal(images, same) and (weights >= 0).all() and not torch.allclose(weights, torch.ones(len(weights)))

@@ -81,11 +81,16 @@ class OutpainterDataConfig:
     block_fold_prob: float = 0.1
     max_future_cols: int = 32
     long_context_prob: float = 0.6  # share of groups whose context is the whole window up to the future
+    # "context": error in units of the normalised context (quiet contexts weigh most); "window": in units of the
+    # whole window's std, as the LTSF metric measures errors in units of the series' (train) std
+    loss_scale: str = "context"
     norm_const: float = NORM_CONST
     target_clip: float = 5.0  # bound on the normalised future (12.5 context stds at norm_const 0.4)
 
     def __post_init__(self):
         self.folders = tuple(self.folders)
+        if self.loss_scale not in ("context", "window"):
+            raise ValueError(f"loss_scale must be 'context' or 'window', got {self.loss_scale!r}")
 
 
 @dataclass
@@ -147,7 +152,7 @@ def synthetic_series(rng: np.random.Generator, length: int, period: int) -> np.n
     phi, sigma = rng.uniform(0, 0.9), 10 ** rng.uniform(-2.5, -0.3)
     noise = lfilter([1.0], [1.0, -phi], rng.normal(0, sigma, length))
     if rng.random() < 0.25:
-        series = np.exp(0.3 * trend) * (1 + 0.3 * season) + noise
+        series = np.exp(np.clip(0.3 * trend, -10, 10)) * (1 + 0.3 * season) + noise  # clipped: a drifting walk
     else:
         series = trend + season + noise
     if rng.random() < 0.05:  # intermittent demand: mostly zeros
@@ -201,17 +206,19 @@ class SeriesWindows(Dataset):
 
 
 class RenderBatch:
-    """Collate windows into groups ``[(images (b, 3, H, W), visible_cols, loss_mask (b, W) bool), ...]``.
+    """Collate windows into groups ``[(images (b, 3, H, W), visible_cols, loss_mask (b, W) bool, weights (b,)), ...]``.
 
     Windows are grouped by length (the whole canvas, at least a quarter of it, shorter), so a short window never
     cuts a long one. Each group draws its future width (log-uniform up to ``max_future_cols``) and its visible width (the whole
     rest of the shortest window with probability ``long_context_prob``, else uniform) from a generator seeded by
-    its items' indices."""
+    its items' indices. ``weights`` turn the rendered-scale error of each window into the scale of
+    ``loss_scale``: 1 for "context", (context scale / window std)^2 for "window" (clipped to [1e-2, 1e2]); 0 for a
+    constant context, whose future has no scale to be rendered in."""
 
     def __init__(self, config: OutpainterDataConfig, model: OutpainterConfig, seed: int):
         self.config, self.model, self.seed = config, model, seed
 
-    def __call__(self, items: list[tuple[int, np.ndarray, int]]) -> list[tuple[Tensor, int, Tensor]]:
+    def __call__(self, items: list[tuple[int, np.ndarray, int]]) -> list[tuple[Tensor, int, Tensor, Tensor]]:
         width = self.model.image_size[1]
         bounds = (width, width // 4, 0)  # full canvas, a quarter or more, shorter
         groups: list[list] = [[] for _ in bounds]
@@ -220,7 +227,7 @@ class RenderBatch:
             groups[next(g for g, low in enumerate(bounds) if columns >= low)].append(item)
         return [self._render(group) for group in groups if group]
 
-    def _render(self, items: list[tuple[int, np.ndarray, int]]) -> tuple[Tensor, int, Tensor]:
+    def _render(self, items: list[tuple[int, np.ndarray, int]]) -> tuple[Tensor, int, Tensor, Tensor]:
         cfg = self.config
         height, width = self.model.image_size
         pw = self.model.patch_size[1]
@@ -235,24 +242,34 @@ class RenderBatch:
             visible_px = rng.integers(pw, max(pw, columns - future_cols) + 1)
         visible_cols = max(1, int(visible_px) // pw)
         context_cols = visible_cols * pw
-        images, masks = [], []
+        images, masks, weights = [], [], []
         for _, values, fold in items:  # every window has at least context_cols + future_cols whole folds
             window = values[len(values) - (context_cols + future_cols) * fold :]
             context = torch.from_numpy(window[: context_cols * fold])[None]
             future = torch.from_numpy(window[context_cols * fold :])[None]
             context, mean, scale = normalise(context, cfg.norm_const)
-            future = ((future - mean) / scale).clamp(-cfg.target_clip, cfg.target_clip)
+            flat = float(scale) == 0  # a constant context has no scale for its future: render it, score nothing
+            future = torch.zeros_like(future) if flat else ((future - mean) / scale).clamp(-cfg.target_clip, cfg.target_clip)
             layout = plan_layout(context.shape[-1], future.shape[-1], fold, (height, width), self.model.patch_size, None)
             images.append(render(context, layout, future=future))
             mask = torch.zeros(width, dtype=torch.bool)
             mask[context_cols : context_cols + future_cols] = True
             masks.append(mask)
-        return torch.cat(images), visible_cols, torch.stack(masks)
+            if flat:
+                weights.append(0.0)
+            elif cfg.loss_scale == "window":
+                weights.append(float(np.clip((float(scale) / max(float(window.astype(np.float64).std()), 1e-12)) ** 2, 1e-2, 1e2)))
+            else:
+                weights.append(1.0)
+        return torch.cat(images), visible_cols, torch.stack(masks), torch.tensor(weights)
 
 
-def masked_column_loss(prediction: Tensor, target: Tensor, loss_mask: Tensor) -> Tensor:
-    """Mean squared error over the pixel columns where ``loss_mask`` (B, W) is set; images (B, C, H, W)."""
+def masked_column_loss(prediction: Tensor, target: Tensor, loss_mask: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Mean squared error over the pixel columns where ``loss_mask`` (B, W) is set, each image's error times its
+    ``weights`` (B,) entry (default 1); images (B, C, H, W)."""
     error = (prediction.float() - target).square().mean(dim=(1, 2))  # (B, W)
+    if weights is not None:
+        error = error * weights[:, None]
     return (error * loss_mask).sum() / loss_mask.sum().clamp(min=1)
 
 
@@ -278,11 +295,11 @@ class OutpainterTask(TrainingTask):
 
     def training_step(self, batch) -> tuple[Tensor, dict[str, float]]:
         """batch: ``RenderBatch`` groups; the loss is the groups' masked-column MSE weighted by their sizes."""
-        total, loss, visible = sum(len(images) for images, _, _ in batch), 0.0, 0.0
-        for images, visible_cols, loss_mask in batch:
+        total, loss, visible = sum(len(group[0]) for group in batch), 0.0, 0.0
+        for images, visible_cols, loss_mask, weights in batch:
             with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.bf16 and images.device.type == "cpu"):
                 prediction = self.model(images, visible_cols)
-            loss = loss + masked_column_loss(prediction, images, loss_mask) * len(images) / total
+            loss = loss + masked_column_loss(prediction, images, loss_mask, weights) * len(images) / total
             visible += visible_cols * len(images) / total
         return loss, {"visible_cols": visible}
 
