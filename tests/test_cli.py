@@ -40,9 +40,13 @@ def test_style_grid(tiny_pipeline_dir, series_csv, tmp_path):
 
 
 def _write_ts(path, cases, labels):
-    lines = ["@problemName toy", "@timeStamps false", "@missing false", "@univariate true", "@equalLength true",
-             f"@seriesLength {len(cases[0])}", f"@classLabel true {' '.join(sorted(set(labels)))}", "@data"]
-    lines += [",".join(f"{v:.4f}" for v in case) + f":{label}" for case, label in zip(cases, labels)]
+    """Cases (T,) or (C, T) (NaN written as '?'); labels None: a file without class labels."""
+    cases = [np.atleast_2d(c) for c in cases]
+    header = "false" if labels is None else f"true {' '.join(sorted(set(labels)))}"
+    lines = ["@problemName toy", "@timeStamps false", "@missing true", f"@univariate {str(len(cases[0]) == 1).lower()}",
+             f"@dimensions {len(cases[0])}", "@equalLength false", f"@classLabel {header}", "@data"]  # fmt: skip
+    values = [":".join(",".join("?" if np.isnan(v) else f"{v:.4f}" for v in row) for row in case) for case in cases]
+    lines += [v + ("" if labels is None else f":{label}") for v, label in zip(values, labels or [None] * len(values))]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -57,6 +61,44 @@ def test_classify_reports_accuracy(tiny_pipeline_dir, tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
     assert len(pd.read_csv(tmp_path / "out" / "predictions.csv")) == 3
     assert Image.open(tmp_path / "out" / "class_prototypes.png").format == "PNG"
+
+
+@pytest.mark.parametrize(
+    "train, test, message",
+    [
+        ("two_channels", "one_channel", "fitted on 2-channel cases, got 1"),
+        ("unlabelled", "one_channel", "has no class labels; fit_classifier needs them"),
+        ("nan_only", "one_channel", "case 0, dimension 0 has no values at all"),
+        ("one_step", "one_channel", "case 0 has 1 step"),
+        ("one_class", "one_channel", "at least 2 classes"),
+    ],
+)
+def test_classify_bad_input_is_one_line(tiny_pipeline_dir, tmp_path, capsys, train, test, message):
+    t = np.arange(30.0)
+    waves = [np.sin(t / p) + 0.01 * k for p in (2, 6) for k in range(3)]
+    labels = ["a"] * 3 + ["b"] * 3
+    files = {
+        "one_channel": (waves, labels),
+        "two_channels": ([np.stack([w, w]) for w in waves], labels),
+        "unlabelled": (waves, None),
+        "nan_only": ([np.full(30, np.nan)] + waves[1:], labels),
+        "one_step": ([w[:1] for w in waves[:1]] + waves[1:], labels),
+        "one_class": (waves, ["a"] * 6),
+    }
+    paths = {name: _write_ts(tmp_path / f"{name}.ts", *files[name]) for name in {train, test}}
+    assert main(["classify", "--model", str(tiny_pipeline_dir), "--train", str(paths[train]), "--test", str(paths[test]), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_classify_unlabelled_test_file_writes_predictions(tiny_pipeline_dir, tmp_path, capsys):
+    t = np.arange(30.0)
+    waves = [np.sin(t / p) + 0.01 * k for p in (2, 6) for k in range(3)]
+    train = _write_ts(tmp_path / "train.ts", waves, ["a"] * 3 + ["b"] * 3)
+    test = _write_ts(tmp_path / "test.ts", [w[: 20 + k] for k, w in enumerate(waves)], None)  # unequal lengths, no labels
+    assert main(["classify", "--model", str(tiny_pipeline_dir), "--route", "vision", "--train", str(train), "--test", str(test), "--out", str(tmp_path)]) == 0
+    assert "no class labels: wrote predictions only (route vision" in capsys.readouterr().out
+    assert list(pd.read_csv(tmp_path / "predictions.csv").columns) == ["case", "predicted"]
 
 
 @pytest.mark.parametrize(

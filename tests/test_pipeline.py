@@ -275,11 +275,11 @@ def test_classifier_route_is_chosen_on_train_and_saved(pipe, tmp_path):
     X = np.stack([np.sin(t / (2 + c)) + 0.01 * k for c in (0, 4) for k in range(3)])[:, None]
     y = np.array(["a"] * 3 + ["b"] * 3)
     other = copy.copy(pipe)
-    other.fit_classifier(X, y, aligned=False)
-    assert bool(other._prototypes["aligned"]) is False
+    other.fit_classifier(X, y, route="codes", aligned=False)
+    assert other.classifier_route == "codes (shared codebook)"
     other.save_pretrained(tmp_path)
     loaded = TimeArtistPipeline.from_pretrained(tmp_path)
-    assert bool(loaded._prototypes["aligned"]) is False
+    assert loaded.classifier_route == "codes (shared codebook)"
     np.testing.assert_array_equal(loaded.classify(X), other.classify(X))
 
 
@@ -291,3 +291,25 @@ def test_detected_period_forecaster_ignores_the_protocol_period(pipe, monkeypatc
     given(np.zeros((2, 48)), 4, 12)
     detected(np.zeros((2, 48)), 4, 12)
     assert seen == [12, None]
+
+
+def test_vision_route_is_the_default_and_saved(pipe, tmp_path):
+    import copy
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 40)
+    X = np.stack([t + 0.05 * rng.normal(size=40) for _ in range(4)] + [np.sin(8 * t) + 0.05 * rng.normal(size=40) for _ in range(4)])
+    y = np.array(["ramp"] * 4 + ["wave"] * 4)
+    other = copy.copy(pipe)
+    other.fit_classifier(X, y, progress=False)
+    assert other.classifier_route.startswith("vision")
+    assert "codes" in " ".join(other._vision.candidates_)  # the generated images were a candidate view
+    assert np.mean(other.classify(X) == y) == 1.0
+    other.save_pretrained(tmp_path)
+    loaded = TimeArtistPipeline.from_pretrained(tmp_path)
+    assert loaded.classifier_route == other.classifier_route
+    np.testing.assert_array_equal(loaded.classify(X), other.classify(X))
+    with pytest.raises(ValueError, match="unknown classifier route 'pixels'"):
+        other.fit_classifier(X, y, route="pixels")
+    with pytest.raises(ValueError, match="fitted on 1-channel cases, got 2"):
+        other.fit_classifier(X, y, route="codes").classify(np.stack([X, X], 1))

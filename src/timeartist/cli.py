@@ -231,17 +231,18 @@ def _cmd_classify(args) -> int:
         raise ValueError(f"{args.train} has no class labels; fit_classifier needs them")
     out = _out_dir(args.out)
     pipe = _pipeline(args)
-    pipe.fit_classifier(X_train, y_train)
+    pipe.fit_classifier(X_train, y_train, route=args.route)
     predicted = pipe.classify(X_test)
     import pandas as pd
 
     pd.DataFrame({"predicted": predicted, **({"label": y_test} if y_test is not None else {})}).to_csv(out / "predictions.csv", index_label="case")
-    protos = pipe._prototypes
-    viz.save_image_grid(protos["images"], out / "class_prototypes.png", titles=[str(c) for c in protos["classes"]])
+    classes, images = pipe.class_prototypes()
+    viz.save_image_grid(images, out / "class_prototypes.png", titles=[str(c) for c in classes])
+    route = f"route {pipe.classifier_route}"
     if y_test is not None:
-        print(f"accuracy {np.mean(predicted == y_test):.4f} on {len(y_test)} test cases; wrote {out}")
+        print(f"accuracy {np.mean(predicted == y_test):.4f} on {len(y_test)} test cases ({route}); wrote {out}")
     else:
-        print(f"wrote {out / 'predictions.csv'}")
+        print(f"{args.test} has no class labels: wrote predictions only ({route}) to {out / 'predictions.csv'}")
     return 0
 
 
@@ -258,7 +259,7 @@ PIPELINE_METHODS = ("artist", "visionts", "visionts_detected")  # _detected: the
 BENCH_DEFAULTS = {  # suite -> (datasets, methods); None: every dataset the runner finds
     "ltsf": ("ETTh1,ETTh2,ETTm1", "visionts,seasonal_mean,seasonal_naive,naive,auto_ets"),
     "competitions": (None, "visionts,naive,seasonal_naive,auto_ets,auto_theta"),
-    "classify": (None, "timeartist,minirocket,dtw_1nn"),
+    "classify": (None, "timeartist,timeartist_codes,minirocket,dtw_1nn,euclidean_1nn"),
     "tokenizer": ("ETTh1,ETTh2", None),
     "speed": (None, None),
 }
@@ -312,7 +313,7 @@ def _cmd_bench(args) -> int:
 
         datasets = args.datasets.split(",") if args.datasets else None
         methods = [m.strip() for m in args.methods.split(",")]
-        pipe = _pipeline(args) if "timeartist" in methods else None
+        pipe = _pipeline(args) if any(m.startswith("timeartist") for m in methods) else None
         frame = run_classification_bench(data_root=args.data_root, datasets=datasets, pipe=pipe, out_dir=args.out, quick=args.quick, methods=methods, n_jobs=args.jobs)
     elif args.suite == "tokenizer":
         from timeartist.evaluation.tokenizer import run_tokenizer_bench
@@ -465,9 +466,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(func=_cmd_forecast)
 
-    p = sub.add_parser("classify", help="classify .ts series through generated images (nearest class prototype)")
-    p.add_argument("--train", required=True, help="labelled .ts file to fit the class prototypes")
-    p.add_argument("--test", required=True, help=".ts file to classify")
+    p = sub.add_parser("classify", help="classify .ts series with a frozen pretrained vision network (series drawn as images)")
+    p.add_argument("--train", required=True, help="labelled .ts file to fit the classifier on")
+    p.add_argument("--test", required=True, help=".ts file to classify (its labels, if any, are only used to report accuracy)")
+    p.add_argument("--route", default="auto", choices=["auto", "vision", "codes"],
+                   help="auto: drawn views + frozen EfficientNet-Lite0 + ridge, the generated images as a view where leave-one-out on TRAIN says so; "
+                        "vision: drawn views only; codes: the paper's nearest class prototype through the code space")  # fmt: skip
     p.add_argument("--out", default="classify_output")
     _add_model_args(p)
     p.set_defaults(func=_cmd_classify)
@@ -499,7 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="data folder laid out like ../shared/data (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--datasets", help="comma-separated dataset names (defaults: ltsf ETTh1,ETTh2,ETTm1; tokenizer ETTh1,ETTh2 (series vs DCT); others all found)")
     p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
-    p.add_argument("--methods", help="forecasting: artist, visionts, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, minirocket, dtw_1nn")
+    p.add_argument("--methods", help="forecasting: artist, visionts, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, timeartist_codes, minirocket, dtw_1nn, euclidean_1nn")
     p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
     p.add_argument("--stat-context", type=int, default=336, help="context length of the statsforecast models")
     p.add_argument("--lookback", help="ltsf: per-dataset lookback, e.g. ETTh1=2880,ETTh2=1728")

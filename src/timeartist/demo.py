@@ -7,7 +7,7 @@ half-hourly solar generation, GunPoint), so the demo needs no data folder and no
 - ``series2image.png``: real series and their images before and after alignment;
 - ``style_transfer.png``: a photo rendered in the style of a series over an alpha grid;
 - ``forecast_<name>.png``: zero-shot forecasts with their history, next to seasonal naive and AutoETS;
-- ``classification.png``: GunPoint class prototypes (images) and the test accuracy;
+- ``classification.png``: GunPoint, the most typical training case of each class as the classifier sees it, and the test accuracy;
 - ``generated.png`` (pipelines with a token generator): images drawn for ImageNet classes and, when the generator
   is series-conditioned, several images drawn for one real series;
 - ``index.html``: all of them with one-line captions.
@@ -124,9 +124,12 @@ def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick:
         X_train, y_train, X_test, y_test = X_train[:10], y_train[:10], X_test[:10], y_test[:10]
     pipe.fit_classifier(X_train, y_train)
     accuracy = float(np.mean(pipe.classify(X_test) == y_test))
-    protos = pipe._prototypes
-    viz.save_image_grid(protos["images"], out / "classification.png", titles=[f"class {c}" for c in protos["classes"]])
-    figures.append(("classification.png", f"GunPoint classified by nearest class prototype in EfficientNet-Lite0 feature space: test accuracy {accuracy:.3f} ({len(y_test)} series)."))
+    classes, images = pipe.class_prototypes()
+    viz.save_image_grid(images, out / "classification.png", titles=[f"class {c}" for c in classes])
+    caption = (f"GunPoint classified by frozen EfficientNet-Lite0 features of the series drawn as images and a ridge head fitted on "
+               f"TRAIN (route {pipe.classifier_route}; the most typical training case of each class shown): test accuracy "
+               f"{accuracy:.3f} ({len(y_test)} series).")  # fmt: skip
+    figures.append(("classification.png", caption))
 
     if pipe.generator is not None:
         figures.append(_generated(pipe, windows[1], list(real)[1], out / "generated.png", quick))

@@ -2,18 +2,22 @@
 
 Methods, each fitted on TRAIN and scored on TEST (accuracy, fit and predict wall times):
 
-- ``timeartist``: ``pipe.fit_classifier(TRAIN)`` then ``pipe.classify(TEST)``: every series is rendered as an image
-  through the tokenizers (and the series->image aligner when the pipeline has one) and each class is the mean
-  EfficientNet-Lite0 feature of its training images; a test case takes the class of the nearest mean (cosine).
-  The classifier has no hyperparameter, so nothing is selected; TEST is read only for scoring.
+- ``timeartist``: the default, ``pipe.fit_classifier(TRAIN)`` (route ``"auto"``) then ``pipe.classify(TEST)``: every
+  channel drawn as a line plot and a Gramian angular field, frozen EfficientNet-Lite0 stage features, a ridge head;
+  which views (and whether the images the tokenizers generate join as a ``codes`` view) and the ridge strength are
+  chosen by leave-one-out on TRAIN (``pipelines.classification``). The ``route`` column says what was chosen.
+- ``timeartist_codes``: the paper's route, ``fit_classifier(TRAIN, route="codes")``: nearest class prototype of the
+  EfficientNet-Lite0 features of the images the tokenizers generate (aligned or shared codebook chosen by
+  leave-one-out on TRAIN).
 - ``minirocket``: aeon ``MiniRocketClassifier`` (10,000 kernels, ridge regression with its own cross-validated
   regularisation on TRAIN), the ROCKET family's fast member.
 - ``dtw_1nn``: aeon ``KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1)``, unconstrained window.
+- ``euclidean_1nn``: the same with ``distance="euclidean"``.
 
 Missing values are filled by linear interpolation (``fill_missing``). Unequal lengths (JapaneseVowels, 7-29 steps):
-``timeartist`` resamples each case to the tokenizer length, as it does for every dataset; ``minirocket`` needs one
-length, so each case is linearly resampled to the longest TRAIN length; ``dtw_1nn`` takes the cases as they are
-(DTW aligns series of different lengths).
+``timeartist`` resamples each case to its image width (and the tokenizer length for the codes), as it does for every
+dataset; ``minirocket`` and ``euclidean_1nn`` need one length, so each case is linearly resampled to the longest
+TRAIN length; ``dtw_1nn`` takes the cases as they are (DTW aligns series of different lengths).
 
 ``quick=True`` is a labelled CI subset: ``QUICK_TEST_CASES`` test cases spread evenly over the file (test files
 are often sorted by class) and the first ``QUICK_TRAIN_PER_CLASS`` training cases of each class.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,12 +44,15 @@ from tqdm.auto import tqdm  # noqa: E402
 
 from timeartist.data import fill_missing, load_archive, resample_to_length, resolve_data_root  # noqa: E402
 from timeartist.evaluation.report import ordered, write_results  # noqa: E402
+from timeartist.pipelines.classification import image_size_for  # noqa: E402
 from timeartist.viz import save_figure  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 GROUPS = ("UCR", "UEA")
-METHODS = ("timeartist", "minirocket", "dtw_1nn")
+METHODS = ("timeartist", "timeartist_codes", "minirocket", "dtw_1nn", "euclidean_1nn")
+PIPELINE_ROUTES = {"timeartist": "auto", "timeartist_codes": "codes"}  # method -> fit_classifier route
+AEON_DISTANCES = {"dtw_1nn": "dtw", "euclidean_1nn": "euclidean"}
 QUICK_TEST_CASES = 20
 QUICK_TRAIN_PER_CLASS = 5
 WARMUP_PER_CLASS = 2
@@ -96,7 +104,7 @@ def _aeon_model(method: str, n_jobs: int):
 
     if method == "minirocket":
         return MiniRocketClassifier(random_state=SEED, n_jobs=n_jobs)
-    return KNeighborsTimeSeriesClassifier(distance="dtw", n_neighbors=1, n_jobs=n_jobs)
+    return KNeighborsTimeSeriesClassifier(distance=AEON_DISTANCES[method], n_neighbors=1, n_jobs=n_jobs)
 
 
 def _timed(fit, predict) -> tuple[np.ndarray, float, float]:
@@ -121,20 +129,26 @@ def _evaluate_dataset(name: str, data_root, pipe, methods: Sequence[str], quick:
     lengths = sorted({c.shape[1] for c in train + test})
     longest = max(c.shape[1] for c in train)
     equal = len(lengths) == 1
+    resampled = f"{lengths[0]} steps" if equal else f"resampled to {longest} (longest TRAIN case)"
     inputs = {
-        "timeartist": f"resampled to {pipe.temporal.seq_len} (tokenizer length)" if pipe is not None else "",
-        "minirocket": f"{lengths[0]} steps" if equal else f"resampled to {longest} (longest TRAIN case)",
+        "timeartist": f"drawn at {image_size_for(train)} px",
+        "timeartist_codes": f"resampled to {pipe.temporal.seq_len} (tokenizer length)" if pipe is not None else "",
+        "minirocket": resampled,
         "dtw_1nn": f"{lengths[0]} steps" if equal else "unequal lengths as given",
+        "euclidean_1nn": resampled,
     }
     common = dict(dataset=name, channels=train[0].shape[0], length=str(lengths[0]) if equal else f"{lengths[0]}-{lengths[-1]}",
                   classes=len(np.unique(y_train)), train_cases=len(train), test_cases=len(test))  # fmt: skip
     rows = []
     for method in methods:
-        if method == "timeartist":
+        route = ""
+        if method in PIPELINE_ROUTES:
             pipe.classifier_network()  # load the weights before the clock starts
-            predicted, fit_s, predict_s = _timed(lambda: pipe.fit_classifier(train, y_train), lambda: pipe.classify(test))
+            fit = partial(pipe.fit_classifier, train, y_train, route=PIPELINE_ROUTES[method], progress=False)
+            predicted, fit_s, predict_s = _timed(fit, lambda: pipe.classify(test))
+            route = pipe.classifier_route
         else:
-            if method == "minirocket" or equal:
+            if method != "dtw_1nn" or equal:
                 fit_X, test_X = _equal_length(train, longest), _equal_length(test, longest)
             else:
                 fit_X, test_X = train, test
@@ -145,7 +159,7 @@ def _evaluate_dataset(name: str, data_root, pipe, methods: Sequence[str], quick:
         accuracy = float(np.mean(predicted.astype(str) == y_test))
         logger.info("%s %s: accuracy %.3f (fit %.1f s, predict %.1f s)", name, method, accuracy, fit_s, predict_s)
         timing = {"fit_seconds": fit_s, "predict_seconds": predict_s}
-        rows.append({**common, "method": method, "accuracy": accuracy, **timing, "input": inputs[method]})
+        rows.append({**common, "method": method, "accuracy": accuracy, **timing, "route": route, "input": inputs[method]})
     return rows
 
 
@@ -158,20 +172,21 @@ def run_classification_bench(
     methods: Sequence[str] = METHODS,
     n_jobs: int = 1,
 ) -> pd.DataFrame:
-    """Accuracy of the TimeArtist classifier next to MiniRocket and 1-NN DTW on UEA/UCR datasets.
+    """Accuracy of the TimeArtist classifiers next to MiniRocket, 1-NN DTW and 1-NN Euclidean on UEA/UCR datasets.
 
     ``datasets``: names under ``<root>/UCR`` or ``<root>/UEA`` (``None``: every dataset found). ``pipe``: a
-    ``TimeArtistPipeline`` (needed for ``timeartist``; its classifier is refitted on each dataset, replacing any
-    fitted prototypes). ``n_jobs``: worker threads of the aeon models. Returns one
-    row per (dataset, method): dataset, method, accuracy, fit_seconds, predict_seconds, input (how the method saw the
-    series), channels, length, classes, train_cases, test_cases; the settings are in ``frame.attrs["meta"]``. With
-    ``out_dir``: ``classification.{csv,json,md}`` and ``accuracy.png``.
+    ``TimeArtistPipeline`` (needed for ``timeartist`` and ``timeartist_codes``; its classifier is refitted on each
+    dataset, replacing any fitted one). ``n_jobs``: worker threads of the aeon models. Returns one row per (dataset,
+    method): dataset, method, accuracy, fit_seconds, predict_seconds, route (what the pipeline chose on TRAIN; empty
+    for the baselines), input (how the method saw the series), channels, length, classes, train_cases, test_cases;
+    the settings are in ``frame.attrs["meta"]``. With ``out_dir``: ``classification.{csv,json,md}`` and
+    ``accuracy.png``.
     """
     unknown_methods = [m for m in methods if m not in METHODS]
     if unknown_methods or not methods:
         raise ValueError(f"unknown methods {unknown_methods or list(methods)}; available: {', '.join(METHODS)}")
-    if "timeartist" in methods and pipe is None:
-        raise ValueError("the timeartist method needs a pipeline: pass pipe=TimeArtistPipeline.from_pretrained(...)")
+    if set(PIPELINE_ROUTES) & set(methods) and pipe is None:
+        raise ValueError("the timeartist methods need a pipeline: pass pipe=TimeArtistPipeline.from_pretrained(...)")
     available = available_datasets(data_root)
     datasets = list(available if datasets is None else datasets)
     unknown = [d for d in datasets if d not in available]
@@ -209,6 +224,7 @@ def write_classification_report(frame: pd.DataFrame, out_dir) -> dict[str, Path]
         "Test accuracy": accuracy_table(frame),
         "Wall time (s): fit + predict": frame.assign(seconds=frame["fit_seconds"] + frame["predict_seconds"])
         .pivot_table(index="dataset", columns="method", values="seconds", sort=False),
+        "Route chosen on TRAIN": frame.loc[frame["route"] != "", ["dataset", "method", "route"]],
         "Datasets and inputs": frame[["dataset", "method", "channels", "length", "classes", "train_cases", "test_cases", "input"]],
     }
     paths = write_results(frame, out_dir, "classification", frame.attrs["meta"], tables, "Classification benchmark")

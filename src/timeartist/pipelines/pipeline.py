@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from timeartist import __version__
-from timeartist.data.archives import fill_missing, resample_to_length
+from timeartist.data.archives import resample_to_length
 from timeartist.data.images import to_image_batch
 from timeartist.errors import check_finite_output
 from timeartist.hub import WEIGHTS_NAME, CheckpointError, atomic_write, file_sha256, read_json, verify_sha256
@@ -53,6 +53,7 @@ from timeartist.models.outpainting import Outpainter
 from timeartist.models.temporal import TimeArtist
 from timeartist.models.visual import VisionModel
 from timeartist.pipelines.artist import forecast_artist
+from timeartist.pipelines.classification import VisionClassifier, as_cases, as_labels
 from timeartist.pipelines.forecasting import SeriesError, as_rows, fill_nans, forecast_with_outpainter
 from timeartist.pipelines.frames import (
     SeriesGroup, apply_per_series, check_long_frame, column, errors_frame, frequency_candidates, future_time_dtype, future_times,
@@ -68,6 +69,7 @@ COMPONENT_CLASSES = {cls.__name__: cls for cls in (TimeArtist, VisionModel, Adap
 REQUIRED = ("temporal", "visual")
 METHODS = ("visionts", "artist")
 DEFAULT_METHOD = "visionts"  # measures better on every LTSF set benchmarked so far (BENCHMARKS.md)
+CLASSIFIER_ROUTES = ("auto", "vision", "codes")
 
 
 class MultimodalClassifier(Protocol):
@@ -137,7 +139,8 @@ class TimeArtistPipeline:
         self.generator = generator.to(self.device).eval() if generator is not None else None
         self.forecast_defaults = dict(forecast_defaults or {})
         self._classifier_net: EfficientNetLite | None = None
-        self._prototypes: dict[str, Any] | None = None
+        self._prototypes: dict[str, Any] | None = None  # the fitted "codes" route
+        self._vision: VisionClassifier | None = None  # the fitted vision route
         self.pretrained_path: Path | None = None  # the folder ``from_pretrained`` read (Dask workers load it from there)
 
     # ------------------------------------------------------------------ loading and saving
@@ -171,6 +174,9 @@ class TimeArtistPipeline:
         visual.quantize = temporal.quantize
         pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
         pipe._prototypes = _load_prototypes(root, hashes.get(PROTOTYPES_NAME))
+        vision = _load_arrays(root / VISION_CLASSIFIER_NAME, hashes.get(VISION_CLASSIFIER_NAME))
+        if vision is not None:
+            pipe._vision = VisionClassifier.from_arrays(vision, extra_views={"codes": pipe._code_images})
         pipe.pretrained_path = root.resolve()
         logger.info("loaded TimeArtist pipeline from %s (%s)", root, ", ".join(components))
         return pipe
@@ -193,6 +199,8 @@ class TimeArtistPipeline:
                 written[name] = type(module).__name__
         if self._prototypes is not None:
             _save_prototypes(root, self._prototypes)
+        if self._vision is not None:
+            _save_arrays(root / VISION_CLASSIFIER_NAME, self._vision.to_arrays())
         index = {"_class_name": type(self).__name__, "_timeartist_version": __version__, "components": written}
         if self.forecast_defaults:
             index["forecast_defaults"] = self.forecast_defaults
@@ -507,36 +515,69 @@ class TimeArtistPipeline:
             self._classifier_net = load_efficientnet_lite0(device=self.device)
         return self._classifier_net
 
+    def _code_images(self, rows: np.ndarray, size: int) -> np.ndarray:
+        """The "codes" view of the vision classifier: rows (B, L) -> the images the tokenizers generate from them
+        (B, 3, S, S), through the series->image aligner when the pipeline has one; a constant row, which has no
+        shape to convert, becomes a mid-grey image. ``size`` is ignored: the images keep the tokenizer's size."""
+        flat = is_flat(rows.std(axis=1), rows.mean(axis=1))
+        side = self.visual.config.image_size
+        images = np.full((len(rows), 3, side, side), 0.5, dtype=np.float32)
+        if not flat.all():
+            images[~flat] = self.series_to_image(rows[~flat], aligned=self.align_t2v is not None, progress=False)
+        return images
+
+    def _vision_classifier(self, codes: bool, **kwargs) -> VisionClassifier:
+        extra = {"codes": self._code_images} if codes else None
+        return VisionClassifier(extra_views=extra, net=self.classifier_network(), **kwargs)
+
     @torch.no_grad()
     def _class_features(self, X, aligned: bool, batch_size: int = 64) -> tuple[np.ndarray, torch.Tensor]:
         """Cases (n, C, T) / (n, T) / list of (C, T_i) -> l2-normalised image features (n, C*1280), and the
         generated images of channel 0 (n, 3, S, S)."""
-        cases = [np.atleast_2d(np.asarray(c, dtype=np.float64)) for c in (X if isinstance(X, list) else np.asarray(X, dtype=np.float64))]
-        if not cases:
-            raise ValueError("expected at least one series to classify")
-        channels = {c.shape[0] for c in cases}
-        if len(channels) != 1:
-            raise ValueError(f"all cases need the same number of channels, got {sorted(channels)}")
-        rows = resample_to_length(fill_missing(cases), self.temporal.seq_len).reshape(-1, self.temporal.seq_len)  # (n*C, L)
+        cases = as_cases(X)
+        channels = cases[0].shape[0]
+        rows = resample_to_length(cases, self.temporal.seq_len).reshape(-1, self.temporal.seq_len)  # (n*C, L)
         images = self.series_to_image(torch.from_numpy(rows), aligned=aligned, batch_size=batch_size, progress=False)
         net = self.classifier_network()
         feats = torch.cat([net.features(images[i : i + batch_size].to(self.device)).cpu() for i in range(0, len(images), batch_size)])
         # Unit length per channel, then per case, so every channel weighs the same in the cosine similarity.
         feats = F.normalize(F.normalize(feats, dim=1).reshape(len(cases), -1), dim=1)
-        return feats.numpy(), images[:: channels.pop()]
+        return feats.numpy(), images[::channels]
 
-    def fit_classifier(self, X, y, aligned: bool | None = None) -> "TimeArtistPipeline":
-        """Fit the nearest-prototype classifier: each class is the mean image feature (EfficientNet-Lite0) of its
-        training series rendered as images. Also keeps one prototype image per class for a multimodal hook.
+    def fit_classifier(self, X, y, route: str = "auto", aligned: bool | None = None, progress: bool | None = None) -> "TimeArtistPipeline":
+        """Fit a classifier on TRAIN cases X ((n, T), (n, C, T) or a list of (C, T_i); NaNs interpolated) and
+        labels y; everything it chooses is chosen by leave-one-out on these cases only.
 
-        aligned: render through the series->image aligner (True) or the shared codebook only (False); None
-        picks the route with the higher leave-one-out accuracy on the training cases (never on test data)."""
-        labels = np.asarray(y)
+        route:
+            ``"auto"`` (default): the vision route (``pipelines.classification.VisionClassifier``: every channel
+            drawn as a line plot and a Gramian angular field, frozen EfficientNet-Lite0 stage features, a ridge head),
+            with the images this pipeline's tokenizers generate from the series as one more candidate view, kept
+            only where leave-one-out accuracy on TRAIN says it helps (the route then reads ``"vision+codes"``).
+            ``"vision"``: the drawn views only. ``"codes"``: the paper's route through the shared code space: each
+            class is the mean EfficientNet-Lite0 feature of the images the tokenizers generate from its cases, and
+            a case takes the class of the nearest mean (cosine).
+        aligned: ``"codes"`` route only: render through the series->image aligner (True) or the shared codebook
+            (False); None picks the one with the higher leave-one-out accuracy.
+        After fitting, ``classifier_route`` names what was chosen.
+        """
+        if route not in CLASSIFIER_ROUTES:
+            raise ValueError(f"unknown classifier route {route!r}; choose one of {', '.join(CLASSIFIER_ROUTES)}")
+        if route == "codes":
+            self._fit_prototypes(X, y, aligned)
+            self._vision = None
+        else:
+            self._vision = self._vision_classifier(codes=route == "auto", progress=progress).fit(X, y)
+            self._prototypes = None
+        logger.info("classifier route: %s", self.classifier_route)
+        return self
+
+    def _fit_prototypes(self, X, y, aligned: bool | None) -> None:
+        """The "codes" route: nearest class prototype of the generated images' features."""
+        cases = as_cases(X, "training cases")
+        labels = as_labels(y, len(cases))
         routes = [aligned] if aligned is not None or self.align_t2v is None else [True, False]
         routes = [bool(r) and self.align_t2v is not None for r in routes]
-        fitted = {route: self._class_features(X, route) for route in routes}
-        if any(len(labels) != len(feats) for feats, _ in fitted.values()):
-            raise ValueError(f"got {len(next(iter(fitted.values()))[0])} cases but {len(labels)} labels")
+        fitted = {route: self._class_features(cases, route) for route in routes}
         scores = {route: _leave_one_out_accuracy(feats, labels) for route, (feats, _) in fitted.items()}
         route = max(routes, key=lambda r: scores[r])  # ties keep the first, the aligned route
         feats, images = fitted[route]
@@ -546,18 +587,43 @@ class TimeArtistPipeline:
         # The prototype image of a class: its member closest to the class centroid.
         proto = [np.flatnonzero(labels == c)[np.argmax(feats[labels == c] @ centroids[k])] for k, c in enumerate(classes)]
         self._prototypes = {"classes": classes, "centroids": centroids, "images": images[proto], "aligned": np.array(route)}
-        logger.info("classifier: %s route (leave-one-out accuracy on TRAIN: %s)", "aligned" if route else "shared-codebook", scores)
-        return self
+        logger.info("codes route: %s images (leave-one-out accuracy on TRAIN: %s)", "aligned" if route else "shared-codebook", scores)
+
+    @property
+    def classifier_route(self) -> str:
+        """The fitted classifier's route, e.g. ``"vision (line+gaf)"``, ``"vision+codes (line+codes)"`` or
+        ``"codes (aligned)"``."""
+        if self._vision is not None:
+            return self._vision.route
+        if self._prototypes is not None:
+            return f"codes ({'aligned' if bool(self._prototypes['aligned']) else 'shared codebook'})"
+        raise ValueError("call fit_classifier(X, y) before classify")
+
+    def class_prototypes(self) -> tuple[np.ndarray, torch.Tensor]:
+        """Class labels (K,) and one image per class (K, 3, S, S): the most typical TRAIN case of each class, as
+        the fitted route sees it (a drawn view or a generated image)."""
+        if self._vision is None and self._prototypes is None:
+            raise ValueError("call fit_classifier(X, y) before classify")
+        if self._vision is not None:
+            return self._vision.classes_, self._vision.prototype_images_
+        return self._prototypes["classes"], self._prototypes["images"]
 
     def classify(self, X, multimodal: MultimodalClassifier | None = None) -> np.ndarray:
-        """Predict labels of cases X (as ``fit_classifier``): nearest class prototype in image-feature space, or,
-        with ``multimodal``, whatever the external model answers given the query images and class prototypes."""
-        if self._prototypes is None:
-            raise ValueError("call fit_classifier(X, y) before classify")
+        """Predict labels of cases X (as ``fit_classifier``) with the fitted route, or, with ``multimodal``, whatever
+        the external model answers given the query images (channel 0, as the route sees it) and one prototype
+        image per class (``class_prototypes``)."""
+        classes, prototypes = self.class_prototypes()
+        if self._vision is not None:
+            if multimodal is not None:
+                return np.asarray(multimodal(self._vision.draw(X), prototypes, list(classes)))
+            return self._vision.predict(X)
         feats, images = self._class_features(X, bool(self._prototypes["aligned"]))
+        fitted_channels, channels = (d // self.classifier_network().config.head_channels for d in (self._prototypes["centroids"].shape[1], feats.shape[1]))
+        if channels != fitted_channels:
+            raise ValueError(f"the classifier was fitted on {fitted_channels}-channel cases, got {channels} channel(s)")
         if multimodal is not None:
-            return np.asarray(multimodal(images, self._prototypes["images"], list(self._prototypes["classes"])))
-        return self._prototypes["classes"][np.argmax(feats @ self._prototypes["centroids"].T, axis=1)]
+            return np.asarray(multimodal(images, prototypes, list(classes)))
+        return classes[np.argmax(feats @ self._prototypes["centroids"].T, axis=1)]
 
 
 def _leave_one_out_accuracy(feats: np.ndarray, labels: np.ndarray) -> float:
@@ -601,34 +667,44 @@ class PipelineForecaster:
 
 
 PROTOTYPES_NAME = "classifier_prototypes.npz"
+VISION_CLASSIFIER_NAME = "classifier_vision.npz"
 
 
-def _save_prototypes(root: Path, prototypes: dict) -> None:
+def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     def write(tmp):
         with open(tmp, "wb") as f:
-            np.savez(f, classes=prototypes["classes"], centroids=prototypes["centroids"], images=prototypes["images"].numpy(), aligned=prototypes["aligned"])
+            np.savez(f, **arrays)
 
-    atomic_write(root / PROTOTYPES_NAME, write)
+    atomic_write(path, write)
 
 
-def _load_prototypes(root: Path, sha256: str | None = None) -> dict | None:
-    path = root / PROTOTYPES_NAME
+def _load_arrays(path: Path, sha256: str | None = None) -> dict[str, np.ndarray] | None:
+    """The arrays of an ``.npz`` file (None when it is absent), checked against ``sha256`` when the index has one."""
     if not path.is_file():
         return None
     if sha256 is not None:
         verify_sha256(path, sha256)
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {"classes": data["classes"], "centroids": data["centroids"], "images": torch.from_numpy(data["images"]), "aligned": data["aligned"]}
+            return {k: data[k] for k in data.files}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"{path} is damaged ({error}); fit the classifier again and save the pipeline") from None
 
 
+def _save_prototypes(root: Path, prototypes: dict) -> None:
+    _save_arrays(root / PROTOTYPES_NAME, {**prototypes, "images": prototypes["images"].numpy()})
+
+
+def _load_prototypes(root: Path, sha256: str | None = None) -> dict | None:
+    arrays = _load_arrays(root / PROTOTYPES_NAME, sha256)
+    return None if arrays is None else {**arrays, "images": torch.from_numpy(arrays["images"])}
+
+
 def _write_index(root: Path, index: dict) -> None:
     """Write ``index`` as the folder's index file, with the sha256 of every weight file of its components (and the
-    classifier prototypes) under "sha256"."""
+    fitted classifiers) under "sha256"."""
     files = [f"{name}/{WEIGHTS_NAME}" for name in index["components"]]
-    files += [PROTOTYPES_NAME] if (root / PROTOTYPES_NAME).is_file() else []
+    files += [name for name in (PROTOTYPES_NAME, VISION_CLASSIFIER_NAME) if (root / name).is_file()]
     index = {**index, "sha256": {f: file_sha256(root / f) for f in files}}
     atomic_write(root / INDEX_NAME, lambda tmp: Path(tmp).write_text(json.dumps(index, indent=2) + "\n"))
 
