@@ -112,3 +112,16 @@ assert not loaded, loaded
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_duplicated_time_stamps_are_an_error_or_collected_and_unsorted_rows_are_fine(pipe):
+    stamps = pd.date_range("2024-01-01", periods=60, freq="h")
+    good = pd.DataFrame({"unique_id": "good", "ds": stamps, "y": np.sin(np.arange(60) / 3)})
+    twice = pd.DataFrame({"unique_id": "twice", "ds": stamps.append(stamps[-1:]), "y": np.arange(61.0)})
+    frame = pd.concat([good, twice])
+    with pytest.raises(ValueError, match="duplicated time stamps"):
+        pipe.forecast_df(frame, horizon=3, period=6)
+    forecasts, errors = pipe.forecast_df(frame, horizon=3, period=6, errors="collect")
+    assert set(forecasts.unique_id) == {"good"} and errors.to_dict("records") == [{"unique_id": "twice", "reason": "duplicated time stamps"}]
+    shuffled = good.sample(frac=1, random_state=0)
+    pd.testing.assert_frame_equal(pipe.forecast_df(shuffled, horizon=3, period=6), pipe.forecast_df(good, horizon=3, period=6))

@@ -116,6 +116,19 @@ def frequency_candidates(times: np.ndarray, freq: str | None) -> tuple[int, ...]
         return None
 
 
+def drop_duplicate_times(df: pd.DataFrame, id_col: str, time_col: str, errors: str) -> tuple[pd.DataFrame, list]:
+    """Series with a time stamp given twice are ambiguous: a ``SeriesError`` (errors="raise") or, with
+    errors="collect", failures (id, reason) dropped from the frame. Unsorted rows are fine (series are sorted)."""
+    twice = df.duplicated([id_col, time_col], keep=False)
+    if not twice.any():
+        return df, []
+    keys = pd.unique(df.loc[twice, id_col])
+    reason = "duplicated time stamps"
+    if errors == "raise":
+        raise SeriesError(reason, list(keys))
+    return df[~df[id_col].isin(keys)], [(key, reason) for key in keys]
+
+
 def regrid_series(df: pd.DataFrame, id_col: str, time_col: str, target: str, freq: str | None, errors: str) -> tuple[pd.DataFrame, list]:
     """Every series on its regular grid at ``freq``, missing steps as NaN rows (datetime times and a given ``freq``
     only; otherwise ``df`` unchanged). A series whose timestamps are off the grid or duplicated is a ``SeriesError``

@@ -56,8 +56,8 @@ from timeartist.pipelines.artist import forecast_artist
 from timeartist.pipelines.classification import VisionClassifier, as_cases, as_labels
 from timeartist.pipelines.forecasting import SeriesError, as_rows, fill_nans, forecast_with_outpainter
 from timeartist.pipelines.frames import (
-    SeriesGroup, apply_per_series, check_long_frame, column, errors_frame, frequency_candidates, future_time_dtype, future_times,
-    is_distributed_input, regrid_series, series_groups,
+    SeriesGroup, apply_per_series, check_long_frame, column, drop_duplicate_times, errors_frame, frequency_candidates,
+    future_time_dtype, future_times, is_distributed_input, regrid_series, series_groups,
 )  # fmt: skip
 from timeartist.pipelines.rendering import is_flat
 
@@ -401,14 +401,17 @@ class TimeArtistPipeline:
         candidates of the period detection.
 
         errors: "raise" fails the call on the first series with bad data (``SeriesError``: too short, fewer than 2
-        observed values, infinite values, no inferable time step); "collect" forecasts the others and returns
-        ``(forecasts, errors)`` where errors has one row per failed series (``id_col``, ``"reason"``).
+        observed values, infinite values, no inferable time step, a time stamp given twice; unsorted rows are
+        sorted); "collect" forecasts the others and returns ``(forecasts, errors)`` where errors has one row per
+        failed series (``id_col``, ``"reason"``).
         ``kwargs`` go to ``forecast``.
         """
         if is_distributed_input(df):
             return self._on_dask("forecast_df", df, horizon=horizon, id_col=id_col, time_col=time_col, target=target, freq=freq, errors=errors, **kwargs)
         check_long_frame(df, (id_col, time_col, target), errors, "forecast_df")
+        df, duplicated = drop_duplicate_times(df, id_col, time_col, errors)
         df, failures = regrid_series(df, id_col, time_col, target, freq, errors)
+        failures = duplicated + failures
         detect = kwargs.get("period") is None and kwargs.get("method", DEFAULT_METHOD) == "visionts"
         ids, times, values = [], [], []
         for group in series_groups(df, id_col, time_col, target):
@@ -482,8 +485,9 @@ class TimeArtistPipeline:
                 errors=errors, batch_size=batch_size,
             )  # fmt: skip
         check_long_frame(df, (id_col, time_col, target), errors, "series_to_image_df")
+        df, failures = drop_duplicate_times(df, id_col, time_col, errors)
         folder = Path(images_dir) if images_dir is not None else None
-        ids, results, failures = [], [], []
+        ids, results = [], []
         for group in series_groups(df, id_col, time_col, target):
             run = partial(self._convert_group, group, aligned=aligned, folder=folder, batch_size=batch_size)
             kept, out, bad = apply_per_series(run, np.arange(len(group)), errors)
