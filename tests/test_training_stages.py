@@ -160,6 +160,24 @@ def test_images_only_warmup_trains_the_image_side_with_the_perceptual_loss(tmp_p
     assert all(torch.equal(v, task.temporal.state_dict()[k]) for k, v in series_before.items())
 
 
+def test_frozen_codebook_keeps_the_shared_code_space_while_the_image_tokenizer_trains(tmp_path, image_dir):
+    overrides = FAST + data_overrides(image_dir) + [
+        f"experiment.output_dir={tmp_path / 'run'}", "dataset.params.synthetic_series=0", "dataset.params.heldout_synthetic_series=0",
+        "+training.freeze_codebook=true", "losses.dead_code_threshold=0", "losses.continuous_warmup_steps=0",
+    ]  # fmt: skip
+    torch.manual_seed(0)
+    task, data = build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", overrides))
+    codebook = task.visual.quantize.codebook.clone()
+    encoder = task.visual.encoder.patch_embed.weight.clone()
+    optimizer = torch.optim.SGD([p for p in task.parameters() if p.requires_grad], lr=0.5)
+    loss, _ = task.training_step({"images": torch.stack([data[i]["images"] for i in range(4)])})
+    loss.backward()
+    optimizer.step()
+    assert torch.equal(task.visual.quantize.codebook, codebook) and not torch.equal(task.visual.encoder.patch_embed.weight, encoder)
+    with pytest.raises(ValueError, match="dead_code_threshold"):
+        build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", overrides[:-2] + ["losses.dead_code_threshold=1.0"]))
+
+
 def test_frozen_visual_route_trains_only_the_series_side(tmp_path, image_dir):
     pretrained = VisionModel(
         {"codebook_size": 64, "token_size": 4, "vit_enc_model_size": "tiny", "vit_dec_model_size": "tiny",

@@ -242,6 +242,8 @@ class WarmupTask(TrainingTask):
     Args:
         temporal, visual: tokenizers sharing one quantizer.
         freeze_visual: train only the series side against the (frozen) image tokenizer and codebook.
+        freeze_codebook: keep the shared codebook as loaded (e.g. to go on training the image tokenizer around a
+            codebook a series tokenizer was already trained against).
         quantizer_weight: weight of the quantizer losses.
         perceptual: optional ``PerceptualLoss`` for the images, with ``perceptual_weight``.
         dead_code_threshold: re-seed codes used less than this many times per step (EMA); 0 is off.
@@ -255,6 +257,7 @@ class WarmupTask(TrainingTask):
         temporal: TimeArtist,
         visual: VisionModel,
         freeze_visual: bool = False,
+        freeze_codebook: bool = False,
         quantizer_weight: float = 1.0,
         perceptual: PerceptualLoss | None = None,
         perceptual_weight: float = 0.0,
@@ -274,12 +277,14 @@ class WarmupTask(TrainingTask):
         self.entropy_weight, self.entropy_temperature = entropy_weight, entropy_temperature
         self.continuous_warmup_steps = continuous_warmup_steps
         self.find_unused_parameters = continuous_warmup_steps > 0  # the codebook gets no gradient until then
-        if freeze_visual and dead_code_threshold > 0:
+        if (freeze_visual or freeze_codebook) and dead_code_threshold > 0:
             raise ValueError("dead-code re-seeding would change the frozen codebook; set dead_code_threshold to 0")
         self.temporal, self.visual = temporal, visual
         self.freeze_visual = freeze_visual
         if freeze_visual:
             visual.requires_grad_(False)  # includes the shared codebook
+        if freeze_codebook:
+            visual.quantize.requires_grad_(False)
         self.quantizer_weight, self.perceptual_weight = quantizer_weight, perceptual_weight
         self.perceptual = perceptual
         # runtime switch of the shared quantizer; the model configs stay as they are
@@ -384,9 +389,10 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
     """The warm-up task and its training dataset from a run config."""
     losses, training = cfg.get("losses") or {}, cfg.training
     freeze_visual = bool(training.get("freeze_visual", False))
+    freeze_codebook = bool(training.get("freeze_codebook", False))
     temporal, visual = build_tokenizers(cfg)
     heads = temporal.quantize.heads
-    default_threshold = DEFAULT_DEAD_CODE_THRESHOLD if heads > 1 and not freeze_visual else 0.0
+    default_threshold = DEFAULT_DEAD_CODE_THRESHOLD if heads > 1 and not (freeze_visual or freeze_codebook) else 0.0
     threshold = float(losses.get("dead_code_threshold", default_threshold))
     perceptual_weight = float(losses.get("perceptual_weight", 0.0))
     perceptual = None
@@ -404,6 +410,7 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
         temporal,
         visual,
         freeze_visual=freeze_visual,
+        freeze_codebook=freeze_codebook,
         quantizer_weight=float(losses.get("quantizer_weight", 1.0)),
         perceptual=perceptual,
         perceptual_weight=perceptual_weight,
