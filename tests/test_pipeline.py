@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from timeartist.data.images import to_image_batch
 from timeartist.hub import CheckpointError
 from timeartist.pipelines.pipeline import INDEX_NAME, TimeArtistPipeline
 
@@ -313,3 +314,14 @@ def test_vision_route_is_the_default_and_saved(pipe, tmp_path):
         other.fit_classifier(X, y, route="pixels")
     with pytest.raises(ValueError, match="fitted on 1-channel cases, got 2"):
         other.fit_classifier(X, y, route="codes").classify(np.stack([X, X], 1))
+
+
+def test_reconstruct_images_is_the_token_round_trip(pipe):
+    photo = np.random.default_rng(0).random((40, 50, 3))
+    out = pipe.reconstruct_images(photo)
+    size = pipe.visual.image_size
+    assert isinstance(out, np.ndarray) and out.shape == (1, 3, size, size) and 0 <= out.min() and out.max() <= 1
+    x = to_image_batch(photo, size)
+    expected = pipe.visual.decode_tokens(pipe.visual.encode(x)[1]).clamp(0, 1)
+    np.testing.assert_allclose(out, expected.detach().numpy(), atol=1e-6)
+    assert isinstance(pipe.reconstruct_images(torch.from_numpy(photo).permute(2, 0, 1).float()), torch.Tensor)

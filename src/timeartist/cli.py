@@ -250,7 +250,7 @@ def _cmd_demo(args) -> int:
     from timeartist.demo import run_demo
 
     _out_dir(args.out)
-    index = run_demo(args.out, _pipeline(args), quick=args.quick)
+    index = run_demo(args.out, _pipeline(args), quick=args.quick, data_root=args.data_root)
     print(f"demo gallery: {index}")
     return 0
 
@@ -422,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run every feature on bundled sample data and write a PNG gallery with index.html")
     p.add_argument("--out", default="demo_output")
     p.add_argument("--quick", action="store_true", help="fewer examples (seconds instead of minutes)")
+    p.add_argument("--data-root", help="data folder with held-out photos (default: $TIMEARTIST_DATA, ./dataset or ../shared/data)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_demo)
 

@@ -1,9 +1,12 @@
 """``timeartist demo``: everything the library does, on data that ships with its dependencies, as a PNG gallery.
 
-Images come from ``skimage.data`` and series from the datasets bundled in the ``aeon`` wheel (airline passengers,
-half-hourly solar generation, GunPoint), so the demo needs no data folder and no network. It writes:
+Series come from the datasets bundled in the ``aeon`` wheel (airline passengers, half-hourly solar generation,
+GunPoint), so the demo needs no network. Photos: held-out ImageNet samples (``data.images.is_heldout``, never
+trained on) when the data folder is there, else ``skimage.data`` photos, which the bundled image tokenizer trained
+on (the captions say which). It writes:
 
-- ``image2series.png``: sample photos and the series they convert to (after alignment);
+- ``round_trip.png``: the photos over their round trips through the image tokens;
+- ``image2series.png``: the photos and the series they convert to (after alignment);
 - ``series2image.png``: real series and their images before and after alignment;
 - ``style_transfer.png``: a photo rendered in the style of a series over an alpha grid;
 - ``forecast_<name>.png``: zero-shot forecasts with their history, next to seasonal naive and AutoETS;
@@ -24,7 +27,8 @@ import numpy as np
 import torch
 
 from timeartist import viz
-from timeartist.data.images import to_image_batch
+from timeartist.data.images import is_heldout, to_image_batch
+from timeartist.data.paths import resolve_data_root
 from timeartist.hub import atomic_write
 from timeartist.models.imagenet_classes import imagenet_classes
 from timeartist.pipelines.pipeline import TimeArtistPipeline
@@ -32,14 +36,25 @@ from timeartist.pipelines.pipeline import TimeArtistPipeline
 logger = logging.getLogger(__name__)
 
 PHOTOS = ("chelsea", "astronaut", "coffee", "rocket")
+HELDOUT_PHOTOS = 6
 GENERATED_CLASSES = (948, 130, 31, 388, 417, 323)  # Granny Smith, flamingo, tree frog, giant panda, balloon, monarch
 
 
-def _photos() -> torch.Tensor:
-    """Sample photos from scikit-image as (B, 3, 256, 256) in [0, 1] (the pipeline's preprocessing rule)."""
+def _photos(data_root=None) -> tuple[torch.Tensor, list[str], str]:
+    """(photos (B, 3, 256, 256) in [0, 1] by the pipeline's preprocessing rule, titles, where they come from): the
+    first held-out ImageNet samples of the data folder, else the scikit-image photos ``PHOTOS``."""
+    try:
+        folder = resolve_data_root(data_root) / "images" / "imagenet_samples"
+        files = [p for p in sorted(folder.glob("*.JPEG")) if is_heldout(p.name)][:HELDOUT_PHOTOS]
+    except FileNotFoundError:
+        files = []
+    if files:
+        titles = [p.stem.split("_", 1)[1].replace("_", " ") for p in files]
+        return to_image_batch(files, 256), titles, "held-out ImageNet samples (never trained on)"
     import skimage.data
 
-    return to_image_batch([getattr(skimage.data, name)() for name in PHOTOS], 256)
+    photos = to_image_batch([getattr(skimage.data, name)() for name in PHOTOS], 256)
+    return photos, list(PHOTOS), "scikit-image photos (in the image tokenizer's training set; no data folder found)"
 
 
 def _series() -> dict[str, tuple[np.ndarray, int]]:
@@ -75,10 +90,11 @@ def _generated(pipe: TimeArtistPipeline, series: np.ndarray, name: str, path: Pa
     return path.name, caption + "; the images are only as detailed as the image tokenizer can decode."
 
 
-def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick: bool = False) -> Path:
+def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick: bool = False, data_root=None) -> Path:
     """Write the demo gallery into ``out_dir``; returns the path of its ``index.html``.
 
-    quick: fewer examples and a smaller classification subset (for tests)."""
+    quick: fewer examples and a smaller classification subset (for tests); data_root: where to look for held-out
+    photos (``timeartist.data.resolve_data_root``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -86,10 +102,15 @@ def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick:
     figures: list[tuple[str, str]] = []
     aligned = pipe.align_t2v is not None
 
-    photos = _photos()[: 2 if quick else None]
+    photos, names, source = _photos(data_root)
+    photos, names = photos[: 2 if quick else None], names[: 2 if quick else None]
+    round_trip = np.concatenate([to_image_batch(photos, pipe.visual.image_size).numpy(), pipe.reconstruct_images(photos.numpy())])
+    viz.save_image_grid(round_trip, out / "round_trip.png", titles=names + [f"{n} (tokens)" for n in names], ncols=len(names))
+    tokens = f"{pipe.visual.num_latent_tokens} tokens of {pipe.visual.codebook_size} codes"
+    figures.append(("round_trip.png", f"Round trip through the image tokens ({tokens}): {source} over their reconstructions."))
     series_from_photos = pipe.image_to_series(photos, aligned=pipe.align_v2t is not None, length=256)
-    viz.save_pairs_plot(photos, list(series_from_photos), out / "image2series.png", titles=list(PHOTOS))
-    figures.append(("image2series.png", "Image -> series: scikit-image photos and the series their tokens decode to."))
+    viz.save_pairs_plot(photos, list(series_from_photos), out / "image2series.png", titles=names)
+    figures.append(("image2series.png", f"Image -> series: {source} and the series their tokens decode to."))
 
     real = _series()
     length = min(pipe.temporal.seq_len, *(len(values) for values, _ in real.values()))

@@ -323,6 +323,17 @@ class TimeArtistPipeline:
         return _like(resample_rows(series, length) if length else series, images)
 
     @torch.no_grad()
+    def reconstruct_images(self, images, batch_size: int = 64, progress: bool | None = None) -> np.ndarray | torch.Tensor:
+        """Images (any type ``to_image_batch`` takes) -> their round trip through the image tokenizer's tokens
+        (B, 3, S, S) in [0, 1]: what the code space keeps of a picture (torch for torch input, else numpy)."""
+        x = self._image_batch(images)
+        out = []
+        for i in self._batches(len(x), batch_size, "image->tokens->image", progress):
+            _, ids = self.visual.encode(x[i : i + batch_size].to(self.device))
+            out.append(self.visual.decode_tokens(ids).clamp(0, 1).float().cpu())
+        return _like(check_finite_output(torch.cat(out), "reconstruct_images"), images)
+
+    @torch.no_grad()
     def style_transfer(self, image, series, alpha: float = 0.5) -> np.ndarray | torch.Tensor:
         """Render ``image`` in the style of ``series``: decode alpha * q_series + (1 - alpha) * q_image.
 
