@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from timeartist.cli import main
@@ -169,6 +170,30 @@ def test_export_adds_an_outpainter(tiny_pipeline_dir, tmp_path):
     MAEOutpainter(OutpainterConfig(image_size=(8, 16), patch_size=(8, 1), width=16, depth=1, decoder_depth=1, heads=2)).save_pretrained(tmp_path / "op")
     assert main(["export", "--base", str(tiny_pipeline_dir), "--outpainter", str(tmp_path / "op"), "--out", str(tmp_path / "pipe")]) == 0
     assert json.loads((tmp_path / "pipe" / "outpainter" / "config.json").read_text())["image_size"] == [8, 16]
+
+
+def test_export_swaps_in_an_image_tokenizer_over_the_same_codebook(tiny_pipeline_dir, tmp_path, capsys):
+    from timeartist.models.visual import VisionModel
+    from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+    tuned = VisionModel.from_pretrained(tiny_pipeline_dir / "visual")
+    with torch.no_grad():
+        for name, param in tuned.named_parameters():
+            if not name.startswith("quantize."):
+                param.add_(0.01)
+    tuned.save_pretrained(tmp_path / "tuned")
+    argv = ["export", "--base", str(tiny_pipeline_dir), "--visual", str(tmp_path / "tuned"), "--out", str(tmp_path / "pipe")]
+    assert main(argv) == 0
+    pipe = TimeArtistPipeline.from_pretrained(tmp_path / "pipe")
+    assert pipe.visual.quantize is pipe.temporal.quantize
+    expected = {n: p for n, p in tuned.named_parameters()}
+    assert all(torch.equal(p, expected[n]) for n, p in pipe.visual.named_parameters())
+    with torch.no_grad():
+        for param in tuned.quantize.parameters():
+            param.add_(0.1)
+    tuned.save_pretrained(tmp_path / "other")
+    assert main(argv[:4] + [str(tmp_path / "other"), "--out", str(tmp_path / "pipe2")]) == 2
+    assert "another codebook" in capsys.readouterr().err
 
 
 def test_export_takes_a_runs_best_checkpoint_and_picks_the_context_on_validation(tiny_pipeline_dir, data_root, tmp_path, capsys):

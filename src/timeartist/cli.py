@@ -361,6 +361,10 @@ def _cmd_export(args) -> int:
 
     _out_dir(args.out)
     pipe = TimeArtistPipeline.from_pretrained(args.base)
+    if args.visual:
+        from timeartist.models.visual import VisionModel
+
+        pipe.replace_visual(VisionModel.from_pretrained(args.visual))
     if args.outpainter:
         folder = Path(args.outpainter)
         if (folder / "evals" / "val.jsonl").is_file():  # a training run: its best checkpoint on validation
@@ -489,6 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="assemble a pipeline folder from training exports")
     p.add_argument("--base", required=True, help="a pipeline-loadable export, e.g. the alignment stage's export folder")
+    p.add_argument("--visual", help="a VisionModel folder replacing the image tokenizer (same codebook, e.g. a fine-tune with it frozen)")
     p.add_argument("--generator", help="a TokenGenerator folder to add")
     p.add_argument("--outpainter", help="a MAEOutpainter folder, or an outpainter training run (its checkpoint with the lowest validation mse)")
     p.add_argument(

@@ -181,6 +181,15 @@ class TimeArtistPipeline:
         logger.info("loaded TimeArtist pipeline from %s (%s)", root, ", ".join(components))
         return pipe
 
+    def replace_visual(self, visual: VisionModel) -> None:
+        """Swap in another image tokenizer over the same codebook (e.g. one fine-tuned with the codebook frozen);
+        the aligners and the generator keep their meaning because the codes do. Other codebooks are a ValueError."""
+        own = self.temporal.quantize
+        if visual.quantize.codebook.shape != own.codebook.shape or not torch.equal(visual.quantize.codebook.to(own.codebook), own.codebook):
+            raise ValueError("the new image tokenizer has another codebook; expected the pipeline's shared one (fine-tune with training.freeze_codebook)")
+        visual.quantize = own
+        self.visual = visual.to(self.device).eval()
+
     def save_pretrained(self, path: str | os.PathLike) -> Path:
         """Write every component into its own folder plus ``timeartist_index.json`` (and fitted prototypes)."""
         root = Path(path)
