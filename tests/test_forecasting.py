@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
-from timeartist.pipelines.forecasting import OutpainterForecaster, fill_nans, forecast_with_outpainter
+from timeartist.pipelines.forecasting import OutpainterForecaster, fill_nans, forecast_with_outpainter, linear_trend
 from timeartist.pipelines.periodicity import detect_period, period_candidates
 
 
@@ -58,6 +58,21 @@ def test_flip_ensemble_keeps_an_odd_outpainter_exact():
     series = periodic(480 + 48, offset=20.0, scale=4.0)
     pred = forecast_with_outpainter(series[:480], 48, RepeatLastColumn(), period=24, flip_ensemble=True)
     np.testing.assert_allclose(pred, series[480:], atol=1e-3)
+
+
+def test_trend_ensemble_continues_a_trending_series():
+    # Seasonal naive repeats the last period, so on a seasonal series with a trend it lags by one period's rise;
+    # the trend view forecasts the detrended seasonal part exactly and continues the line, halving that lag.
+    t = np.arange(240 + 48)
+    series = periodic(len(t)) + 0.05 * t
+    fitted, extended = linear_trend(series[None, :240], 48)
+    assert fitted.shape == (1, 240) and extended.shape == (1, 48)
+    plain = forecast_with_outpainter(series[:240], 48, RepeatLastColumn(), period=24)
+    both = forecast_with_outpainter(series[:240], 48, RepeatLastColumn(), period=24, trend_ensemble=True)
+    lag = np.abs(plain - series[240:]).mean()
+    assert lag > 1.0 and np.abs(both - series[240:]).mean() < 0.6 * lag
+    line = 3.0 - 0.5 * np.arange(60.0)
+    np.testing.assert_allclose(linear_trend(line[None, :50], 10)[1][0], line[50:], atol=1e-9)
 
 
 def test_channels_are_forecast_independently():

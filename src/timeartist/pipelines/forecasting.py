@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -119,6 +120,7 @@ def forecast_with_outpainter(
     max_context: int | None = None,
     context_periods: int | None = None,
     flip_ensemble: bool = False,
+    trend_ensemble: bool = False,
     batch_size: int = 256,
     device: torch.device | str | None = None,
     progress: bool | None = None,
@@ -130,7 +132,9 @@ def forecast_with_outpainter(
     ``candidates`` when given). max_context: use at most this many most recent steps; context_periods: at most this
     many most recent periods of each series' own period (both may apply). flip_ensemble: average the
     forecast of the context and the negated forecast of the negated context (test-time augmentation for
-    outpainters trained with random sign flips, such as ``MAEOutpainter``; twice the cost). progress: tqdm bar over
+    outpainters trained with random sign flips, such as ``MAEOutpainter``; twice the cost). trend_ensemble: average
+    with the forecast of the context minus its least-squares line, the line continued (so that a short trending
+    series is not pulled toward its recent level; twice the cost). progress: tqdm bar over
     batches (``None``: only on a terminal). Returns (H,), (B, H) or (B, H, C) in the input's type and scale.
     """
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
@@ -174,10 +178,12 @@ def forecast_with_outpainter(
     for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if progress is None else not progress)):
         history = rows[index, -keep:]
         while history.shape[1] < keep + horizon:  # one pass, or a roll-out of plan.horizon steps per pass
+            views = partial(_outpaint_views, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, flip=flip_ensemble)
             batch = history[:, -keep:]
-            step = _outpaint_batch(batch, plan, outpainter, norm_const, device)
-            if flip_ensemble:
-                step = (step - _outpaint_batch(-batch, plan, outpainter, norm_const, device)) / 2
+            step = views(batch)
+            if trend_ensemble:
+                fitted, extended = linear_trend(batch, plan.horizon)
+                step = (step + views(batch - fitted) + extended) / 2
             history = np.concatenate([history, step], axis=1)
         forecast[index] = history[:, keep : keep + horizon]
     return from_rows(check_finite_output(forecast, "forecast"), lead, context, is_torch)
@@ -204,6 +210,21 @@ class OutpainterForecaster:
             context, horizon, self.outpainter, period=period, max_context=self.max_context,
             flip_ensemble=self.flip_ensemble, batch_size=self.batch_size, progress=False,
         )
+
+
+def linear_trend(rows: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares lines through contexts (B, L) -> (their values (B, L), their continuation (B, horizon))."""
+    t = np.arange(rows.shape[1] + horizon, dtype=np.float64)
+    past = t[: rows.shape[1]] - t[: rows.shape[1]].mean()
+    slope = (rows - rows.mean(1, keepdims=True)) @ past / (past @ past)
+    line = rows.mean(1, keepdims=True) + slope[:, None] * (t - t[: rows.shape[1]].mean())
+    return line[:, : rows.shape[1]], line[:, rows.shape[1] :]
+
+
+def _outpaint_views(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, flip: bool) -> np.ndarray:
+    """One pass's forecast (B, horizon), averaged with the negated forecast of the negated context if ``flip``."""
+    step = _outpaint_batch(rows, plan, outpainter, norm_const, device)
+    return (step - _outpaint_batch(-rows, plan, outpainter, norm_const, device)) / 2 if flip else step
 
 
 def _outpaint_batch(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device) -> np.ndarray:
