@@ -176,9 +176,9 @@ def forecast_with_outpainter(
 
     forecast = np.empty((len(rows), int(horizon)))
     for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if progress is None else not progress)):
+        views = partial(_outpaint_views, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, flip=flip_ensemble)
         history = rows[index, -keep:]
         while history.shape[1] < keep + horizon:  # one pass, or a roll-out of plan.horizon steps per pass
-            views = partial(_outpaint_views, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, flip=flip_ensemble)
             batch = history[:, -keep:]
             step = views(batch)
             if trend_ensemble:
@@ -214,11 +214,12 @@ class OutpainterForecaster:
 
 def linear_trend(rows: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares lines through contexts (B, L) -> (their values (B, L), their continuation (B, horizon))."""
-    t = np.arange(rows.shape[1] + horizon, dtype=np.float64)
-    past = t[: rows.shape[1]] - t[: rows.shape[1]].mean()
-    slope = (rows - rows.mean(1, keepdims=True)) @ past / (past @ past)
-    line = rows.mean(1, keepdims=True) + slope[:, None] * (t - t[: rows.shape[1]].mean())
-    return line[:, : rows.shape[1]], line[:, rows.shape[1] :]
+    length = rows.shape[1]
+    t = np.arange(length + horizon, dtype=np.float64) - (length - 1) / 2  # centred on the context
+    mean = rows.mean(1, keepdims=True)
+    slope = (rows - mean) @ t[:length] / (t[:length] @ t[:length])
+    line = mean + slope[:, None] * t
+    return line[:, :length], line[:, length:]
 
 
 def _outpaint_views(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, flip: bool) -> np.ndarray:

@@ -104,6 +104,15 @@ def resample_rows(rows: np.ndarray | torch.Tensor, length: int) -> torch.Tensor:
     return torch.from_numpy(resample_to_length(x[:, None], length)[:, 0]).float()
 
 
+def _share_quantizer(temporal: TimeArtist, visual: VisionModel, mismatch: Exception) -> None:
+    """Make ``visual`` use ``temporal``'s quantizer after checking that both hold the same codebook (any device or
+    shape); ``mismatch`` is raised when they do not."""
+    own = temporal.quantize.codebook
+    if not torch.equal(visual.quantize.codebook.to(own), own):
+        raise mismatch
+    visual.quantize = temporal.quantize
+
+
 class TimeArtistPipeline:
     """Conversion, style transfer, zero-shot forecasting and classification over one shared code space.
 
@@ -169,9 +178,7 @@ class TimeArtistPipeline:
                 raise CheckpointError(f"{index_path}: component {name!r} has unknown class {class_name!r}; known: {sorted(COMPONENT_CLASSES)}")
             loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name, sha256=hashes.get(f"{name}/{WEIGHTS_NAME}"))
         temporal, visual = loaded.pop("temporal"), loaded.pop("visual")
-        if not torch.equal(temporal.quantize.codebook, visual.quantize.codebook):
-            raise CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one")
-        visual.quantize = temporal.quantize
+        _share_quantizer(temporal, visual, CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one"))
         pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
         pipe._prototypes = _load_prototypes(root, hashes.get(PROTOTYPES_NAME))
         vision = _load_arrays(root / VISION_CLASSIFIER_NAME, hashes.get(VISION_CLASSIFIER_NAME))
@@ -184,10 +191,8 @@ class TimeArtistPipeline:
     def replace_visual(self, visual: VisionModel) -> None:
         """Swap in another image tokenizer over the same codebook (e.g. one fine-tuned with the codebook frozen);
         the aligners and the generator keep their meaning because the codes do. Other codebooks are a ValueError."""
-        own = self.temporal.quantize
-        if visual.quantize.codebook.shape != own.codebook.shape or not torch.equal(visual.quantize.codebook.to(own.codebook), own.codebook):
-            raise ValueError("the new image tokenizer has another codebook; expected the pipeline's shared one (fine-tune with training.freeze_codebook)")
-        visual.quantize = own
+        mismatch = ValueError("the new image tokenizer has another codebook; expected the pipeline's shared one (fine-tune with training.freeze_codebook)")
+        _share_quantizer(self.temporal, visual, mismatch)
         self.visual = visual.to(self.device).eval()
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
