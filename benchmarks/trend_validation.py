@@ -8,7 +8,8 @@ context (plus its continued least-squares line) help, and where does it hurt? Ne
 - ``ett``: the ETTh1/ETTh2/ETTm1 validation windows of the outpainter's training-time validation, at the given
   contexts.
 
-Period: the series' seasonality when the context holds two periods, else 1 (as the competition benchmark).
+Forecasts go through the competition runner (``evaluation.competitions.forecast_series``): gaps interpolated, the
+series' seasonality as the period when the context holds one whole period, else 1.
 
     .venv/bin/python benchmarks/trend_validation.py --out benchmarks/results/trend_validation
 """
@@ -18,13 +19,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from timeartist.data.competitions import ForecastSeries
 from timeartist.data.corpus import read_corpus
-from timeartist.evaluation.competitions import JSON_SUBSETS, _history, load_dataset
+from timeartist.evaluation.baselines import make_baseline
+from timeartist.evaluation.competitions import JSON_SUBSETS, forecast_series, load_dataset
 from timeartist.evaluation.metrics import geometric_mean
 from timeartist.pipelines.pipeline import TimeArtistPipeline
 from timeartist.training.outpainter import ValidationConfig, validation_mse, validation_windows
@@ -33,32 +36,35 @@ logger = logging.getLogger("trend_validation")
 CORPUS_SHAPES = {"YS": (1, 6, 24), "QS": (4, 8, 32), "MS": (12, 18, 72)}  # freq: (period, horizon, context)
 
 
-def _normalised_mae(pipe, tasks: dict[tuple[int, int, int], list[tuple[np.ndarray, np.ndarray]]]) -> dict[str, float]:
-    """tasks: (context length, horizon, period) -> [(context, future)]; MAE / MAE(naive) with and without the trend view."""
-    errors = defaultdict(list)
-    for (_, horizon, period), items in tasks.items():
-        contexts, futures = np.stack([c for c, _ in items]), np.stack([f for _, f in items])
-        errors["naive"].extend(np.abs(contexts[:, -1:] - futures).mean(1))
-        for trend in (False, True):
-            forecast = pipe.forecast(contexts, horizon, period=period, trend_ensemble=trend)
-            errors[f"trend_ensemble={trend}"].extend(np.abs(forecast - futures).mean(1))
-    naive = np.mean(errors.pop("naive"))
-    return {name: float(np.mean(values) / naive) for name, values in errors.items()}
+class _TrendForecaster:
+    """``pipe.forecast`` with or without the trend view, as a benchmark forecaster."""
+
+    def __init__(self, pipe, trend: bool):
+        self.pipe, self.trend, self.name = pipe, trend, f"trend_ensemble={trend}"
+
+    def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
+        return self.pipe.forecast(context, horizon, period=period, trend_ensemble=self.trend)
+
+
+def _normalised_mae(pipe, series: list[ForecastSeries]) -> dict[str, float]:
+    """MAE / MAE(naive) over the final windows of ``series``, with and without the trend view."""
+    maes = {}
+    for forecaster in (make_baseline("naive"), _TrendForecaster(pipe, False), _TrendForecaster(pipe, True)):
+        forecasts = forecast_series(forecaster, series)
+        maes[forecaster.name] = np.mean([np.abs(f - s.future).mean() for f, s in zip(forecasts, series)])
+    naive = maes.pop("naive")
+    return {name: float(mae / naive) for name, mae in maes.items()}
 
 
 def competitions(pipe, data_root=None) -> dict[str, dict[str, float]]:
     scores = {}
     for competition, frequencies in JSON_SUBSETS.items():
         for frequency in frequencies:
-            name, tasks = f"{competition}_{frequency}", defaultdict(list)
-            for series in load_dataset(name, data_root):
-                history, h = _history(series), series.horizon
-                if history.size < h + 4:
-                    continue
-                context = history[:-h]
-                period = series.seasonality if context.size >= 2 * series.seasonality else 1
-                tasks[context.size, h, period].append((context, history[-h:]))
-            scores[name] = _normalised_mae(pipe, tasks)
+            name = f"{competition}_{frequency}"
+            held_back = [  # the test window dropped, the last horizon of the history becomes the window to score
+                replace(one, values=one.history) for one in load_dataset(name, data_root) if one.history.size >= one.horizon + 4
+            ]
+            scores[name] = _normalised_mae(pipe, held_back)
             logger.info("%s: %s", name, scores[name])
     scores["geometric mean"] = {k: geometric_mean([s[k] for s in scores.values()]) for k in next(iter(scores.values()))}
     return scores
@@ -68,12 +74,12 @@ def corpus(pipe, data_root=None) -> dict[str, dict[str, float]]:
     series = read_corpus(data_root, min_length=20)
     scores = {}
     for freq, (period, horizon, length) in CORPUS_SHAPES.items():
-        tasks = defaultdict(list)
-        for one in (s for s in series if s.freq == freq):
-            v = one.values
-            for end in range(len(v) - horizon, length - 1, -max(horizon, len(v) // 4))[:4]:
-                tasks[length, horizon, period].append((v[end - length : end], v[end : end + horizon]))
-        scores[freq] = _normalised_mae(pipe, tasks)
+        windows = [
+            ForecastSeries(f"{one.name}@{end}", one.values[end - length : end + horizon], horizon, freq, period)
+            for one in series if one.freq == freq
+            for end in range(len(one.values) - horizon, length - 1, -max(horizon, len(one.values) // 4))[:4]
+        ]  # fmt: skip
+        scores[freq] = _normalised_mae(pipe, windows)
         logger.info("corpus %s: %s", freq, scores[freq])
     return scores
 
