@@ -172,6 +172,17 @@ def test_export_adds_an_outpainter(tiny_pipeline_dir, tmp_path):
     assert json.loads((tmp_path / "pipe" / "outpainter" / "config.json").read_text())["image_size"] == [8, 16]
 
 
+def test_export_sets_the_trend_rule_as_a_forecast_default(tiny_pipeline_dir, tmp_path, capsys):
+    from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+    argv = ["export", "--base", str(tiny_pipeline_dir), "--trend-ensemble", "auto", "--trend-min-r2", "0.8", "--out", str(tmp_path / "pipe")]
+    assert main(argv) == 0
+    defaults = TimeArtistPipeline.from_pretrained(tmp_path / "pipe").forecast_defaults
+    assert defaults["trend_ensemble"] == "auto" and defaults["trend_min_r2"] == 0.8
+    assert main(argv[:3] + ["--trend-ensemble", "on", "--trend-min-r2", "0.8", "--out", str(tmp_path / "bad")]) == 2
+    assert "--trend-min-r2" in capsys.readouterr().err
+
+
 def test_export_swaps_in_an_image_tokenizer_over_the_same_codebook(tiny_pipeline_dir, tmp_path, capsys):
     from timeartist.models.visual import VisionModel
     from timeartist.pipelines.pipeline import TimeArtistPipeline

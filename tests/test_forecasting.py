@@ -75,6 +75,38 @@ def test_trend_ensemble_continues_a_trending_series():
     np.testing.assert_allclose(linear_trend(line[None, :50], 10)[1][0], line[50:], atol=1e-9)
 
 
+def test_trend_ensemble_auto_picks_the_trending_series_only():
+    # "auto" adds the trend view only where the line explains at least trend_min_r2 of the context's variance.
+    t = np.arange(240 + 48)
+    trending, seasonal = periodic(len(t)) + 0.05 * t, periodic(len(t))
+    rows = np.stack([trending[:240], seasonal[:240]])
+    auto = forecast_with_outpainter(rows, 48, RepeatLastColumn(), period=24, trend_ensemble="auto", trend_min_r2=0.5)
+    every = forecast_with_outpainter(rows, 48, RepeatLastColumn(), period=24, trend_ensemble=True)
+    plain = forecast_with_outpainter(rows, 48, RepeatLastColumn(), period=24)
+    np.testing.assert_allclose(auto[0], every[0])
+    np.testing.assert_allclose(auto[1], plain[1])
+    assert not np.allclose(every[1], plain[1])  # the seasonal row would have changed under trend_ensemble=True
+    never = forecast_with_outpainter(rows, 48, RepeatLastColumn(), period=24, trend_ensemble="auto", trend_min_r2=1.0)
+    np.testing.assert_allclose(never, plain)
+    with pytest.raises(ValueError, match="trend_ensemble must be"):
+        forecast_with_outpainter(rows, 48, RepeatLastColumn(), period=24, trend_ensemble="yes")
+    with pytest.raises(ValueError, match="trend_min_r2"):
+        forecast_with_outpainter(rows, 48, RepeatLastColumn(), period=24, trend_ensemble="auto", trend_min_r2=1.5)
+
+
+def test_bf16_autocast_keeps_the_forecast_and_its_type():
+    torch.manual_seed(0)
+    model = MAEOutpainter(OutpainterConfig(image_size=(24, 64), patch_size=(24, 1), width=32, depth=1, heads=2, prior_windows=(1, 4)))
+    for layer in (model.head, model.prior_weights):  # zero-initialised: give the transformer a say in the output
+        torch.nn.init.normal_(layer.weight, std=0.05)
+    series = np.stack([periodic(480, offset=o, scale=s) for o, s in ((0, 1), (100, 20))])
+    full = forecast_with_outpainter(series, 48, model, period=24, bf16=False)
+    half = forecast_with_outpainter(series, 48, model, period=24, bf16=True)
+    assert half.dtype == full.dtype and half.shape == (2, 48)
+    spread = series.std(axis=1, keepdims=True)
+    assert (np.abs(half - full) / spread).max() < 0.05 and not np.array_equal(half, full)
+
+
 def test_channels_are_forecast_independently():
     a, b = periodic(240, offset=5, scale=2), periodic(240, period=24, offset=-300, scale=40)[::-1].copy()
     joint = forecast_with_outpainter(np.stack([a, b], axis=-1)[None], 24, RepeatLastColumn(), period=24)

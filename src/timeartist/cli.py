@@ -383,6 +383,12 @@ def _cmd_export(args) -> int:
         pipe.forecast_defaults.update(best)
     elif args.context_periods:
         pipe.forecast_defaults["context_periods"] = _positive_int(args.context_periods, "--context-periods")
+    if args.trend_ensemble:
+        pipe.forecast_defaults["trend_ensemble"] = {"off": False, "on": True, "auto": "auto"}[args.trend_ensemble]
+    if args.trend_min_r2 is not None:
+        if not 0 <= args.trend_min_r2 <= 1 or pipe.forecast_defaults.get("trend_ensemble") != "auto":
+            raise ValueError(f"--trend-min-r2 must be in [0, 1] and go with --trend-ensemble auto, got {args.trend_min_r2}")
+        pipe.forecast_defaults["trend_min_r2"] = args.trend_min_r2
     if args.generator:
         from timeartist.models.generator import TokenGenerator
 
@@ -500,6 +506,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--context-periods",
         help="forecasting default: use at most this many recent periods; 'auto' picks it and whether to average a sign-flipped forecast (flip_ensemble) on the ETTh1/ETTh2 validation splits",
     )
+    p.add_argument(
+        "--trend-ensemble",
+        choices=["off", "on", "auto"],
+        help="forecasting default: average in the forecast of the detrended context plus its line; 'auto': only for contexts whose line explains at least --trend-min-r2 of their variance (benchmarks/trend_validation.py scores the choices on validation series)",
+    )
+    p.add_argument("--trend-min-r2", type=float, help="forecasting default for --trend-ensemble auto, in [0, 1]")
     p.add_argument("--data-root", help="data folder for --context-periods auto (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_export)

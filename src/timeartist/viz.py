@@ -106,8 +106,10 @@ def draw_forecast(
     truth: np.ndarray | None = None,
     title: str = "",
     history_steps: int | None = None,
+    legend: bool = True,
 ) -> None:
-    """On ``ax``: the tail of the history, then each named forecast (and the truth when known) over the horizon."""
+    """On ``ax``: the tail of the history, then each named forecast (and the truth when known) over the horizon;
+    ``legend=False`` leaves the legend to the caller (one per figure of many panels)."""
     history = np.asarray(history, dtype=float).ravel()
     if history_steps is not None:
         history = history[-history_steps:]
@@ -120,7 +122,8 @@ def draw_forecast(
         values = np.asarray(values, dtype=float).ravel()
         ax.plot(np.arange(t0, t0 + len(values)), values, color=FORECAST_COLORS[i % len(FORECAST_COLORS)], linewidth=1.2, label=name)
     ax.axvline(t0 - 0.5, color="grey", linewidth=0.6, linestyle=":")
-    ax.legend(fontsize=8, ncol=min(4, len(forecasts) + 2))
+    if legend:
+        ax.legend(fontsize=8, ncol=min(4, len(forecasts) + 2))
     ax.set_title(title, fontsize=9)
 
 

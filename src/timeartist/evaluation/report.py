@@ -92,7 +92,18 @@ def _panels(count: int, width: float = 5.0, height: float = 3.2):
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
     for ax in axes.flat[count:]:
         ax.set_visible(False)
-    return fig, axes.flat
+    return fig, list(axes.flat)
+
+
+def _figure_legend(fig, axes) -> None:
+    """One legend below the panels with every line label of any panel (panels may draw different methods), so
+    that no legend hides a curve."""
+    labels = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            labels.setdefault(label, handle)
+    fig.legend(labels.values(), labels.keys(), loc="lower center", ncol=min(len(labels), 7), fontsize=8, bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
 
 
 def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, ylabel: str) -> Path:
@@ -105,7 +116,7 @@ def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str
             ax.plot(np.arange(1, len(values) + 1), values, label=method, linewidth=1.2)
         ax.set(title=panel, xlabel="forecast step", ylabel=ylabel)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    _figure_legend(fig, axes)
     return save_figure(fig, path)
 
 
@@ -115,8 +126,9 @@ def plot_forecast_examples(examples: Mapping[str, ForecastExample], path: str | 
         raise ValueError("no forecast examples to plot")
     fig, axes = _panels(len(examples), width=6.0)
     for ax, (panel, example) in zip(axes, examples.items()):
-        draw_forecast(ax, example.context, example.forecasts, example.target, example.title or panel, context_steps)
+        draw_forecast(ax, example.context, example.forecasts, example.target, example.title or panel, context_steps, legend=False)
         ax.grid(alpha=0.3)
+    _figure_legend(fig, axes)
     return save_figure(fig, path)
 
 
