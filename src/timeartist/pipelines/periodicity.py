@@ -10,7 +10,11 @@ seasonality. Among the ACF's local maxima, the period is
    multiples, which are peaks too);
 2. doubled while the ACF at twice the lag is clearly higher (a day with two humps first peaks at half a day);
 3. refined to the lag within +-2 whose first four multiples have the highest mean ACF (a comb: 23 and 25 drift out
-   of phase over several cycles where 24 does not).
+   of phase over several cycles where 24 does not);
+4. reduced to its fundamental: in the ACF of the context minus its moving average over one such period (which
+   removes whatever varies more slowly than the period, such as the weeks-long swings under a daily cycle that
+   keep lag 24 from being a peak of the plain ACF of 2,880 hourly steps), the shortest lag that divides the period
+   (to within one step per cycle) and scores at least ``relative`` times the best such lag, refined as in 3.
 
 Given ``candidates`` (e.g. from the sampling frequency, ``period_candidates("h") -> (24, 168)``, as VisionTS's
 ``freq_to_seasonality_list``), only those lags compete, by the same rule 1. A period must fit ``min_cycles`` times
@@ -18,6 +22,11 @@ into the context; when no lag reaches a prominence of ``threshold`` the series i
 default threshold, max(0.05, 2.5 * sqrt(1.5 / L)), is 2.5 standard deviations of a prominence under white noise;
 it errs towards finding a period, which costs a column-averaging forecaster little on a non-seasonal series
 (white noise of 720 steps: period 1 in 38%; a random walk: 76%), while missing a real one costs a flat forecast.
+
+Rule 4 was chosen on the ETTh1 / ETTh2 / ETTm1 validation splits (contexts of 720 to 2,880 steps, every 97th window
+of the hourly sets and every 389th of ETTm1, 4 horizons, the bundled model): it lowered the forecast MSE with the
+period detected in 8 of the 9 (set, context) cells, e.g. ETTh2 at 2,880 steps from 0.484 to 0.431 (0.380 with the
+period given), and raised it on ETTm1 at 2,880 steps from 0.654 to 0.662.
 
 Measured on ETTh1 / ETTh2 test windows of 720 to 2,880 hourly steps (every 97th, all channels), this rule finds the
 daily period 24 in 68-82% of them where the previous one (plain ACF over periodogram peaks, threshold 0.2) found it
@@ -30,6 +39,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy.ndimage import uniform_filter1d
 
 # Seasonal periods per base frequency, in units of that frequency (before dividing by its multiple, e.g. 15min).
 _PERIODS_PER_UNIT = {
@@ -46,6 +56,7 @@ _PERIODS_PER_UNIT = {
 DOUBLING_MARGIN = 0.02
 NOISE_Z = 2.5
 COMB_MULTIPLES = 4
+MIN_FUNDAMENTAL_SEARCH = 4  # rule 4 looks for divisors of periods from this length on
 _ALIASES = {"T": "min", "H": "h", "S": "s", "C": "B", "A": "Y", "ME": "M", "MS": "M", "QE": "Q", "QS": "Q", "YE": "Y", "YS": "Y"}
 
 
@@ -103,6 +114,18 @@ def _refine(acf: np.ndarray, period: int, longest: int) -> int:
     return max(range(max(2, period - 2), min(longest, period + 2) + 1), key=comb)
 
 
+def _fundamental(row: np.ndarray, period: int, longest: int, relative: float, threshold: float) -> int:
+    """Rule 4 of the module docstring for one detrended row (L,) and its period from rules 1-3."""
+    seasonal = row - uniform_filter1d(row, size=period, mode="nearest")
+    acf = autocorrelation(seasonal[None])
+    divisors = np.array([q for q in range(2, period + 1) if abs(period - round(period / q) * q) <= round(period / q)])
+    score = _prominence(acf, divisors)[0]
+    best = score.max()
+    if not best >= threshold:  # also -inf: no divisor is a peak once the slow part is gone
+        return period
+    return _refine(acf[0], int(divisors[np.argmax(score >= relative * best)]), longest)
+
+
 def detect_period(
     context: np.ndarray,
     candidates: tuple[int, ...] | list[int] | None = None,
@@ -135,5 +158,9 @@ def detect_period(
     best = score.max(axis=1)
     shortest = lags[np.argmax(score >= relative * best[:, None], axis=1)]
     for row in np.flatnonzero(best >= threshold):
-        periods[row] = shortest[row] if candidates is not None else _refine(acf[row], int(shortest[row]), longest)
+        if candidates is not None:
+            periods[row] = shortest[row]
+            continue
+        period = _refine(acf[row], int(shortest[row]), longest)
+        periods[row] = _fundamental(x[row], period, longest, relative, threshold) if period >= MIN_FUNDAMENTAL_SEARCH else period
     return int(periods[0]) if single else periods
