@@ -28,14 +28,16 @@ test: $(STAMP)
 # Reads ../shared/data or $$TIMEARTIST_DATA; no ETT file, M1, M3, Tourism or Monash file enters any training. The
 # outpainter checkpoint and the forecast defaults are chosen on ETT validation splits by `export`; test splits are
 # read only by the benchmarks; the trend rule (--trend-min-r2) was chosen on validation series by
-# benchmarks/trend_validation.py (M1/M3 histories without their test windows, the corpus, ETT validation). Stage 1a (the image tokenizer) is the long one; the others take minutes to an hour.
+# benchmarks/trend_validation.py (M1/M3 histories without their test windows, the corpus, ETT validation).
+# Stage 1a (the image tokenizer, three parts) is the long one; the others take minutes to an hour.
 RUNS ?= runs/default
 TA := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/timeartist
 default-model: $(STAMP)
 	$(TA) train warmup --config configs/default/image_tokenizer.yaml experiment.output_dir=$(RUNS)/image_tokenizer
 	$(TA) train warmup --config configs/default/image_tokenizer_finetune.yaml experiment.output_dir=$(RUNS)/image_tokenizer_finetune model.visual_init=$(RUNS)/image_tokenizer/export/visual
+	$(TA) train warmup --config configs/default/image_tokenizer_polish.yaml experiment.output_dir=$(RUNS)/image_tokenizer_polish model.visual_init=$(RUNS)/image_tokenizer_finetune/export/visual
 	$(TA) train warmup --config configs/default/warmup.yaml experiment.output_dir=$(RUNS)/warmup model.visual_init=$(RUNS)/image_tokenizer/export/visual
-	$(TA) export --base $(RUNS)/warmup/export --visual $(RUNS)/image_tokenizer_finetune/export/visual --out $(RUNS)/tokenizers
+	$(TA) export --base $(RUNS)/warmup/export --visual $(RUNS)/image_tokenizer_polish/export/visual --out $(RUNS)/tokenizers
 	$(TA) train align --config configs/default/align.yaml experiment.output_dir=$(RUNS)/align experiment.init_weight=$(RUNS)/tokenizers
 	$(TA) train generator --config configs/default/generator.yaml experiment.output_dir=$(RUNS)/generator experiment.tokenizer_checkpoint=$(RUNS)/tokenizers
 	$(TA) train outpainter --config configs/default/outpainter.yaml experiment.output_dir=$(RUNS)/outpainter

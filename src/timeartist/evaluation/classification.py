@@ -240,5 +240,5 @@ def _plot_accuracy(table: pd.DataFrame, path: Path) -> Path:
     ax.set_xticks(np.arange(len(table)) + 0.4 - width / 2, table.index, rotation=30, ha="right", fontsize=8)
     ax.set(ylabel="test accuracy", ylim=(0, 1))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, ncol=len(table.columns), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)  # above the bars
     return save_figure(fig, path)
