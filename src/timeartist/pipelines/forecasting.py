@@ -249,7 +249,12 @@ def bf16_native(device: torch.device) -> bool:
     CUDA: compute capability 8 or later); elsewhere bfloat16 autocast is emulated and slower than float32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    try:  # a private oneDNN query (PyTorch 2.x); without it, assume emulation
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _outpaint_views(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, flip: bool, bf16: bool) -> np.ndarray:
