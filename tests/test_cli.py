@@ -179,6 +179,9 @@ def test_export_sets_the_trend_rule_as_a_forecast_default(tiny_pipeline_dir, tmp
     assert main(argv) == 0
     defaults = TimeArtistPipeline.from_pretrained(tmp_path / "pipe").forecast_defaults
     assert defaults["trend_ensemble"] == "auto" and defaults["trend_min_r2"] == 0.8
+    assert main(["export", "--base", str(tmp_path / "pipe"), "--seasonal-blend", "0.1", "--blend-periods", "28", "--out", str(tmp_path / "pipe2")]) == 0
+    defaults = TimeArtistPipeline.from_pretrained(tmp_path / "pipe2").forecast_defaults
+    assert defaults["seasonal_blend"] == 0.1 and defaults["blend_periods"] == 28 and defaults["trend_ensemble"] == "auto"
     assert main(argv[:3] + ["--trend-ensemble", "on", "--trend-min-r2", "0.8", "--out", str(tmp_path / "bad")]) == 2
     assert "--trend-min-r2" in capsys.readouterr().err
 

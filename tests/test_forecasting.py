@@ -94,6 +94,19 @@ def test_trend_ensemble_auto_picks_the_trending_series_only():
         forecast_with_outpainter(rows, 48, RepeatLastColumn(), period=24, trend_ensemble="auto", trend_min_r2=1.5)
 
 
+def test_seasonal_blend_mixes_in_the_mean_of_the_last_periods_of_long_contexts_only():
+    # Seasonal naive repeats the last period; the blend moves it toward the mean of the last 4 periods.
+    series = periodic(24 * 8)
+    series[-24:] += 1.0  # the last period is raised
+    plain = forecast_with_outpainter(series, 24, RepeatLastColumn(), period=24)
+    blended = forecast_with_outpainter(series, 24, RepeatLastColumn(), period=24, seasonal_blend=0.25, blend_periods=4)
+    np.testing.assert_allclose(blended, 0.75 * plain + 0.25 * (periodic(24) + 0.25), atol=1e-6)
+    short = forecast_with_outpainter(series[-72:], 24, RepeatLastColumn(), period=24, seasonal_blend=0.25, blend_periods=4)
+    np.testing.assert_allclose(short, forecast_with_outpainter(series[-72:], 24, RepeatLastColumn(), period=24))  # 3 periods < 4
+    with pytest.raises(ValueError, match="seasonal_blend"):
+        forecast_with_outpainter(series, 24, RepeatLastColumn(), period=24, seasonal_blend=1.5)
+
+
 def test_bf16_autocast_keeps_the_forecast_and_its_type():
     torch.manual_seed(0)
     model = MAEOutpainter(OutpainterConfig(image_size=(24, 64), patch_size=(24, 1), width=32, depth=1, heads=2, prior_windows=(1, 4)))

@@ -389,6 +389,14 @@ def _cmd_export(args) -> int:
         if not 0 <= args.trend_min_r2 <= 1 or pipe.forecast_defaults.get("trend_ensemble") != "auto":
             raise ValueError(f"--trend-min-r2 must be in [0, 1] and go with --trend-ensemble auto, got {args.trend_min_r2}")
         pipe.forecast_defaults["trend_min_r2"] = args.trend_min_r2
+    if args.seasonal_blend is not None:
+        if not 0 <= args.seasonal_blend <= 1:
+            raise ValueError(f"--seasonal-blend must be in [0, 1], got {args.seasonal_blend}")
+        pipe.forecast_defaults["seasonal_blend"] = args.seasonal_blend
+    if args.blend_periods is not None:
+        if args.blend_periods < 1:
+            raise ValueError(f"--blend-periods must be a positive integer, got {args.blend_periods}")
+        pipe.forecast_defaults["blend_periods"] = args.blend_periods
     if args.generator:
         from timeartist.models.generator import TokenGenerator
 
@@ -512,6 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="forecasting default: average in the forecast of the detrended context plus its line; 'auto': only for contexts whose line explains at least --trend-min-r2 of their variance (benchmarks/trend_validation.py scores the choices on validation series)",
     )
     p.add_argument("--trend-min-r2", type=float, help="forecasting default for --trend-ensemble auto, in [0, 1]")
+    p.add_argument("--seasonal-blend", type=float, help="forecasting default: weight in [0, 1] of the mean of the last --blend-periods periods combined with the outpainter's forecast")
+    p.add_argument("--blend-periods", type=int, help="forecasting default: periods averaged for --seasonal-blend")
     p.add_argument("--data-root", help="data folder for --context-periods auto (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_export)
