@@ -357,6 +357,7 @@ def _cmd_generate(args) -> int:
 
 def _cmd_export(args) -> int:
     from timeartist.models.outpainter import MAEOutpainter
+    from timeartist.pipelines.forecasting import check_combination_options
     from timeartist.pipelines.pipeline import TimeArtistPipeline
 
     _out_dir(args.out)
@@ -386,17 +387,15 @@ def _cmd_export(args) -> int:
     if args.trend_ensemble:
         pipe.forecast_defaults["trend_ensemble"] = {"off": False, "on": True, "auto": "auto"}[args.trend_ensemble]
     if args.trend_min_r2 is not None:
-        if not 0 <= args.trend_min_r2 <= 1 or pipe.forecast_defaults.get("trend_ensemble") != "auto":
-            raise ValueError(f"--trend-min-r2 must be in [0, 1] and go with --trend-ensemble auto, got {args.trend_min_r2}")
+        if pipe.forecast_defaults.get("trend_ensemble") != "auto":
+            raise ValueError(f"--trend-min-r2 goes with --trend-ensemble auto, got it with {pipe.forecast_defaults.get('trend_ensemble')!r}")
         pipe.forecast_defaults["trend_min_r2"] = args.trend_min_r2
     if args.seasonal_blend is not None:
-        if not 0 <= args.seasonal_blend <= 1:
-            raise ValueError(f"--seasonal-blend must be in [0, 1], got {args.seasonal_blend}")
         pipe.forecast_defaults["seasonal_blend"] = args.seasonal_blend
     if args.blend_periods is not None:
-        if args.blend_periods < 1:
-            raise ValueError(f"--blend-periods must be a positive integer, got {args.blend_periods}")
         pipe.forecast_defaults["blend_periods"] = args.blend_periods
+    combination = ("trend_ensemble", "trend_min_r2", "seasonal_blend", "blend_periods")
+    check_combination_options(**{k: v for k, v in pipe.forecast_defaults.items() if k in combination})
     if args.generator:
         from timeartist.models.generator import TokenGenerator
 

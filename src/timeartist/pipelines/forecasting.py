@@ -41,8 +41,8 @@ logger = logging.getLogger(__name__)
 
 LAYOUTS = ("auto", "native", "visionts")
 # trend_ensemble="auto" adds the detrended view for contexts whose line explains at least this share of their
-# variance; chosen on validation series only (benchmarks/trend_validation.py).
-TREND_MIN_R2 = 0.5
+# variance; chosen on validation series only (benchmarks/trend_validation.py), as the bundled model's default.
+TREND_MIN_R2 = 0.8
 
 
 class SeriesError(ValueError):
@@ -110,6 +110,17 @@ def _native_plan(length: int, horizon: int, period: int, outpainter: Outpainter)
     return step, min(length, context_cols * period)
 
 
+def check_combination_options(trend_ensemble=False, trend_min_r2: float = TREND_MIN_R2, seasonal_blend: float = 0.0, blend_periods: int = 28) -> None:
+    """Raise a ValueError for trend and seasonal-blend options ``forecast_with_outpainter`` cannot use (also run
+    by ``timeartist export`` before it stores them as forecast defaults)."""
+    if trend_ensemble not in (True, False, "auto"):
+        raise ValueError(f"trend_ensemble must be True, False or 'auto', got {trend_ensemble!r}")
+    if not 0 <= trend_min_r2 <= 1:
+        raise ValueError(f"trend_min_r2 must be a share of variance in [0, 1], got {trend_min_r2!r}")
+    if not 0 <= seasonal_blend <= 1 or int(blend_periods) != blend_periods or blend_periods < 1:
+        raise ValueError(f"seasonal_blend must be in [0, 1] and blend_periods a positive integer, got {seasonal_blend!r}, {blend_periods!r}")
+
+
 def forecast_with_outpainter(
     context,
     horizon: int,
@@ -159,12 +170,7 @@ def forecast_with_outpainter(
         raise ValueError(f"max_context must be an integer >= 2 or None, got {max_context!r}")
     if context_periods is not None and (int(context_periods) != context_periods or context_periods < 1):
         raise ValueError(f"context_periods must be a positive integer or None, got {context_periods!r}")
-    if trend_ensemble not in (True, False, "auto"):
-        raise ValueError(f"trend_ensemble must be True, False or 'auto', got {trend_ensemble!r}")
-    if not 0 <= seasonal_blend <= 1 or int(blend_periods) != blend_periods or blend_periods < 1:
-        raise ValueError(f"seasonal_blend must be in [0, 1] and blend_periods a positive integer, got {seasonal_blend!r}, {blend_periods!r}")
-    if not 0 <= trend_min_r2 <= 1:
-        raise ValueError(f"trend_min_r2 must be a share of variance in [0, 1], got {trend_min_r2!r}")
+    check_combination_options(trend_ensemble, trend_min_r2, seasonal_blend, blend_periods)
     rows, lead, is_torch = as_rows(context)
     length = rows.shape[-1]
     if length < max(2, period or 1):
@@ -247,7 +253,9 @@ def linear_trend(rows: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray
 
 
 def seasonal_mean(rows: np.ndarray, horizon: int, period: int, periods: int) -> np.ndarray:
-    """Contexts (B, L), L >= periods * period -> the mean of their last ``periods`` periods, repeated (B, horizon)."""
+    """Contexts (B, L), L >= periods * period -> the mean of their last ``periods`` periods, repeated (B, horizon).
+    The forecast of ``evaluation.baselines.SeasonalMean``, without its input checks (the rows are already filled
+    and finite) and without importing the benchmark package into the forecasting path."""
     profile = rows[:, rows.shape[1] - periods * period :].reshape(len(rows), periods, period).mean(axis=1)
     return np.tile(profile, (1, -(-horizon // period)))[:, :horizon]
 

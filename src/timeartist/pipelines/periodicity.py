@@ -115,7 +115,7 @@ def _refine(acf: np.ndarray, period: int, longest: int) -> int:
 
 
 def _fundamental(row: np.ndarray, period: int, longest: int, relative: float, threshold: float) -> int:
-    """Rule 4 of the module docstring for one detrended row (L,) and its period from rules 1-3."""
+    """Rule 4 of the module docstring for one row (L,) of the context and its period from rules 1-3."""
     seasonal = row - uniform_filter1d(row, size=period, mode="nearest")
     acf = autocorrelation(seasonal[None])
     divisors = np.array([q for q in range(2, period + 1) if abs(period - round(period / q) * q) <= round(period / q)])
