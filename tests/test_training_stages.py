@@ -160,22 +160,42 @@ def test_images_only_warmup_trains_the_image_side_with_the_perceptual_loss(tmp_p
     assert all(torch.equal(v, task.temporal.state_dict()[k]) for k, v in series_before.items())
 
 
-def test_frozen_codebook_keeps_the_shared_code_space_while_the_image_tokenizer_trains(tmp_path, image_dir):
+def frozen_image_task(tmp_path, image_dir, freeze: str) -> tuple[WarmupTask, torch.Tensor, list[str]]:
+    """An images-only warm-up task with the ``freeze`` override (e.g. "+training.freeze_codebook=true"), 4 of its
+    training images and the overrides."""
     overrides = FAST + data_overrides(image_dir) + [
         f"experiment.output_dir={tmp_path / 'run'}", "dataset.params.synthetic_series=0", "dataset.params.heldout_synthetic_series=0",
-        "+training.freeze_codebook=true", "losses.dead_code_threshold=0", "losses.continuous_warmup_steps=0",
+        freeze, "losses.dead_code_threshold=0", "losses.continuous_warmup_steps=0",
     ]  # fmt: skip
     torch.manual_seed(0)
     task, data = build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", overrides))
-    codebook = task.visual.quantize.codebook.clone()
-    encoder = task.visual.encoder.patch_embed.weight.clone()
+    return task, torch.stack([data[i]["images"] for i in range(4)]), overrides
+
+
+def sgd_step(task: WarmupTask, images: torch.Tensor) -> None:
     optimizer = torch.optim.SGD([p for p in task.parameters() if p.requires_grad], lr=0.5)
-    loss, _ = task.training_step({"images": torch.stack([data[i]["images"] for i in range(4)])})
+    loss, _ = task.training_step({"images": images})
     loss.backward()
     optimizer.step()
+
+
+def test_frozen_codebook_keeps_the_shared_code_space_while_the_image_tokenizer_trains(tmp_path, image_dir):
+    task, images, overrides = frozen_image_task(tmp_path, image_dir, "+training.freeze_codebook=true")
+    codebook = task.visual.quantize.codebook.clone()
+    encoder = task.visual.encoder.patch_embed.weight.clone()
+    sgd_step(task, images)
     assert torch.equal(task.visual.quantize.codebook, codebook) and not torch.equal(task.visual.encoder.patch_embed.weight, encoder)
     with pytest.raises(ValueError, match="dead_code_threshold"):
         build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", overrides[:-2] + ["losses.dead_code_threshold=1.0"]))
+
+
+def test_frozen_encoder_trains_only_the_decoder_so_every_image_keeps_its_tokens(tmp_path, image_dir):
+    task, images, _ = frozen_image_task(tmp_path, image_dir, "+training.freeze_encoder=true")
+    tokens = task.visual.encode(images)[1].clone()
+    decoder = {k: v.clone() for k, v in task.visual.decoder.state_dict().items()}
+    sgd_step(task, images)
+    assert torch.equal(task.visual.encode(images)[1], tokens)
+    assert any(not torch.equal(v, task.visual.decoder.state_dict()[k]) for k, v in decoder.items())
 
 
 def test_frozen_visual_route_trains_only_the_series_side(tmp_path, image_dir):

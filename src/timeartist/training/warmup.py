@@ -244,6 +244,8 @@ class WarmupTask(TrainingTask):
         freeze_visual: train only the series side against the (frozen) image tokenizer and codebook.
         freeze_codebook: keep the shared codebook as loaded (e.g. to go on training the image tokenizer around a
             codebook a series tokenizer was already trained against).
+        freeze_encoder: also keep the image encoder (and its latent tokens) as loaded and train only the image
+            decoder: every image keeps its token ids, so stages trained on them (aligners, generator) stay valid.
         quantizer_weight: weight of the quantizer losses.
         perceptual: optional ``PerceptualLoss`` for the images, with ``perceptual_weight``.
         dead_code_threshold: re-seed codes used less than this many times per step (EMA); 0 is off.
@@ -258,6 +260,7 @@ class WarmupTask(TrainingTask):
         visual: VisionModel,
         freeze_visual: bool = False,
         freeze_codebook: bool = False,
+        freeze_encoder: bool = False,
         quantizer_weight: float = 1.0,
         perceptual: PerceptualLoss | None = None,
         perceptual_weight: float = 0.0,
@@ -277,6 +280,7 @@ class WarmupTask(TrainingTask):
         self.entropy_weight, self.entropy_temperature = entropy_weight, entropy_temperature
         self.continuous_warmup_steps = continuous_warmup_steps
         self.find_unused_parameters = continuous_warmup_steps > 0  # the codebook gets no gradient until then
+        freeze_codebook = freeze_codebook or freeze_encoder
         if (freeze_visual or freeze_codebook) and dead_code_threshold > 0:
             raise ValueError("dead-code re-seeding would change the frozen codebook; set dead_code_threshold to 0")
         self.temporal, self.visual = temporal, visual
@@ -285,6 +289,9 @@ class WarmupTask(TrainingTask):
             visual.requires_grad_(False)  # includes the shared codebook
         if freeze_codebook:
             visual.quantize.requires_grad_(False)
+        if freeze_encoder:
+            visual.encoder.requires_grad_(False)
+            visual.latent_tokens.requires_grad_(False)
         self.quantizer_weight, self.perceptual_weight = quantizer_weight, perceptual_weight
         self.perceptual = perceptual
         # runtime switch of the shared quantizer; the model configs stay as they are
@@ -390,9 +397,11 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
     losses, training = cfg.get("losses") or {}, cfg.training
     freeze_visual = bool(training.get("freeze_visual", False))
     freeze_codebook = bool(training.get("freeze_codebook", False))
+    freeze_encoder = bool(training.get("freeze_encoder", False))
     temporal, visual = build_tokenizers(cfg)
     heads = temporal.quantize.heads
-    default_threshold = DEFAULT_DEAD_CODE_THRESHOLD if heads > 1 and not (freeze_visual or freeze_codebook) else 0.0
+    frozen_codes = freeze_visual or freeze_codebook or freeze_encoder
+    default_threshold = DEFAULT_DEAD_CODE_THRESHOLD if heads > 1 and not frozen_codes else 0.0
     threshold = float(losses.get("dead_code_threshold", default_threshold))
     perceptual_weight = float(losses.get("perceptual_weight", 0.0))
     perceptual = None
@@ -411,6 +420,7 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
         visual,
         freeze_visual=freeze_visual,
         freeze_codebook=freeze_codebook,
+        freeze_encoder=freeze_encoder,
         quantizer_weight=float(losses.get("quantizer_weight", 1.0)),
         perceptual=perceptual,
         perceptual_weight=perceptual_weight,
