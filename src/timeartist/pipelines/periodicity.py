@@ -30,14 +30,14 @@ default threshold, max(0.05, 2.5 * sqrt(1.5 / L)), is 2.5 standard deviations of
 it errs towards finding a period, which costs a column-averaging forecaster little on a non-seasonal series
 (white noise of 720 steps: period 1 in 38%; a random walk: 76%), while missing a real one costs a flat forecast.
 
-Rules 3 to 5 were chosen on the ETTh1 / ETTh2 / ETTm1 validation splits (contexts of 720, 1,440 and 2,880 steps,
-every 97th window of the hourly sets and every 389th of ETTm1, all channels, 4 horizons, the bundled model's
-forecast with the period detected against the same forecast with 24 / 96 given). Averaged over the 9 (set,
-context) cells, the detected period cost 0.038 MSE over "given" with rule 3 at +-2 and rule 4 at half of the best
-divisor; 0.026 with a tenth (a quarter: 0.032; any peak at all: 0.023, but then the white-noise ripples that a
-noisy sine leaves in its ACF win: a sine of period 100 came out as period 2 in 9 of 20 contexts); 0.020 with rule 3
-at 10% (20%: 0.025 with a quarter); 0.018 with rule 5 added, whose largest gain is on ETTm1 at 720 steps: 0.001
-above "given" to 0.014 below it.
+Rules 3 to 5 were chosen on the ETTh1 / ETTh2 / ETTm1 validation splits by ``benchmarks/period_validation.py``
+(contexts of 720, 1,440 and 2,880 steps, every 97th window of the hourly sets and every 389th of ETTm1, all
+channels, 4 horizons: the bundled forecaster with the period detected against the same with 24 / 96 given; its
+options override the constants below). Averaged over the 9 (set, context) cells, detection cost 0.038 MSE over
+"given" with rule 3 at +-2 steps and rule 4 at half of the best divisor; 0.026 with a tenth (a quarter: 0.032; any
+peak at all: 0.023, but then the white-noise ripples that a noisy sine leaves in its ACF win: a sine of period 100
+came out as period 2 in 9 of 20 contexts); 0.020 with rule 3 at 10% (at 20% with a quarter: 0.025); 0.018 with rule
+5 added, whose largest gain is on ETTm1 at 720 steps: from 0.001 above "given" to 0.014 below it.
 
 Measured on ETTh1 / ETTh2 test windows of 720 to 2,880 hourly steps (every 97th, all channels), this rule finds the
 daily period 24 in 68-82% of them where the previous one (plain ACF over periodogram peaks, threshold 0.2) found it
