@@ -9,6 +9,7 @@ import torch
 
 from timeartist.data.images import to_image_batch
 from timeartist.hub import CheckpointError
+from timeartist.pipelines.forecasting import bf16_native
 from timeartist.pipelines.pipeline import INDEX_NAME, TimeArtistPipeline
 
 
@@ -84,8 +85,7 @@ def test_style_transfer_endpoints(pipe):
     image, series = torch.rand(3, 32, 32), np.cos(np.arange(64) / 3.0)
     sweep = pipe.style_sweep(image, series, alphas=[0.0, 0.5, 1.0])
     assert sweep.shape == (3, 3, 32, 32)
-    q, _ = pipe.visual.encode(image[None])
-    assert torch.allclose(sweep[0], pipe.visual.decode(q).clamp(0, 1)[0], atol=1e-5)  # alpha 0: the image itself
+    assert torch.allclose(sweep[0], pipe.reconstruct_images(image)[0], atol=1e-5)  # alpha 0: the image itself
     assert torch.allclose(sweep[2], pipe.series_to_image(torch.from_numpy(series), aligned=False)[0], atol=1e-5)  # alpha 1: the series
     with pytest.raises(ValueError, match="alpha"):
         pipe.style_transfer(image, series, alpha=1.5)
@@ -316,12 +316,21 @@ def test_vision_route_is_the_default_and_saved(pipe, tmp_path):
         other.fit_classifier(X, y, route="codes").classify(np.stack([X, X], 1))
 
 
-def test_reconstruct_images_is_the_token_round_trip(pipe):
+def test_reconstruct_images_is_the_token_round_trip(pipe, tiny_pipeline_dir):
     photo = np.random.default_rng(0).random((40, 50, 3))
-    out = pipe.reconstruct_images(photo)
     size = pipe.visual.image_size
-    assert isinstance(out, np.ndarray) and out.shape == (1, 3, size, size) and 0 <= out.min() and out.max() <= 1
     x = to_image_batch(photo, size)
-    expected = pipe.visual.decode_tokens(pipe.visual.encode(x)[1]).clamp(0, 1)
-    np.testing.assert_allclose(out, expected.detach().numpy(), atol=1e-6)
+    expected = pipe.visual.decode_tokens(pipe.visual.encode(x)[1]).clamp(0, 1).detach().numpy()
+    default = pipe.bf16_decode
+    try:
+        pipe.bf16_decode = False
+        out = pipe.reconstruct_images(photo)
+        assert isinstance(out, np.ndarray) and out.shape == (1, 3, size, size) and 0 <= out.min() and out.max() <= 1
+        np.testing.assert_allclose(out, expected, atol=1e-6)
+        # bfloat16 decoding moves pixels only slightly: the tokens are chosen before it
+        pipe.bf16_decode = True
+        assert out.dtype == pipe.reconstruct_images(photo).dtype and np.abs(pipe.reconstruct_images(photo) - expected).max() < 0.05
+    finally:
+        pipe.bf16_decode = default
+    assert TimeArtistPipeline.from_pretrained(tiny_pipeline_dir).bf16_decode == bf16_native(torch.device("cpu"))
     assert isinstance(pipe.reconstruct_images(torch.from_numpy(photo).permute(2, 0, 1).float()), torch.Tensor)
