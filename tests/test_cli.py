@@ -186,22 +186,24 @@ def test_export_sets_the_trend_rule_as_a_forecast_default(tiny_pipeline_dir, tmp
     assert "--trend-min-r2" in capsys.readouterr().err
 
 
-def test_export_swaps_in_an_image_tokenizer_over_the_same_codebook(tiny_pipeline_dir, tmp_path, capsys):
+@pytest.mark.parametrize("component", ["visual", "temporal"])
+def test_export_swaps_in_a_tokenizer_over_the_same_codebook(component, tiny_pipeline_dir, tmp_path, capsys):
+    from timeartist.models.temporal import TimeArtist
     from timeartist.models.visual import VisionModel
     from timeartist.pipelines.pipeline import TimeArtistPipeline
 
-    tuned = VisionModel.from_pretrained(tiny_pipeline_dir / "visual")
+    tuned = {"visual": VisionModel, "temporal": TimeArtist}[component].from_pretrained(tiny_pipeline_dir / component)
     with torch.no_grad():
         for name, param in tuned.named_parameters():
             if not name.startswith("quantize."):
                 param.add_(0.01)
     tuned.save_pretrained(tmp_path / "tuned")
-    argv = ["export", "--base", str(tiny_pipeline_dir), "--visual", str(tmp_path / "tuned"), "--out", str(tmp_path / "pipe")]
+    argv = ["export", "--base", str(tiny_pipeline_dir), f"--{component}", str(tmp_path / "tuned"), "--out", str(tmp_path / "pipe")]
     assert main(argv) == 0
     pipe = TimeArtistPipeline.from_pretrained(tmp_path / "pipe")
     assert pipe.visual.quantize is pipe.temporal.quantize
     expected = {n: p for n, p in tuned.named_parameters()}
-    assert all(torch.equal(p, expected[n]) for n, p in pipe.visual.named_parameters())
+    assert all(torch.equal(p, expected[n]) for n, p in getattr(pipe, component).named_parameters())
     with torch.no_grad():
         for param in tuned.quantize.parameters():
             param.add_(0.1)

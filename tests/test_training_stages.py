@@ -25,7 +25,7 @@ from timeartist.training.align import AlignTask, run_align, soft_alignment_logit
 from timeartist.training.classify import SEED_IMAGENET_CLASSES, assign_imagenet_classes, run_classify, stratified_split
 from timeartist.training.losses import PerceptualLoss, code_distance, code_entropy_loss, match_pairs, sinkhorn
 from timeartist.training.config import load_run_config
-from timeartist.training.warmup import WarmupTask, build_warmup_task, load_tokenizer_pair, run_warmup
+from timeartist.training.warmup import WarmupTask, build_warmup_task, load_tokenizer_pair, run_warmup, save_tokenizer_pair
 
 HERE = Path(__file__).resolve()
 CONFIGS = HERE.parents[1] / "configs" / "tiny"
@@ -172,9 +172,9 @@ def frozen_image_task(tmp_path, image_dir, freeze: str) -> tuple[WarmupTask, tor
     return task, torch.stack([data[i]["images"] for i in range(4)]), overrides
 
 
-def sgd_step(task: WarmupTask, images: torch.Tensor) -> None:
+def sgd_step(task: WarmupTask, batch: dict[str, torch.Tensor]) -> None:
     optimizer = torch.optim.SGD([p for p in task.parameters() if p.requires_grad], lr=0.5)
-    loss, _ = task.training_step({"images": images})
+    loss, _ = task.training_step(batch)
     loss.backward()
     optimizer.step()
 
@@ -183,7 +183,7 @@ def test_frozen_codebook_keeps_the_shared_code_space_while_the_image_tokenizer_t
     task, images, overrides = frozen_image_task(tmp_path, image_dir, "+training.freeze_codebook=true")
     codebook = task.visual.quantize.codebook.clone()
     encoder = task.visual.encoder.patch_embed.weight.clone()
-    sgd_step(task, images)
+    sgd_step(task, {"images": images})
     assert torch.equal(task.visual.quantize.codebook, codebook) and not torch.equal(task.visual.encoder.patch_embed.weight, encoder)
     with pytest.raises(ValueError, match="dead_code_threshold"):
         build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", overrides[:-2] + ["losses.dead_code_threshold=1.0"]))
@@ -193,9 +193,35 @@ def test_frozen_encoder_trains_only_the_decoder_so_every_image_keeps_its_tokens(
     task, images, _ = frozen_image_task(tmp_path, image_dir, "+training.freeze_encoder=true")
     tokens = task.visual.encode(images)[1].clone()
     decoder = {k: v.clone() for k, v in task.visual.decoder.state_dict().items()}
-    sgd_step(task, images)
+    sgd_step(task, {"images": images})
     assert torch.equal(task.visual.encode(images)[1], tokens)
     assert any(not torch.equal(v, task.visual.decoder.state_dict()[k]) for k, v in decoder.items())
+
+
+def test_series_decoder_stage_starts_from_a_series_tokenizer_and_keeps_its_tokens(tmp_path, image_dir):
+    base = FAST + data_overrides(image_dir) + [f"experiment.output_dir={tmp_path / 'run'}", "losses.dead_code_threshold=0"]
+    torch.manual_seed(0)
+    first, _ = build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", base))
+    save_tokenizer_pair(first.temporal, first.visual, tmp_path / "pair")
+    overrides = base + [
+        f"+model.visual_init={tmp_path / 'pair' / 'visual'}", f"+model.temporal_init={tmp_path / 'pair' / 'temporal'}",
+        "training.freeze_visual=true", "+training.freeze_encoder=true", "losses.continuous_warmup_steps=0",
+    ]  # fmt: skip
+    task, data = build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", overrides))
+    assert task.temporal.quantize is task.visual.quantize
+    assert all(torch.equal(v, first.temporal.state_dict()[k]) for k, v in task.temporal.state_dict().items())
+    series = torch.stack([data[i]["series"] for i in range(4)])
+    tokens = task.temporal.encode(series)[1].clone()
+    decoder = {k: v.clone() for k, v in task.temporal.decoder.state_dict().items()}
+    sgd_step(task, {"series": series})
+    assert torch.equal(task.temporal.encode(series)[1], tokens)
+    assert any(not torch.equal(v, task.temporal.decoder.state_dict()[k]) for k, v in decoder.items())
+    with torch.no_grad():
+        for param in first.temporal.quantize.parameters():
+            param.add_(0.1)
+    first.temporal.save_pretrained(tmp_path / "other")
+    with pytest.raises(ValueError, match="another codebook"):
+        build_warmup_task(load_run_config(CONFIGS / "warmup.yaml", overrides[:-4] + [f"+model.temporal_init={tmp_path / 'other'}"] + overrides[-3:]))
 
 
 def test_frozen_visual_route_trains_only_the_series_side(tmp_path, image_dir):

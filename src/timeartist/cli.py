@@ -366,6 +366,10 @@ def _cmd_export(args) -> int:
         from timeartist.models.visual import VisionModel
 
         pipe.replace_visual(VisionModel.from_pretrained(args.visual))
+    if args.temporal:
+        from timeartist.models.temporal import TimeArtist
+
+        pipe.replace_temporal(TimeArtist.from_pretrained(args.temporal))
     if args.outpainter:
         folder = Path(args.outpainter)
         if (folder / "evals" / "val.jsonl").is_file():  # a training run: its best checkpoint on validation
@@ -507,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="assemble a pipeline folder from training exports")
     p.add_argument("--base", required=True, help="a pipeline-loadable export, e.g. the alignment stage's export folder")
     p.add_argument("--visual", help="a VisionModel folder replacing the image tokenizer (same codebook, e.g. a fine-tune with it frozen)")
+    p.add_argument("--temporal", help="a TimeArtist folder replacing the series tokenizer (same codebook, e.g. its decoder fine-tuned)")
     p.add_argument("--generator", help="a TokenGenerator folder to add")
     p.add_argument("--outpainter", help="a MAEOutpainter folder, or an outpainter training run (its checkpoint with the lowest validation mse)")
     p.add_argument(

@@ -104,13 +104,13 @@ def resample_rows(rows: np.ndarray | torch.Tensor, length: int) -> torch.Tensor:
     return torch.from_numpy(resample_to_length(x[:, None], length)[:, 0]).float()
 
 
-def _share_quantizer(temporal: TimeArtist, visual: VisionModel, mismatch: Exception) -> None:
-    """Make ``visual`` use ``temporal``'s quantizer after checking that both hold the same codebook (any device or
+def _share_quantizer(owner: TimeArtist | VisionModel, other: TimeArtist | VisionModel, mismatch: Exception) -> None:
+    """Make ``other`` use ``owner``'s quantizer after checking that both hold the same codebook (any device or
     shape); ``mismatch`` is raised when they do not."""
-    own = temporal.quantize.codebook
-    if not torch.equal(visual.quantize.codebook.to(own), own):
+    own = owner.quantize.codebook
+    if not torch.equal(other.quantize.codebook.to(own), own):
         raise mismatch
-    visual.quantize = temporal.quantize
+    other.quantize = owner.quantize
 
 
 class TimeArtistPipeline:
@@ -200,6 +200,14 @@ class TimeArtistPipeline:
         mismatch = ValueError("the new image tokenizer has another codebook; expected the pipeline's shared one (fine-tune with training.freeze_codebook)")
         _share_quantizer(self.temporal, visual, mismatch)
         self.visual = visual.to(self.device).eval()
+
+    def replace_temporal(self, temporal: TimeArtist) -> None:
+        """Swap in another series tokenizer over the same codebook (e.g. its decoder fine-tuned with the encoder
+        frozen, so that every series keeps its tokens and the aligners their meaning). Other codebooks are a
+        ValueError."""
+        mismatch = ValueError("the new series tokenizer has another codebook; expected the pipeline's shared one (train it with training.freeze_visual)")
+        _share_quantizer(self.visual, temporal, mismatch)
+        self.temporal = temporal.to(self.device).eval()
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:
         """Write every component into its own folder plus ``timeartist_index.json`` (and fitted prototypes)."""

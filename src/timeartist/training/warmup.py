@@ -181,11 +181,17 @@ def spread_items(dataset: Dataset | None, limit: int) -> Tensor | None:
 # --------------------------------------------------------------------------------------------- models
 def build_tokenizers(cfg: DictConfig) -> tuple[TimeArtist, VisionModel]:
     """The two tokenizers of a run config over one quantizer: the image tokenizer from ``model.visual_init``
-    (a ``from_pretrained`` folder, e.g. TiTok-B-64's) or built from the config, the series tokenizer built from
-    the config around the image tokenizer's quantizer."""
-    visual_init = cfg.model.get("visual_init")
+    (a ``from_pretrained`` folder, e.g. TiTok-B-64's) or built from the config, the series tokenizer from
+    ``model.temporal_init`` (a folder over the same codebook) or built from the config, around the image
+    tokenizer's quantizer."""
+    visual_init, temporal_init = cfg.model.get("visual_init"), cfg.model.get("temporal_init")
     visual = VisionModel.from_pretrained(visual_init) if visual_init else VisionModel(VisionModelConfig.from_seed(cfg))
-    temporal = TimeArtist(TimeArtistConfig.from_seed(cfg), quantizer=visual.quantize)
+    if not temporal_init:
+        return TimeArtist(TimeArtistConfig.from_seed(cfg), quantizer=visual.quantize), visual
+    temporal = TimeArtist.from_pretrained(temporal_init)
+    if not torch.equal(temporal.quantize.codebook, visual.quantize.codebook):
+        raise ValueError(f"model.temporal_init {temporal_init} holds another codebook than the image tokenizer's; expected the shared one")
+    temporal.quantize = visual.quantize
     return temporal, visual
 
 
@@ -244,8 +250,8 @@ class WarmupTask(TrainingTask):
         freeze_visual: train only the series side against the (frozen) image tokenizer and codebook.
         freeze_codebook: keep the shared codebook as loaded (e.g. to go on training the image tokenizer around a
             codebook a series tokenizer was already trained against).
-        freeze_encoder: also keep the image encoder (and its latent tokens) as loaded and train only the image
-            decoder: every image keeps its token ids, so stages trained on them (aligners, generator) stay valid.
+        freeze_encoder: also keep the encoders (and their latent tokens) as loaded and train only the decoders:
+            every image and series keeps its token ids, so stages trained on them (aligners, generator) stay valid.
         quantizer_weight: weight of the quantizer losses.
         perceptual: optional ``PerceptualLoss`` for the images, with ``perceptual_weight``.
         dead_code_threshold: re-seed codes used less than this many times per step (EMA); 0 is off.
@@ -290,8 +296,9 @@ class WarmupTask(TrainingTask):
         if freeze_codebook:
             visual.quantize.requires_grad_(False)
         if freeze_encoder:
-            visual.encoder.requires_grad_(False)
-            visual.latent_tokens.requires_grad_(False)
+            for model in (temporal, visual):
+                model.encoder.requires_grad_(False)
+                model.latent_tokens.requires_grad_(False)
         self.quantizer_weight, self.perceptual_weight = quantizer_weight, perceptual_weight
         self.perceptual = perceptual
         # runtime switch of the shared quantizer; the model configs stay as they are
