@@ -128,6 +128,15 @@ def codebook_stats(indices: Tensor, codebook_size: int, head_codebook_sizes: tup
     return stats
 
 
+def share_quantizer(owner: nn.Module, other: nn.Module, mismatch: Exception) -> None:
+    """Make tokenizer ``other`` use tokenizer ``owner``'s quantizer (``.quantize``) after checking that both hold the
+    same codebook (any device or shape); ``mismatch`` is raised when they do not."""
+    own = owner.quantize.codebook
+    if not torch.equal(other.quantize.codebook.to(own), own):
+        raise mismatch
+    other.quantize = owner.quantize
+
+
 def _sq_distances(x: Tensor, table: Tensor) -> Tensor:
     """(M, D), (K, D) -> (M, K) squared euclidean distances."""
     return x.pow(2).sum(1, keepdim=True) + table.pow(2).sum(1) - 2 * x @ table.t()

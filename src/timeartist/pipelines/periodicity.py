@@ -95,6 +95,7 @@ def period_candidates(freq: str) -> tuple[int, ...]:
 # Rule 5's calendar: the seasonal periods of the common sampling frequencies (24 and 168 hours, 96 quarter hours, ...).
 CALENDAR_PERIODS = tuple(sorted({p for f in ("min", "5min", "10min", "15min", "30min", "h", "D", "B", "W", "M", "Q") for p in period_candidates(f)}))
 
+
 def detrend(x: np.ndarray) -> np.ndarray:
     """Rows (B, L) minus their least-squares line."""
     x = np.asarray(x, dtype=np.float64)

@@ -52,6 +52,7 @@ from timeartist.models.outpainter import MAEOutpainter
 from timeartist.models.outpainting import Outpainter
 from timeartist.models.temporal import TimeArtist
 from timeartist.models.visual import VisionModel
+from timeartist.modules.quantizer import share_quantizer
 from timeartist.pipelines.artist import forecast_artist
 from timeartist.pipelines.classification import VisionClassifier, as_cases, as_labels
 from timeartist.pipelines.forecasting import SeriesError, as_rows, bf16_native, fill_nans, forecast_with_outpainter
@@ -102,15 +103,6 @@ def resample_rows(rows: np.ndarray | torch.Tensor, length: int) -> torch.Tensor:
     """Rows (B, L) -> (B, length) float32, linear with both endpoints kept (``data.resample_to_length``)."""
     x = rows.detach().cpu().double().numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows, dtype=np.float64)
     return torch.from_numpy(resample_to_length(x[:, None], length)[:, 0]).float()
-
-
-def _share_quantizer(owner: TimeArtist | VisionModel, other: TimeArtist | VisionModel, mismatch: Exception) -> None:
-    """Make ``other`` use ``owner``'s quantizer after checking that both hold the same codebook (any device or
-    shape); ``mismatch`` is raised when they do not."""
-    own = owner.quantize.codebook
-    if not torch.equal(other.quantize.codebook.to(own), own):
-        raise mismatch
-    other.quantize = owner.quantize
 
 
 class TimeArtistPipeline:
@@ -184,7 +176,7 @@ class TimeArtistPipeline:
                 raise CheckpointError(f"{index_path}: component {name!r} has unknown class {class_name!r}; known: {sorted(COMPONENT_CLASSES)}")
             loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name, sha256=hashes.get(f"{name}/{WEIGHTS_NAME}"))
         temporal, visual = loaded.pop("temporal"), loaded.pop("visual")
-        _share_quantizer(temporal, visual, CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one"))
+        share_quantizer(temporal, visual, CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one"))
         pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
         pipe._prototypes = _load_prototypes(root, hashes.get(PROTOTYPES_NAME))
         vision = _load_arrays(root / VISION_CLASSIFIER_NAME, hashes.get(VISION_CLASSIFIER_NAME))
@@ -198,7 +190,7 @@ class TimeArtistPipeline:
         """Swap in another image tokenizer over the same codebook (e.g. one fine-tuned with the codebook frozen);
         the aligners and the generator keep their meaning because the codes do. Other codebooks are a ValueError."""
         mismatch = ValueError("the new image tokenizer has another codebook; expected the pipeline's shared one (fine-tune with training.freeze_codebook)")
-        _share_quantizer(self.temporal, visual, mismatch)
+        share_quantizer(self.temporal, visual, mismatch)
         self.visual = visual.to(self.device).eval()
 
     def replace_temporal(self, temporal: TimeArtist) -> None:
@@ -206,7 +198,7 @@ class TimeArtistPipeline:
         frozen, so that every series keeps its tokens and the aligners their meaning). Other codebooks are a
         ValueError."""
         mismatch = ValueError("the new series tokenizer has another codebook; expected the pipeline's shared one (train it with training.freeze_visual)")
-        _share_quantizer(self.visual, temporal, mismatch)
+        share_quantizer(self.visual, temporal, mismatch)
         self.temporal = temporal.to(self.device).eval()
 
     def save_pretrained(self, path: str | os.PathLike) -> Path:

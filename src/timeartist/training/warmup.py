@@ -62,7 +62,7 @@ from timeartist.data import (
 from timeartist import __version__
 from timeartist.hub import atomic_write
 from timeartist.models import TimeArtist, TimeArtistConfig, VisionModel, VisionModelConfig
-from timeartist.modules.quantizer import codebook_stats
+from timeartist.modules.quantizer import codebook_stats, share_quantizer
 from timeartist.training.config import load_run_config, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
 from timeartist.training.losses import PerceptualLoss, code_entropy_loss
@@ -189,9 +189,8 @@ def build_tokenizers(cfg: DictConfig) -> tuple[TimeArtist, VisionModel]:
     if not temporal_init:
         return TimeArtist(TimeArtistConfig.from_seed(cfg), quantizer=visual.quantize), visual
     temporal = TimeArtist.from_pretrained(temporal_init)
-    if not torch.equal(temporal.quantize.codebook, visual.quantize.codebook):
-        raise ValueError(f"model.temporal_init {temporal_init} holds another codebook than the image tokenizer's; expected the shared one")
-    temporal.quantize = visual.quantize
+    mismatch = ValueError(f"model.temporal_init {temporal_init} holds another codebook than the image tokenizer's; expected the shared one")
+    share_quantizer(visual, temporal, mismatch)
     return temporal, visual
 
 
@@ -220,10 +219,7 @@ def load_tokenizer_pair(path: str | os.PathLike, map_location: str = "cpu") -> t
     path = Path(path)
     visual = VisionModel.from_pretrained(path / "visual", map_location)
     temporal = TimeArtist.from_pretrained(path / "temporal", map_location)
-    own, shared = temporal.quantize.state_dict(), visual.quantize.state_dict()
-    if own.keys() != shared.keys() or not all(torch.equal(own[k], shared[k]) for k in own):
-        raise ValueError(f"{path}: temporal/ and visual/ hold different codebooks; expected one shared code space")
-    temporal.quantize = visual.quantize
+    share_quantizer(visual, temporal, ValueError(f"{path}: temporal/ and visual/ hold different codebooks; expected one shared code space"))
     return temporal, visual
 
 
