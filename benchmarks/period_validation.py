@@ -44,10 +44,10 @@ def forecast_by_period(pipe, contexts: np.ndarray, horizon: int, periods: np.nda
 
 
 def cell_costs(pipe, name: str, context: int, data_root) -> dict[str, float]:
-    """Given and detected MSE (mean over the horizons) of one (set, context) cell, and the share of series whose
-    detected period is the true one."""
+    """Given and detected MSE (mean over the horizons) of one (set, context) cell, the share of series whose
+    detected period is the true one, and the number of series (windows x channels) per horizon."""
     stride, true_period = SETS[name]
-    given, detected, hits = [], [], []
+    given, detected, hits, counts = [], [], [], {}
     for horizon in HORIZONS:
         contexts, targets = LTSFDataset(name, split="val", seq_len=context, pred_len=horizon, data_root=data_root).windows()
         contexts, targets = contexts[::stride].reshape(-1, context), targets[::stride].reshape(-1, horizon)
@@ -55,8 +55,9 @@ def cell_costs(pipe, name: str, context: int, data_root) -> dict[str, float]:
         given.append(np.mean((forecast_by_period(pipe, contexts, horizon, np.full(len(contexts), true_period)) - targets) ** 2))
         detected.append(np.mean((forecast_by_period(pipe, contexts, horizon, periods) - targets) ** 2))
         hits.append(np.mean(periods == true_period))
+        counts[horizon] = len(contexts)
     return {"given": float(np.mean(given)), "detected": float(np.mean(detected)), "cost": float(np.mean(detected) - np.mean(given)),
-            "true_period_share": float(np.mean(hits)), "series": int(len(contexts))}  # fmt: skip
+            "true_period_share": float(np.mean(hits)), "series_by_horizon": counts}  # fmt: skip
 
 
 def main() -> None:
@@ -82,7 +83,7 @@ def main() -> None:
     for name in tqdm(SETS, desc="sets", disable=None):
         for context in CONTEXTS:
             cells[f"{name} {context}"] = cell_costs(pipe, name, context, args.data_root)
-            logger.info("%s %d: %s", name, context, {k: round(v, 4) for k, v in cells[f"{name} {context}"].items()})
+            logger.info("%s %d: %s", name, context, {k: round(v, 4) if isinstance(v, float) else v for k, v in cells[f"{name} {context}"].items()})
     mean_cost = float(np.mean([c["cost"] for c in cells.values()]))
     logger.info("rules %s: mean cost of detection over the %d cells %.4f", rules, len(cells), mean_cost)
     if args.out:
