@@ -3,13 +3,15 @@ forecaster against the true period, on the ETT validation splits? Never reads a 
 
 For ETTh1 / ETTh2 (period 24) and ETTm1 (period 96), contexts of 720, 1,440 and 2,880 steps, every 97th validation
 window of the hourly sets and every 389th of ETTm1 (all channels), horizons 96 / 192 / 336 / 720: the forecast MSE
-with the period given and with ``detect_period``'s choice per series, both with the bundled forecast defaults.
+with the period given and with ``detect_period``'s choice, both with the bundled forecast defaults. As in
+``pipe.forecast`` of a multivariate context, the 7 channels of a window share the period most of them show
+(``shared_period``); ``--per-channel`` scores each channel's own detection instead (what a univariate context gets).
 The cost of a (set, context) cell is detected minus given, averaged over the horizons.
 
 The rule constants of ``timeartist.pipelines.periodicity`` can be overridden to score the alternatives that the
 module docstring reports, e.g. rule 3 at +-2 steps and rule 4 at half of the best divisor, without rule 5:
 
-    .venv/bin/python benchmarks/period_validation.py --refine-width 0 --fundamental-relative 0.5 --no-calendar
+    .venv/bin/python benchmarks/period_validation.py --per-channel --refine-width 0 --fundamental-relative 0.5 --no-calendar
     .venv/bin/python benchmarks/period_validation.py --out benchmarks/results/period_validation
 """
 
@@ -43,15 +45,22 @@ def forecast_by_period(pipe, contexts: np.ndarray, horizon: int, periods: np.nda
     return out
 
 
-def cell_costs(pipe, name: str, context: int, data_root) -> dict[str, float]:
+def detected_periods(contexts: np.ndarray, per_channel: bool) -> np.ndarray:
+    """Periods (W * C,) of windows (W, C, L), row-major like ``contexts.reshape(-1, L)``."""
+    windows, channels, length = contexts.shape
+    periods = np.asarray(periodicity.detect_period(contexts.reshape(-1, length)))
+    return periods if per_channel else np.repeat(periodicity.shared_period(periods.reshape(windows, channels)), channels)
+
+
+def cell_costs(pipe, name: str, context: int, data_root, per_channel: bool = False) -> dict[str, float]:
     """Given and detected MSE (mean over the horizons) of one (set, context) cell, the share of series whose
     detected period is the true one, and the number of series (windows x channels) per horizon."""
     stride, true_period = SETS[name]
     given, detected, hits, counts = [], [], [], {}
     for horizon in HORIZONS:
         contexts, targets = LTSFDataset(name, split="val", seq_len=context, pred_len=horizon, data_root=data_root).windows()
+        periods = detected_periods(contexts[::stride], per_channel)
         contexts, targets = contexts[::stride].reshape(-1, context), targets[::stride].reshape(-1, horizon)
-        periods = np.asarray(periodicity.detect_period(contexts))
         given.append(np.mean((forecast_by_period(pipe, contexts, horizon, np.full(len(contexts), true_period)) - targets) ** 2))
         detected.append(np.mean((forecast_by_period(pipe, contexts, horizon, periods) - targets) ** 2))
         hits.append(np.mean(periods == true_period))
@@ -67,6 +76,7 @@ def main() -> None:
     parser.add_argument("--refine-width", type=float, default=None, help="override periodicity.REFINE_WIDTH (rule 3)")
     parser.add_argument("--fundamental-relative", type=float, default=None, help="override periodicity.FUNDAMENTAL_RELATIVE (rule 4)")
     parser.add_argument("--no-calendar", action="store_true", help="switch rule 5 off")
+    parser.add_argument("--per-channel", action="store_true", help="each channel keeps its own period (no shared_period)")
     parser.add_argument("--out", default=None, help="folder for period_validation.json / .md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -77,12 +87,12 @@ def main() -> None:
     if args.no_calendar:
         periodicity.CALENDAR_PERIODS = ()
     rules = {"refine_width": periodicity.REFINE_WIDTH, "fundamental_relative": periodicity.FUNDAMENTAL_RELATIVE,
-             "calendar": bool(periodicity.CALENDAR_PERIODS)}  # fmt: skip
+             "calendar": bool(periodicity.CALENDAR_PERIODS), "channels_share_period": not args.per_channel}  # fmt: skip
     pipe = TimeArtistPipeline.from_pretrained(args.model)
     cells = {}
     for name in tqdm(SETS, desc="sets", disable=None):
         for context in CONTEXTS:
-            cells[f"{name} {context}"] = cell_costs(pipe, name, context, args.data_root)
+            cells[f"{name} {context}"] = cell_costs(pipe, name, context, args.data_root, args.per_channel)
             logger.info("%s %d: %s", name, context, {k: round(v, 4) if isinstance(v, float) else v for k, v in cells[f"{name} {context}"].items()})
     mean_cost = float(np.mean([c["cost"] for c in cells.values()]))
     logger.info("rules %s: mean cost of detection over the %d cells %.4f", rules, len(cells), mean_cost)

@@ -59,6 +59,24 @@ def test_slow_methods_share_one_strided_subsample_with_every_method(data_root):
     assert _row(frame, "auto_theta", 96, "stride 1000").context == 96
 
 
+class WindowMeanByChannel(MeanForecaster):
+    """A multivariate plug-in: gets each window's channels together, (W, L, C) -> (W, H, C)."""
+
+    name = "channel_mean"
+    multivariate = True
+
+    def __call__(self, context, horizon, period):
+        self.horizons.append(context.shape)
+        return np.repeat(context.mean(axis=1, keepdims=True), horizon, axis=1)
+
+
+def test_multivariate_forecasters_get_whole_windows_and_score_like_per_channel_ones(data_root):
+    windows = WindowMeanByChannel()
+    frame = run_ltsf(data_root, ["ETTh1"], [96], [MeanForecaster(), windows], quick=True)
+    assert {shape[1:] for shape in windows.horizons} == {(720, 7)}  # the default lookback, all 7 channels
+    assert _row(frame, "channel_mean", 96, "quick (stride 241)").mse == pytest.approx(_row(frame, "window_mean", 96, "quick (stride 241)").mse)
+
+
 def test_quick_run_writes_every_output(data_root, tmp_path):
     frame = run_ltsf(data_root, ["ETTh1"], [96], ["naive", "seasonal_naive", "seasonal_mean", "auto_theta"], out_dir=tmp_path, quick=True)
     assert set(frame.protocol) == {"quick (stride 241)"}

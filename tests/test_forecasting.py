@@ -6,7 +6,7 @@ import torch
 
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.pipelines.forecasting import OutpainterForecaster, fill_nans, forecast_with_outpainter, linear_trend
-from timeartist.pipelines.periodicity import detect_period, period_candidates
+from timeartist.pipelines.periodicity import detect_period, period_candidates, shared_period
 
 
 class RepeatLastColumn:
@@ -235,6 +235,22 @@ def test_detect_period_finds_the_top_of_broad_acf_peaks_and_calendar_periods():
     assert len(daily) >= 30 and np.all(daily == 96)
     for period in (23, 50):
         assert np.all(detect_period(np.sin(2 * np.pi * t / period) + 0.3 * rng.normal(size=(20, 720))) == period)
+
+
+def test_channels_of_a_series_share_the_period_most_of_them_show():
+    assert list(shared_period(np.array([[24, 1, 48, 24, 12], [1, 1, 1, 1, 1], [48, 24, 48, 24, 1]]))) == [24, 1, 24]
+    with pytest.raises(ValueError, match="positive integer periods of shape"):
+        shared_period(np.array([24, 48]))
+    # a daily channel, its copy under noise too strong for its own ACF, and a third daily channel
+    rng = np.random.default_rng(0)
+    daily = periodic(720)
+    channels = np.stack([daily, 0.15 * daily + rng.normal(size=720), periodic(720, offset=3.0)], axis=-1)[None]
+    assert list(detect_period(channels[0].T)) != [24, 24, 24]  # alone, the noisy channel finds another period
+    joint = forecast_with_outpainter(channels, 24, RepeatLastColumn())
+    given = forecast_with_outpainter(channels, 24, RepeatLastColumn(), period=24)
+    alone = forecast_with_outpainter(channels, 24, RepeatLastColumn(), channels_share_period=False)
+    np.testing.assert_allclose(joint, given)
+    assert not np.allclose(alone, given)
 
 
 def test_visionts_layout_with_a_real_mae_shaped_model():

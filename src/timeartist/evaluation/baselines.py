@@ -7,6 +7,8 @@ Two optional attributes tell the runners more:
 - ``horizon_free = True``: the forecast for a short horizon is the prefix of the forecast for a long
   one, so a runner may forecast once at the longest horizon (true of every baseline here).
 - ``context_length``: how many of the last context values the forecaster reads (reported per dataset).
+- ``multivariate = True``: the LTSF runner passes each window's channels together, ``(W, L, C) -> (W, H, C)``,
+  instead of one row per channel (a forecaster that detects the period lets the channels of a window share it).
 
 Trivial baselines are vectorised numpy; the statsforecast models (AutoETS, AutoARIMA, AutoTheta) fit
 one model per row, in parallel over ``n_jobs`` forked worker processes.

@@ -178,13 +178,13 @@ def _score(
     for start in tqdm(range(0, len(windows), batch_size), desc=desc, leave=False, disable=None):
         batch = windows[start : start + batch_size]
         rows = rearrange(contexts[batch], "w c l -> (w c) l")
-        shared = _checked(forecaster, rows, longest, data.period) if horizon_free else None
+        shared = _checked(forecaster, rows, longest, data.period, channels) if horizon_free else None
         for h in horizons:
             valid = batch[batch < data.by_horizon[h].num_windows]
             if valid.size == 0:
                 continue
             count = valid.size * channels
-            forecast = shared[:count, :h] if horizon_free else _checked(forecaster, rows[:count], h, data.period)
+            forecast = shared[:count, :h] if horizon_free else _checked(forecaster, rows[:count], h, data.period, channels)
             scores[h].add(forecast - rearrange(targets[h][valid], "w c h -> (w c) h"))
             if example is None and h == longest:
                 example = ForecastExample(rows[channels - 1], targets[h][valid[0], channels - 1], {forecaster.name: forecast[channels - 1]})
@@ -210,12 +210,22 @@ def _evaluate(
     return rows, longest.squared / longest.series, example
 
 
-def _checked(forecaster: Forecaster, rows: np.ndarray, horizon: int, period: int) -> np.ndarray:
-    forecast = np.asarray(forecaster(rows, horizon, period), dtype=np.float64)
+def _checked(forecaster: Forecaster, rows: np.ndarray, horizon: int, period: int, channels: int) -> np.ndarray:
+    """The forecast (R, H) of rows (R, L), one per channel of R / channels windows, checked for shape and finiteness;
+    a ``multivariate`` forecaster gets and returns the windows whole, (W, L, C) -> (W, H, C)."""
+    if getattr(forecaster, "multivariate", False):
+        windows = rearrange(rows, "(w c) l -> w l c", c=channels)
+        forecast = np.asarray(forecaster(windows, horizon, period), dtype=np.float64)
+        expected = (len(windows), horizon, channels)
+        if forecast.shape == expected:
+            forecast = rearrange(forecast, "w h c -> (w c) h")
+    else:
+        forecast = np.asarray(forecaster(rows, horizon, period), dtype=np.float64)
+        expected = (rows.shape[0], horizon)
     if forecast.shape != (rows.shape[0], horizon) or not np.isfinite(forecast).all():
         raise ValueError(
             f"method {forecaster.name!r} returned shape {forecast.shape} (finite: {np.isfinite(forecast).all()}), "
-            f"expected finite values of shape {(rows.shape[0], horizon)}"
+            f"expected finite values of shape {expected}"
         )
     return forecast
 

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from timeartist.errors import check_finite_output
 from timeartist.models.outpainting import Outpainter
-from timeartist.pipelines.periodicity import detect_period
+from timeartist.pipelines.periodicity import detect_period, shared_period
 from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, RenderLayout, normalise, plan_layout, read_back, render
 
 logger = logging.getLogger(__name__)
@@ -128,6 +128,7 @@ def forecast_with_outpainter(
     period: int | None = None,
     *,
     candidates: tuple[int, ...] | None = None,
+    channels_share_period: bool = True,
     layout: str = "auto",
     align_const: float = ALIGN_CONST,
     norm_const: float = NORM_CONST,
@@ -147,7 +148,9 @@ def forecast_with_outpainter(
 
     context: (L,), (B, L) or (B, L, C), numpy or torch, any L >= max(2, period); channels are independent.
     period: the seasonal period in steps for every series; ``None`` detects it per series (``detect_period`` over
-    ``candidates`` when given). max_context: use at most this many most recent steps; context_periods: at most this
+    ``candidates`` when given); for a context (B, L, C), ``channels_share_period`` gives the C channels of each series
+    the period most of them show (``shared_period``: they share one clock), else each channel keeps its own.
+    max_context: use at most this many most recent steps; context_periods: at most this
     many most recent periods of each series' own period (both may apply). flip_ensemble: average the
     forecast of the context and the negated forecast of the negated context (test-time augmentation for
     outpainters trained with random sign flips, such as ``MAEOutpainter``; twice the cost). trend_ensemble: average
@@ -178,7 +181,12 @@ def forecast_with_outpainter(
     rows = fill_nans(rows)
     if max_context is not None:
         rows = rows[:, -max_context:]
-    periods = np.full(len(rows), period) if period is not None else np.atleast_1d(detect_period(rows, candidates))
+    if period is not None:
+        periods = np.full(len(rows), period)
+    else:
+        periods = np.atleast_1d(detect_period(rows, candidates))
+        if channels_share_period and len(lead) == 2:
+            periods = np.repeat(shared_period(periods.reshape(lead)), lead[1])
     if layout == "auto":
         layout = "native" if outpainter.patch_size[0] == outpainter.image_size[0] else "visionts"
     if device is None:

@@ -23,6 +23,11 @@ seasonality. Among the ACF's local maxima, the period is
    real period of 50 or 23 has a comb that drops within one or two steps of it and stays. A long period close to a
    calendar one may move by under 1% (a clean sine of period 250 becomes 252, business days in a year).
 
+The channels of a multivariate series share its clock, so ``shared_period`` gives them one period: the most common
+one above 1 among their detected periods (the shortest on a tie; 1 only when every channel is non-seasonal). A
+channel whose own ACF shows no standing daily peak (a fifth of ETTh2's validation windows at some context lengths)
+or a multiple of it then borrows the period its sibling channels show clearly.
+
 Given ``candidates`` (e.g. from the sampling frequency, ``period_candidates("h") -> (24, 168)``, as VisionTS's
 ``freq_to_seasonality_list``), only those lags compete, by the same rule 1. A period must fit ``min_cycles`` times
 into the context; when no lag reaches a prominence of ``threshold`` the series is non-seasonal: period 1. The
@@ -38,6 +43,9 @@ options override the constants below). Averaged over the 9 (set, context) cells,
 peak at all: 0.023, but then the white-noise ripples that a noisy sine leaves in its ACF win: a sine of period 100
 came out as period 2 in 9 of 20 contexts); 0.020 with rule 3 at 10% (at 20% with a quarter: 0.025); 0.018 with rule
 5 added, whose largest gain is on ETTm1 at 720 steps: from 0.001 above "given" to 0.014 below it.
+
+With the channels of each window voting (``shared_period``), the same validation cells cost at most 0.003 (mean 0.0003;
+the true period in 96-100% of the windows); the per-channel rules above are what a univariate context gets.
 
 Measured on ETTh1 / ETTh2 test windows of 720 to 2,880 hourly steps (every 97th, all channels), this rule finds the
 daily period 24 in 68-82% of them where the previous one (plain ACF over periodogram peaks, threshold 0.2) found it
@@ -200,3 +208,18 @@ def detect_period(
             period = _fundamental(x[row], period, longest, threshold)
         periods[row] = _calendar(x[row], period, longest)
     return int(periods[0]) if single else periods
+
+
+def shared_period(periods) -> np.ndarray:
+    """Periods (B, C) detected per channel of B multivariate series -> one period per series (B,): the most common
+    period above 1 among its channels (the shortest on a tie), or 1 when every channel's is 1."""
+    periods = np.asarray(periods)
+    if periods.ndim != 2 or not np.issubdtype(periods.dtype, np.integer) or (periods.size and periods.min() < 1):
+        raise ValueError(f"expected positive integer periods of shape (B, C), got {periods.dtype} {periods.shape}")
+    out = np.ones(len(periods), dtype=np.int64)
+    for i, row in enumerate(periods):
+        seasonal = row[row > 1]
+        if seasonal.size:
+            values, counts = np.unique(seasonal, return_counts=True)  # sorted: argmax takes the shortest of a tie
+            out[i] = values[np.argmax(counts)]
+    return out

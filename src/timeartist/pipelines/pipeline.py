@@ -398,7 +398,8 @@ class TimeArtistPipeline:
         back; a horizon beyond half the canvas is rolled out (``forecast_with_outpainter``). method="artist": series
         -> image through the tokenizers and aligners, outpaint, image -> series; at most L steps. A constant context
         is forecast as its constant; a forecast is scale-free (``c * x + d`` gives ``c * forecast(x) + d``).
-        period: seasonal period in steps (``None``: detected per series).
+        period: seasonal period in steps (``None``: detected per series; the C channels of a (B, L, C) context share
+        the one most of them show, see ``forecast_with_outpainter``'s ``channels_share_period``).
         """
         if method not in METHODS:
             raise ValueError(f"unknown forecasting method {method!r}; available: {list(METHODS)}")
@@ -691,12 +692,15 @@ class PipelineForecaster:
     """``(context (B, L), horizon, period) -> (B, horizon)`` through ``pipe.forecast``; ``name`` is the method.
 
     ``slow`` (the artist path, which runs both tokenizers, both aligners and the outpainter per window) puts the
-    method in the benchmark's strided table, where every other method is scored on the same windows."""
+    method in the benchmark's strided table, where every other method is scored on the same windows. With
+    ``detect_period``, ``multivariate`` has the LTSF runner pass each window's channels together, (W, L, C), so that
+    they share one detected period as in ``pipe.forecast`` of a multivariate context."""
 
     def __init__(self, pipe: TimeArtistPipeline, method: str, batch_size: int = 256, detect_period: bool = False):
         self.pipe, self.method, self.batch_size, self.detect_period = pipe, method, batch_size, detect_period
         self.name = f"{method}_detected" if detect_period else method
         self.slow = method == "artist"
+        self.multivariate = detect_period
 
     def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
         period = None if self.detect_period else period
