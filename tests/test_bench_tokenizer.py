@@ -246,3 +246,20 @@ def test_bottleneck_script_compares_codes_with_continuous_latents(tiny_pipeline_
     assert set(results) == {"series", "images"}
     assert results["series"]["n"] == 8 and results["series"]["quantised"] > 0 and results["series"]["continuous"] > 0
     assert results["images"]["block_8x8"] < results["images"]["mean_colour"]  # finer references reconstruct better
+
+
+@pytest.mark.parametrize("path", ["blend", "renormalised", "requantised", "replaced", "crossfade"])
+def test_every_style_path_runs_from_the_reconstruction_to_the_series_picture(tiny_pipeline_dir, bench_script, path):
+    pipe = TimeArtistPipeline.from_pretrained(tiny_pipeline_dir)
+    visual, styled = pipe.visual, bench_script("style_paths").styled
+    photos = torch.rand(2, 3, visual.image_size, visual.image_size)
+    series = np.sin(np.linspace(0, 20, pipe.temporal.seq_len))[None].repeat(2, 0) * np.array([[1.0], [-2.0]])
+    with torch.no_grad():
+        q_image = visual._tokens_to_codes(visual.encode(photos)[1])
+        q_series = visual._tokens_to_codes(pipe.temporal.encode(torch.from_numpy(series).float())[1])
+        start, middle, end = (styled(visual, path, q_image, q_series, a) for a in (0.0, 0.5, 1.0))
+        torch.testing.assert_close(start, visual._decode_codes(q_image).clamp(0, 1))
+        torch.testing.assert_close(end, visual._decode_codes(q_series).clamp(0, 1))
+    assert middle.shape == start.shape and not torch.equal(middle, start)
+    with pytest.raises(ValueError, match="unknown path"):
+        styled(visual, "sideways", q_image, q_series, 0.5)
