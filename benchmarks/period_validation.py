@@ -9,9 +9,9 @@ with the period given and with ``detect_period``'s choice, both with the bundled
 The cost of a (set, context) cell is detected minus given, averaged over the horizons.
 
 The rule constants of ``timeartist.pipelines.periodicity`` can be overridden to score the alternatives that the
-module docstring reports, e.g. rule 3 at +-2 steps and rule 4 at half of the best divisor, without rule 5:
+module docstring reports, e.g. rule 3 at +-2 steps and rule 4 at half of the best divisor, without rules 5 and 6:
 
-    .venv/bin/python benchmarks/period_validation.py --per-channel --refine-width 0 --fundamental-relative 0.5 --no-calendar
+    .venv/bin/python benchmarks/period_validation.py --per-channel --refine-width 0 --fundamental-relative 0.5 --no-calendar --no-suffix-vote
     .venv/bin/python benchmarks/period_validation.py --out benchmarks/results/period_validation
 """
 
@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--fundamental-relative", type=float, default=None, help="override periodicity.FUNDAMENTAL_RELATIVE (rule 4)")
     parser.add_argument("--no-calendar", action="store_true", help="switch rule 5 off")
     parser.add_argument("--per-channel", action="store_true", help="each channel keeps its own period (no shared_period)")
+    parser.add_argument("--no-suffix-vote", action="store_true", help="switch rule 6 off (the whole context only)")
+    parser.add_argument("--suffix-ties", choices=("first", "shortest"), default=None, help="override periodicity.SUFFIX_TIES (rule 6)")
     parser.add_argument("--out", default=None, help="folder for period_validation.json / .md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -86,8 +88,13 @@ def main() -> None:
         periodicity.FUNDAMENTAL_RELATIVE = args.fundamental_relative
     if args.no_calendar:
         periodicity.CALENDAR_PERIODS = ()
+    if args.no_suffix_vote:
+        periodicity.SUFFIX_FRACTIONS = ()
+    if args.suffix_ties is not None:
+        periodicity.SUFFIX_TIES = args.suffix_ties
     rules = {"refine_width": periodicity.REFINE_WIDTH, "fundamental_relative": periodicity.FUNDAMENTAL_RELATIVE,
-             "calendar": bool(periodicity.CALENDAR_PERIODS), "channels_share_period": not args.per_channel}  # fmt: skip
+             "calendar": bool(periodicity.CALENDAR_PERIODS), "suffix_fractions": list(periodicity.SUFFIX_FRACTIONS),
+             "suffix_ties": periodicity.SUFFIX_TIES, "channels_share_period": not args.per_channel}  # fmt: skip
     pipe = TimeArtistPipeline.from_pretrained(args.model)
     cells = {}
     for name in tqdm(SETS, desc="sets", disable=None):

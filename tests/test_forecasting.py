@@ -6,6 +6,7 @@ import torch
 
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.pipelines.forecasting import OutpainterForecaster, fill_nans, forecast_with_outpainter, linear_trend
+from timeartist.pipelines import periodicity
 from timeartist.pipelines.periodicity import detect_period, period_candidates, shared_period
 
 
@@ -235,6 +236,20 @@ def test_detect_period_finds_the_top_of_broad_acf_peaks_and_calendar_periods():
     assert len(daily) >= 30 and np.all(daily == 96)
     for period in (23, 50):
         assert np.all(detect_period(np.sin(2 * np.pi * t / period) + 0.3 * rng.normal(size=(20, 720))) == period)
+
+
+def test_detect_period_votes_over_the_recent_parts_of_a_long_context():
+    # a random walk whose daily cycle starts half-way: over all 2,880 steps the walk hides it (24 in 6 of these 20
+    # contexts), the last 720 and 1,440 steps show it
+    rng = np.random.default_rng(0)
+    t = np.arange(2880)
+    x = 0.3 * rng.normal(size=(20, 2880)).cumsum(1) + np.sin(2 * np.pi * t / 24) * (t >= 1440) + 0.3 * rng.normal(size=(20, 2880))
+    assert np.mean(periodicity._detect_rows(x, None, 3, None, 0.5) == 24) <= 0.35
+    assert np.mean(detect_period(x) == 24) >= 0.85
+    # ties between the views go to the fundamental, else to the whole context's period
+    assert list(shared_period(np.array([[96, 90], [48, 24], [1, 90]]), ties="first")) == [96, 24, 90]
+    with pytest.raises(ValueError, match="ties must be"):
+        shared_period(np.array([[24, 48]]), ties="longest")
 
 
 def test_channels_of_a_series_share_the_period_most_of_them_show():

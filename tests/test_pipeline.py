@@ -288,10 +288,15 @@ def test_detected_period_forecaster_ignores_the_protocol_period(pipe, monkeypatc
     seen = []
     monkeypatch.setattr(pipe, "forecast", lambda context, horizon, **k: seen.append(k["period"]) or np.zeros((len(context), horizon)))
     given, detected = pipe.forecaster("visionts"), pipe.forecaster("visionts", detect_period=True)
-    assert (given.name, detected.name) == ("visionts", "visionts_detected")
+    per_channel = pipe.forecaster("visionts", detect_period="per_channel")
+    assert (given.name, detected.name, per_channel.name) == ("visionts", "visionts_detected", "visionts_detected_per_channel")
+    assert (given.multivariate, detected.multivariate, per_channel.multivariate) == (False, True, False)
     given(np.zeros((2, 48)), 4, 12)
     detected(np.zeros((2, 48)), 4, 12)
-    assert seen == [12, None]
+    per_channel(np.zeros((2, 48)), 4, 12)
+    assert seen == [12, None, None]
+    with pytest.raises(ValueError, match="detect_period must be"):
+        pipe.forecaster("visionts", detect_period="sometimes")
 
 
 def test_vision_route_is_the_default_and_saved(pipe, tmp_path):

@@ -255,7 +255,8 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-PIPELINE_METHODS = ("artist", "visionts", "visionts_detected")  # _detected: the period detected, not the protocol's
+# _detected: the period detected, not the protocol's (shared by a window's channels; _per_channel: one per channel)
+PIPELINE_METHODS = ("artist", "visionts", "visionts_detected", "visionts_detected_per_channel")
 BENCH_DEFAULTS = {  # suite -> (datasets, methods); None: every dataset the runner finds
     "ltsf": ("ETTh1,ETTh2,ETTm1", "visionts,seasonal_mean,seasonal_naive,naive,auto_ets"),
     "competitions": (None, "visionts,naive,seasonal_naive,auto_ets,auto_theta"),
@@ -272,7 +273,7 @@ def _bench_methods(args) -> list:
         return names
     pipe = _pipeline(args)
     return [
-        pipe.forecaster(m.removesuffix("_detected"), batch_size=args.batch_size, detect_period=m.endswith("_detected"))
+        pipe.forecaster(m.split("_")[0], batch_size=args.batch_size, detect_period="per_channel" if m.endswith("_per_channel") else m.endswith("_detected"))
         if m in PIPELINE_METHODS else m
         for m in names
     ]
@@ -535,7 +536,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", help="data folder laid out like ../shared/data (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--datasets", help="comma-separated dataset names (defaults: ltsf ETTh1,ETTh2,ETTm1; tokenizer ETTh1,ETTh2 (series vs DCT); others all found)")
     p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
-    p.add_argument("--methods", help="forecasting: artist, visionts, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, timeartist_codes, minirocket, dtw_1nn, euclidean_1nn")
+    p.add_argument("--methods", help="forecasting: artist, visionts, visionts_detected, visionts_detected_per_channel, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, timeartist_codes, minirocket, dtw_1nn, euclidean_1nn")
     p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
     p.add_argument("--stat-context", type=int, default=336, help="context length of the statsforecast models")
     p.add_argument("--lookback", help="ltsf: per-dataset lookback, e.g. ETTh1=2880,ETTh2=1728")

@@ -410,9 +410,11 @@ class TimeArtistPipeline:
             return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
         return forecast_artist(self, context, horizon, batch_size=batch_size, progress=progress)
 
-    def forecaster(self, method: str = DEFAULT_METHOD, batch_size: int = 256, detect_period: bool = False) -> "PipelineForecaster":
+    def forecaster(self, method: str = DEFAULT_METHOD, batch_size: int = 256, detect_period: bool | str = False) -> "PipelineForecaster":
         """This pipeline's ``method`` as a benchmark forecaster (``timeartist.evaluation`` Forecaster protocol).
-        ``detect_period``: ignore the period the benchmark passes and detect it (named ``<method>_detected``)."""
+        ``detect_period``: ignore the period the benchmark passes and detect it, shared by the channels of a window
+        (True, named ``<method>_detected``) or per channel as for a univariate context (``"per_channel"``, named
+        ``<method>_detected_per_channel``)."""
         if method not in METHODS:
             raise ValueError(f"unknown forecasting method {method!r}; available: {list(METHODS)}")
         return PipelineForecaster(self, method, batch_size, detect_period)
@@ -693,14 +695,17 @@ class PipelineForecaster:
 
     ``slow`` (the artist path, which runs both tokenizers, both aligners and the outpainter per window) puts the
     method in the benchmark's strided table, where every other method is scored on the same windows. With
-    ``detect_period``, ``multivariate`` has the LTSF runner pass each window's channels together, (W, L, C), so that
-    they share one detected period as in ``pipe.forecast`` of a multivariate context."""
+    ``detect_period=True``, ``multivariate`` has the LTSF runner pass each window's channels together, (W, L, C), so
+    that they share one detected period as in ``pipe.forecast`` of a multivariate context; ``"per_channel"`` detects
+    one per channel, as for a univariate context."""
 
-    def __init__(self, pipe: TimeArtistPipeline, method: str, batch_size: int = 256, detect_period: bool = False):
-        self.pipe, self.method, self.batch_size, self.detect_period = pipe, method, batch_size, detect_period
-        self.name = f"{method}_detected" if detect_period else method
+    def __init__(self, pipe: TimeArtistPipeline, method: str, batch_size: int = 256, detect_period: bool | str = False):
+        if detect_period not in (True, False, "per_channel"):
+            raise ValueError(f"detect_period must be True, False or 'per_channel', got {detect_period!r}")
+        self.pipe, self.method, self.batch_size, self.detect_period = pipe, method, batch_size, bool(detect_period)
+        self.name = method + {True: "_detected", False: "", "per_channel": "_detected_per_channel"}[detect_period]
         self.slow = method == "artist"
-        self.multivariate = detect_period
+        self.multivariate = detect_period is True
 
     def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray:
         period = None if self.detect_period else period
