@@ -263,3 +263,14 @@ def test_every_style_path_runs_from_the_reconstruction_to_the_series_picture(tin
     assert middle.shape == start.shape and not torch.equal(middle, start)
     with pytest.raises(ValueError, match="unknown path"):
         styled(visual, "sideways", q_image, q_series, 0.5)
+
+
+def test_series_dct_validation_bands_split_the_mse(bench_script):
+    band_errors = bench_script("series_dct_validation").band_errors
+    rng = np.random.default_rng(0)
+    windows, reconstruction = rng.normal(size=(5, 512)), rng.normal(size=(5, 512))
+    bands = band_errors(reconstruction, windows)
+    assert list(bands) == ["0-7", "8-31", "32-63", "64-127", "128-511"]
+    assert sum(bands.values()) == pytest.approx(np.mean((reconstruction - windows) ** 2))  # orthonormal DCT: Parseval
+    smooth = windows + np.cos(np.pi * (np.arange(512) + 0.5) * 2 / 512)  # an error only in coefficient 2
+    assert band_errors(smooth, windows)["0-7"] == pytest.approx(np.mean((smooth - windows) ** 2))
