@@ -2,9 +2,9 @@
 VALIDATION windows, overall and by DCT frequency band. Never reads a test window; ``timeartist bench tokenizer``
 reports the same comparison on the test windows.
 
-The DCT code is chosen on train windows exactly as the bench chooses it (``choose_dct_code`` at the tokenizer's
-bit budget); validation windows are z-scored, 512 steps, every 29th. The band rows split each method's squared error
-over the DCT coefficients 0-7, 8-31, 32-63, 64-127 and 128-511 (per step, summing to the MSE).
+The DCT code is the bench's (``evaluation.tokenizer.dct_reference`` at the tokenizer's bit budget); validation
+windows are z-scored, 512 steps, every 29th. The band rows split each method's squared error over the DCT
+coefficients 0-7, 8-31, 32-63, 64-127 and 128-511 (per step, summing to the MSE).
 
     .venv/bin/python benchmarks/series_dct_validation.py src/timeartist/assets/default_model/temporal resume/series_ft/temporal
 """
@@ -22,8 +22,7 @@ from scipy.fft import dct
 
 from timeartist.evaluation.code_space import round_trip_tokens
 from timeartist.evaluation.heldout import ltsf_windows
-from timeartist.evaluation.references import choose_dct_code
-from timeartist.evaluation.tokenizer import FULL, TRAIN_OVERLAP
+from timeartist.evaluation.tokenizer import dct_reference
 from timeartist.models import TimeArtist
 
 logger = logging.getLogger("series_dct_validation")
@@ -49,8 +48,7 @@ def main(argv=None) -> dict:
     length, budget = first.seq_len, first.num_latent_tokens * math.log2(first.quantize.codebook_size)
     results = {}
     for name in args.datasets.split(","):
-        train = ltsf_windows(name, args.data_root, "train", length, max(1, length // TRAIN_OVERLAP), FULL.train_windows)
-        code, _ = choose_dct_code(train, budget)
+        code, _ = dct_reference(name, args.data_root, length, budget)
         val = ltsf_windows(name, args.data_root, "val", length, VAL_STRIDE)
         reference = code.reconstruct(val)
         rows = {code.name: {"mse": float(np.mean((reference - val) ** 2)), "bands": band_errors(reference, val)}}

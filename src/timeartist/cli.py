@@ -255,8 +255,14 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-# _detected: the period detected, not the protocol's (shared by a window's channels; _per_channel: one per channel)
-PIPELINE_METHODS = ("artist", "visionts", "visionts_detected", "visionts_detected_per_channel")
+# name -> (pipeline method, detect_period): _detected ignores the protocol's period and detects it, shared by a
+# window's channels; _per_channel detects one per channel
+PIPELINE_METHODS = {
+    "artist": ("artist", False),
+    "visionts": ("visionts", False),
+    "visionts_detected": ("visionts", True),
+    "visionts_detected_per_channel": ("visionts", "per_channel"),
+}
 BENCH_DEFAULTS = {  # suite -> (datasets, methods); None: every dataset the runner finds
     "ltsf": ("ETTh1,ETTh2,ETTm1", "visionts,seasonal_mean,seasonal_naive,naive,auto_ets"),
     "competitions": (None, "visionts,naive,seasonal_naive,auto_ets,auto_theta"),
@@ -273,7 +279,7 @@ def _bench_methods(args) -> list:
         return names
     pipe = _pipeline(args)
     return [
-        pipe.forecaster(m.split("_")[0], batch_size=args.batch_size, detect_period="per_channel" if m.endswith("_per_channel") else m.endswith("_detected"))
+        pipe.forecaster(PIPELINE_METHODS[m][0], batch_size=args.batch_size, detect_period=PIPELINE_METHODS[m][1])
         if m in PIPELINE_METHODS else m
         for m in names
     ]

@@ -163,11 +163,16 @@ def _image_part(pipe, photos: torch.Tensor, budget: float, network, batch_size: 
     return rows, {"original": photos, "tokenizer": outputs["tokenizer"][0], "block average": outputs[block.name][0]}
 
 
+def dct_reference(name: str, data_root, length: int, budget: float, train_windows: int = FULL.train_windows):
+    """The equal-bit DCT code of part 3 for LTSF set ``name``: chosen on up to ``train_windows`` of its train windows
+    of ``length`` steps (every length / ``TRAIN_OVERLAP`` steps). Returns (code, number of train windows read)."""
+    train = ltsf_windows(name, data_root, "train", length, max(1, length // TRAIN_OVERLAP), train_windows)
+    return choose_dct_code(train, budget)[0], len(train)
+
+
 def _series_part(pipe, name: str, test: np.ndarray, data_root, budget: float, counts: BenchCounts, recon: np.ndarray) -> tuple[list[dict], dict, dict]:
     """Part 3 for one dataset: rows, the chosen DCT code's description and the lines of an example window."""
-    length = pipe.temporal.seq_len
-    train = ltsf_windows(name, data_root, "train", length, max(1, length // TRAIN_OVERLAP), counts.train_windows)
-    code, _ = choose_dct_code(train, budget)
+    code, train_windows = dct_reference(name, data_root, pipe.temporal.seq_len, budget, counts.train_windows)
     outputs = {"tokenizer": (recon, budget), code.name: (code.reconstruct(test), code.bits)}
     rows, mse = [], {}
     for method, (out, bits) in outputs.items():
@@ -178,7 +183,7 @@ def _series_part(pipe, name: str, test: np.ndarray, data_root, budget: float, co
         logger.info("%s: %d test windows, %s MSE %.4f", name, len(test), method, mse[method])
     rows.append(_row("series", name, "tokenizer", "mse_ratio_to_dct", mse["tokenizer"] / mse[code.name], test.size))
     example = {"original": test[0], **{method: out[0] for method, (out, _) in outputs.items()}}
-    return rows, {"name": code.name, "bits": code.bits, "train_windows": len(train)}, example
+    return rows, {"name": code.name, "bits": code.bits, "train_windows": train_windows}, example
 
 
 def _round_trip_part(pipe, windows: np.ndarray, recon: np.ndarray, batch_size: int) -> tuple[list[dict], dict, dict]:
