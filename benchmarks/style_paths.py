@@ -11,6 +11,10 @@ windows; never an ETT or held-out file), the share of (photo, series) pairs whos
 - ``replaced``: a share alpha of the image's tokens replaced by the series' tokens, most similar positions first;
 - ``crossfade``: no code space at all, (1 - alpha) * reconstruction + alpha * series picture in pixels.
 
+Beside them, the scale every path has to climb: the mean feature distance of a photo to its own reconstruction
+(alpha 0), to a series' picture (alpha 1) and to the other photos. A pair's curve can only grow steadily when the
+rise from the first to the second is large against the spread of one step.
+
     .venv/bin/python benchmarks/style_paths.py --out benchmarks/results/style_paths
 """
 
@@ -56,6 +60,20 @@ def styled(visual, path: str, q_image: torch.Tensor, q_series: torch.Tensor, alp
 
 
 @torch.no_grad()
+def reference_distances(pipe, photos: torch.Tensor, series: np.ndarray, network) -> dict[str, float]:
+    """Mean feature distances of photos (P, 3, S, S) to their reconstructions, to the pictures of series (Q, L)
+    and to each other (pairs of distinct photos)."""
+    visual = pipe.visual
+    photo = efficientnet_features(photos, network).double()
+    reconstruction = efficientnet_features(visual._decode_codes(visual._tokens_to_codes(visual.encode(photos)[1])).clamp(0, 1), network).double()
+    pictures = efficientnet_features(visual._decode_codes(visual._tokens_to_codes(pipe.temporal.encode(torch.from_numpy(series).float())[1])).clamp(0, 1), network).double()
+    between = torch.cdist(photo, photo)
+    return {"photo_to_reconstruction": float((photo - reconstruction).norm(dim=1).mean()),
+            "photo_to_series_picture": float(torch.cdist(photo, pictures).mean()),
+            "photo_to_other_photos": float(between.sum() / (len(photo) * (len(photo) - 1)))}  # fmt: skip
+
+
+@torch.no_grad()
 def path_distances(pipe, path: str, photos: torch.Tensor, series: np.ndarray, network) -> np.ndarray:
     """Feature distances (P, Q, A) of ``path``'s pictures to the photos, as ``code_space.style_distances``."""
     visual = pipe.visual
@@ -85,6 +103,8 @@ def main() -> None:
     series = np.concatenate([ltsf_windows("exchange_rate", args.data_root, "train", length, 97), ltsf_windows("illness", args.data_root, "train", length, 7)])
     series = series[evenly_spaced(len(series), 5)]
     network = pipe.classifier_network()
+    scale = reference_distances(pipe, photos, series, network)
+    logger.info("reference distances: %s", scale)
     results = {}
     for path in args.paths.split(","):
         curves = path_distances(pipe, path, photos, series, network).reshape(-1, len(ALPHAS))
@@ -96,10 +116,11 @@ def main() -> None:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "style_paths.json").write_text(json.dumps({"alphas": ALPHAS.tolist(), "pairs": len(photos) * len(series), "paths": results}, indent=2))
+        (out / "style_paths.json").write_text(json.dumps({"alphas": ALPHAS.tolist(), "pairs": len(photos) * len(series), "reference_distances": scale, "paths": results}, indent=2))
         lines = ["# Style-transfer paths on training photos x training series\n", f"{len(photos)} photos x {len(series)} series, alphas {ALPHAS.round(1).tolist()}\n",
                  "| path | pairs monotone | mean distance over alpha | step mean | step std |", "|---|---|---|---|---|"]  # fmt: skip
         lines += [f"| {k} | {r['monotone_share']:.0%} | {r['mean_curve']} | {r['step_mean']} | {r['step_std']} |" for k, r in results.items()]
+        lines += ["", "Mean feature distance of a photo to: " + ", ".join(f"{k.removeprefix('photo_to_').replace('_', ' ')} {v:.2f}" for k, v in scale.items())]
         (out / "style_paths.md").write_text("\n".join(lines) + "\n")
 
 

@@ -210,6 +210,8 @@ def test_quick_cli_run_reports_every_part(imagenet_model_dir, data_root, tmp_pat
     assert set(ratio["method"]) == {"aligned images", "unaligned images"} and (ratio["value"] >= 0).all()
     style = frame[frame["part"] == "style"].set_index("metric")["value"]
     assert {"distance@alpha=0", "distance@alpha=0.5", "distance@alpha=1"} <= set(style.index) and 0 <= style["monotone_share"] <= 1
+    mean_curve = style[[f"distance@alpha={a:g}" for a in (0, 0.5, 1)]].to_numpy()
+    assert style["mean_monotone"] == float(grows_monotonically(mean_curve))
     generation = frame[frame["part"] == "generation"].set_index(["method", "metric"])["value"]
     assert generation["generated", "fed_ratio_to_reconstructions"] == pytest.approx(
         generation["generated", "fed"] / generation["tokenizer reconstructions (training photos)", "fed"])

@@ -37,6 +37,17 @@ def test_single_head_is_titok_l2_vq():
     assert z_q.dtype == torch.float32 and out["quantizer_loss"].ndim == 0
 
 
+def test_nearest_code_matches_full_distances_at_the_bundled_size():
+    # the encoder leaves ||x||^2 out of the distances (it is the same for every code); the choice must not change
+    quant = MultiHeadQuantizer(codebook_size=4096, token_size=12, heads=1)
+    z = torch.randn(8, 12, 1, 512)
+    _, out = quant(z)
+    flat = F.normalize(z.permute(0, 2, 3, 1).reshape(-1, 12), dim=-1)
+    table = F.normalize(quant.embedding.weight, dim=-1)
+    full = flat.pow(2).sum(1, keepdim=True) + table.pow(2).sum(1) - 2 * flat @ table.t()
+    assert torch.equal(out["min_encoding_indices"].reshape(-1), full.argmin(1))
+
+
 def test_two_heads_are_residual_vq_written_out():
     quant = MultiHeadQuantizer(codebook_size=32, token_size=4, heads=2, head_codebook_sizes=(4, 8))
     z = _latents()

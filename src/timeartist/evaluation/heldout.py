@@ -73,17 +73,17 @@ def stride_for(rows: Sequence[tuple[int, int]], length: int, wanted: int) -> int
     return next((s for s in range(length, 0, -1) if count(s) >= wanted), 1)
 
 
-def heldout_windows(datasets: Sequence[str], data_root, length: int, wanted: int) -> tuple[dict[str, np.ndarray], int]:
-    """z-scored test windows of each dataset ({name: (W_d, length)}) at the largest stride (at most ``length``) that
-    gives ``wanted`` windows in all, and that stride."""
-    shapes = [split_rows(name, data_root, "test").shape for name in datasets]
+def heldout_windows(datasets: Sequence[str], data_root, length: int, wanted: int, split: str = "test") -> tuple[dict[str, np.ndarray], int]:
+    """z-scored windows of one split ("test"; "val" for choices) of each dataset ({name: (W_d, length)}) at the
+    largest stride (at most ``length``) that gives ``wanted`` windows in all, and that stride."""
+    shapes = [split_rows(name, data_root, split).shape for name in datasets]
     stride = stride_for(shapes, length, wanted)
-    windows = {name: ltsf_windows(name, data_root, "test", length, stride) for name in datasets}
+    windows = {name: ltsf_windows(name, data_root, split, length, stride) for name in datasets}
     total = sum(len(w) for w in windows.values())
-    logger.info("held-out series: %d test windows of %d steps, stride %d (%s)", total, length, stride,
+    logger.info("held-out series: %d %s windows of %d steps, stride %d (%s)", total, split, length, stride,
                 ", ".join(f"{k} {len(v)}" for k, v in windows.items()))  # fmt: skip
     if total < wanted:
-        logger.warning("held-out series: only %d windows at stride 1, fewer than the %d wanted", total, wanted)
+        logger.warning("held-out series: only %d windows at stride %d, fewer than the %d wanted", total, stride, wanted)
     return windows, stride
 
 

@@ -142,6 +142,12 @@ def _sq_distances(x: Tensor, table: Tensor) -> Tensor:
     return x.pow(2).sum(1, keepdim=True) + table.pow(2).sum(1) - 2 * x @ table.t()
 
 
+def _nearest(x: Tensor, table: Tensor) -> Tensor:
+    """(M, D), (K, D) -> (M,) index of each row's nearest code. ||x||^2 is the same for every code of a row, so it
+    is left out: one fused matmul instead of two more (M, K) passes, which dominated encoding on a CPU."""
+    return torch.addmm(table.pow(2).sum(1), x, table.t(), alpha=-2).argmin(dim=1)
+
+
 def _forget_usage(quantizer: "MultiHeadQuantizer", incompatible_keys=None) -> None:
     quantizer.code_usage.zero_()
     quantizer._usage_calls = 0
@@ -265,7 +271,7 @@ class MultiHeadQuantizer(nn.Module):
         """x (M, D) -> per-head residuals [(M, D)], chosen codes [(M, D)] and head indices (M, H)."""
         residual, residuals, codes, digits = x, [], [], []
         for table in tables:
-            idx = torch.argmin(_sq_distances(residual.detach(), table.detach()), dim=1)
+            idx = _nearest(residual.detach(), table.detach())
             code = F.embedding(idx, table)
             residuals.append(residual)
             codes.append(code)
@@ -361,7 +367,7 @@ class MultiHeadQuantizer(nn.Module):
                 usage[h][dead] = usage[h].mean()  # a fair start, so a fresh code is not judged dead at once
                 reseeded += dead.numel()
             table = self._head_tables()[h]
-            idx = torch.argmin(_sq_distances(residual, table), dim=1)
+            idx = _nearest(residual, table)
             residual = residual - table[idx]
         if _distributed():
             for weight in self.head_weights:
