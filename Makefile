@@ -41,7 +41,8 @@ default-model: $(STAMP)
 	$(TA) train warmup --config configs/default/warmup.yaml experiment.output_dir=$(RUNS)/warmup model.visual_init=$(RUNS)/image_tokenizer/export/visual
 	$(TA) train warmup --config configs/default/series_decoder.yaml experiment.output_dir=$(RUNS)/series_decoder model.temporal_init=$(RUNS)/warmup/export/temporal model.visual_init=$(RUNS)/image_tokenizer/export/visual
 	$(TA) train warmup --config configs/default/series_finetune.yaml experiment.output_dir=$(RUNS)/series_finetune model.temporal_init=$(RUNS)/series_decoder/export/temporal model.visual_init=$(RUNS)/image_tokenizer/export/visual
-	$(TA) export --base $(RUNS)/warmup/export --visual $(RUNS)/image_tokenizer_decoder/export/visual --temporal $(RUNS)/series_finetune/export/temporal --out $(RUNS)/tokenizers
+	$(TA) train warmup --config configs/default/series_spread.yaml experiment.output_dir=$(RUNS)/series_spread model.temporal_init=$(RUNS)/series_finetune/export/temporal model.visual_init=$(RUNS)/image_tokenizer/export/visual
+	$(TA) export --base $(RUNS)/warmup/export --visual $(RUNS)/image_tokenizer_decoder/export/visual --temporal $(RUNS)/series_spread/export/temporal --out $(RUNS)/tokenizers
 	$(TA) train align --config configs/default/align.yaml experiment.output_dir=$(RUNS)/align experiment.init_weight=$(RUNS)/tokenizers
 	$(TA) train generator --config configs/default/generator.yaml experiment.output_dir=$(RUNS)/generator experiment.tokenizer_checkpoint=$(RUNS)/tokenizers
 	$(TA) train outpainter --config configs/default/outpainter.yaml experiment.output_dir=$(RUNS)/outpainter

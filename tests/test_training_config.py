@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from timeartist.training import load_run_config, trainer_config
@@ -90,3 +93,19 @@ def test_a_loaded_config_is_copied_before_overrides(seed_yaml):
     cfg = load_run_config(seed_yaml)
     changed = load_run_config(cfg, ["training.seed=1"])
     assert (changed.training.seed, cfg.training.seed) == (1, 42)
+
+
+REPO = Path(__file__).resolve().parents[1]
+# the run configs `make default-model` trains, in its order
+DEFAULT_RECIPE = list(dict.fromkeys(re.findall(r"--config (configs/default/\S+\.yaml)", (REPO / "Makefile").read_text())))
+
+
+def test_default_recipe_names_its_stages():
+    assert "configs/default/series_spread.yaml" in DEFAULT_RECIPE and len(DEFAULT_RECIPE) >= 10
+
+
+@pytest.mark.parametrize("path", DEFAULT_RECIPE)
+def test_every_default_run_config_loads_with_its_bases(path):
+    # a broken base file or key fails here, not hours into `make default-model`
+    settings = trainer_config(load_run_config(REPO / path))
+    assert settings.max_train_steps > 0 and settings.output_dir
