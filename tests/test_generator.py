@@ -262,6 +262,15 @@ def test_run_generator_on_an_image_folder(tmp_path):
     assert ids.shape == (2, tokenizer_cfg.num_latent_tokens)
     assert VisionModel.from_pretrained(tmp_path / "tokenizer").decode_tokens(ids).shape == (2, 3, 32, 32)
 
+    # model.generator_init starts from exported weights: at a vanishing learning rate the next export is those weights
+    frozen = run_generator(CONFIGS / "tiny" / "generator.yaml", [*overrides[1:], f"experiment.output_dir={tmp_path / 'on'}",
+                                                                  f"model.generator_init={export}", "optimizer.params.learning_rate=1e-12", "lr_scheduler.params.end_lr=0"])  # fmt: skip
+    for name, value in TokenGenerator.from_pretrained(frozen).state_dict().items():
+        torch.testing.assert_close(value, trained.state_dict()[name])
+    with pytest.raises(ValueError, match="model.generator_init .* but the run config builds"):
+        run_generator(CONFIGS / "tiny" / "generator.yaml", [*overrides[1:], f"experiment.output_dir={tmp_path / 'bad'}",
+                                                           f"model.generator_init={export}", "model.generator.hidden_size=16"])  # fmt: skip
+
 
 def test_series_conditioned_training_needs_series_in_the_bank(tmp_path):
     bank = TokenBank(torch.zeros(4, N, dtype=torch.long), torch.full((4,), -1))

@@ -303,9 +303,21 @@ class GeneratorTask(TrainingTask):
         return self.generator.save_pretrained(path)
 
 
+def _initial_generator(config: TokenGeneratorConfig, init: str | None) -> TokenGenerator:
+    """A fresh generator, or the ``TokenGenerator`` folder ``init`` (``model.generator_init``: go on training
+    exported weights with a fresh optimizer), which must have the run config's architecture."""
+    if not init:
+        return TokenGenerator(config)
+    generator = TokenGenerator.from_pretrained(init)
+    if generator.config != config:
+        raise ValueError(f"model.generator_init {init} has config {generator.config}, but the run config builds {config}")
+    return generator
+
+
 def run_generator(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> Path:
     """Train a ``TokenGenerator`` from a run config (YAML path or DictConfig) with ``key=value`` overrides;
-    returns the export folder (a ``TokenGenerator.from_pretrained`` folder). Resumes a run in the same output_dir."""
+    returns the export folder (a ``TokenGenerator.from_pretrained`` folder). Resumes a run in the same output_dir;
+    ``model.generator_init`` starts from exported weights instead of a random initialisation."""
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
     model_config = TokenGeneratorConfig.from_seed(cfg)
@@ -315,7 +327,7 @@ def run_generator(config: str | os.PathLike | DictConfig, overrides: Sequence[st
     losses = cfg.get("losses") or {}
     torch.manual_seed(settings.seed)  # model initialisation
     task = GeneratorTask(
-        TokenGenerator(model_config),
+        _initial_generator(model_config, cfg.model.get("generator_init")),
         condition_dropout=float(generator_section.get("class_label_dropout", 0.1)),
         label_smoothing=float(losses.get("label_smoothing", 0.1)),
         unmasked_weight=float(losses.get("loss_weight_unmasked_token", 0.0)),
