@@ -65,8 +65,8 @@ def reference_distances(pipe, photos: torch.Tensor, series: np.ndarray, network)
     and to each other (pairs of distinct photos)."""
     visual = pipe.visual
     photo = efficientnet_features(photos, network).double()
-    reconstruction = efficientnet_features(visual._decode_codes(visual._tokens_to_codes(visual.encode(photos)[1])).clamp(0, 1), network).double()
-    pictures = efficientnet_features(visual._decode_codes(visual._tokens_to_codes(pipe.temporal.encode(torch.from_numpy(series).float())[1])).clamp(0, 1), network).double()
+    reconstruction = efficientnet_features(visual.decode_tokens(visual.encode(photos)[1]).clamp(0, 1), network).double()
+    pictures = efficientnet_features(visual.decode_tokens(pipe.temporal.encode(torch.from_numpy(series).float())[1]).clamp(0, 1), network).double()
     between = torch.cdist(photo, photo)
     return {"photo_to_reconstruction": float((photo - reconstruction).norm(dim=1).mean()),
             "photo_to_series_picture": float(torch.cdist(photo, pictures).mean()),

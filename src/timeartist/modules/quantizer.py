@@ -137,15 +137,11 @@ def share_quantizer(owner: nn.Module, other: nn.Module, mismatch: Exception) -> 
     other.quantize = owner.quantize
 
 
-def _sq_distances(x: Tensor, table: Tensor) -> Tensor:
-    """(M, D), (K, D) -> (M, K) squared euclidean distances."""
-    return x.pow(2).sum(1, keepdim=True) + table.pow(2).sum(1) - 2 * x @ table.t()
-
-
-def _nearest(x: Tensor, table: Tensor) -> Tensor:
-    """(M, D), (K, D) -> (M,) index of each row's nearest code. ||x||^2 is the same for every code of a row, so it
-    is left out: one fused matmul instead of two more (M, K) passes, which dominated encoding on a CPU."""
-    return torch.addmm(table.pow(2).sum(1), x, table.t(), alpha=-2).argmin(dim=1)
+def _code_distances(x: Tensor, table: Tensor) -> Tensor:
+    """(M, D), (K, D) -> (M, K) squared euclidean distances less ||x||^2. That term is the same for every code of a
+    row, so it changes neither the nearest code nor a softmax over the codes; leaving it out makes this one fused
+    matmul instead of three (M, K) passes, which dominated encoding on a CPU."""
+    return torch.addmm(table.pow(2).sum(1), x, table.t(), alpha=-2)
 
 
 def _forget_usage(quantizer: "MultiHeadQuantizer", incompatible_keys=None) -> None:
@@ -271,7 +267,7 @@ class MultiHeadQuantizer(nn.Module):
         """x (M, D) -> per-head residuals [(M, D)], chosen codes [(M, D)] and head indices (M, H)."""
         residual, residuals, codes, digits = x, [], [], []
         for table in tables:
-            idx = _nearest(residual.detach(), table.detach())
+            idx = _code_distances(residual.detach(), table.detach()).argmin(dim=1)
             code = F.embedding(idx, table)
             residuals.append(residual)
             codes.append(code)
@@ -315,7 +311,7 @@ class MultiHeadQuantizer(nn.Module):
             x = self._token_rows(z)
             tables = self._head_tables()
             residuals, _, _ = self._residual_quantise(x, tables)
-            return [torch.softmax(-_sq_distances(r, t) / temperature, dim=-1) for r, t in zip(residuals, tables)]
+            return [torch.softmax(-_code_distances(r, t) / temperature, dim=-1) for r, t in zip(residuals, tables)]
 
     @torch.no_grad()
     def _update_usage(self, digits: Tensor) -> None:
@@ -367,7 +363,7 @@ class MultiHeadQuantizer(nn.Module):
                 usage[h][dead] = usage[h].mean()  # a fair start, so a fresh code is not judged dead at once
                 reseeded += dead.numel()
             table = self._head_tables()[h]
-            idx = _nearest(residual, table)
+            idx = _code_distances(residual, table).argmin(dim=1)
             residual = residual - table[idx]
         if _distributed():
             for weight in self.head_weights:
