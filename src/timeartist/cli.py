@@ -269,6 +269,7 @@ BENCH_DEFAULTS = {  # suite -> (datasets, methods); None: every dataset the runn
     "classify": (None, "timeartist,timeartist_codes,minirocket,dtw_1nn,euclidean_1nn"),
     "tokenizer": ("ETTh1,ETTh2", None),
     "speed": (None, None),
+    "gift": (None, "seasonal_naive,timeartist"),
 }
 
 
@@ -342,9 +343,37 @@ def _cmd_bench(args) -> int:
 
         datasets = args.datasets.split(",") if args.datasets else None
         frame = run_competitions(data_root=args.data_root, datasets=datasets, methods=_bench_methods(args), out_dir=args.out, quick=args.quick, n_jobs=args.jobs)
+    elif args.suite == "gift":
+        return _cmd_bench_gift(args)
     else:
         raise ValueError(f"unknown benchmark suite {args.suite!r}")
     print(f"{args.suite}: {len(frame)} result rows written to {args.out}")
+    return 0
+
+
+def _add_bench_gift_args(p) -> None:
+    p.add_argument("--configs", help="gift: comma-separated FREQ/TERM configurations of ett1 (FREQ H or 15T, TERM short, medium or long; default: all 6)")
+
+
+def _cmd_bench_gift(args) -> int:
+    """GIFT-Eval's protocol on ett1; ``--quick`` scores the last 2 windows of each series (no leaderboard check)."""
+    import time
+
+    from timeartist.evaluation.gift import GEOMETRIC_MEAN, METHODS, parse_configs, run_gift
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"--methods for gift: unknown {unknown}; available: {', '.join(METHODS)}")
+    configs = [c.name for c in parse_configs(args.configs.split(",") if args.configs else None)]
+    out = _out_dir(args.out)
+    pipe = _pipeline(args) if any(m.startswith("timeartist") for m in methods) else None
+    began = time.perf_counter()
+    frame = run_gift(data_root=args.data_root, methods=methods, configs=configs, out_dir=out, pipe=pipe, max_windows=2 if args.quick else None, batch_size=args.batch_size)
+    summary = frame[(frame.config == GEOMETRIC_MEAN) & (frame.source == "measured")]
+    for row in summary.itertuples():
+        print(f"gift {row.method}: geometric mean of ratios to seasonal naive MASE {row.mase_ratio:.3f}, CRPS {row.crps_ratio:.3f}")
+    print(f"gift: {len(configs)} configurations in {time.perf_counter() - began:.0f} s, written to {out}")
     return 0
 
 
@@ -538,11 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("bench", help="benchmarks on the standard protocols, baselines measured in the same run")
-    p.add_argument("suite", choices=["ltsf", "competitions", "classify", "tokenizer", "speed"])
+    p.add_argument("suite", choices=["ltsf", "competitions", "classify", "tokenizer", "speed", "gift"])
     p.add_argument("--data-root", help="data folder laid out like ../shared/data (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--datasets", help="comma-separated dataset names (defaults: ltsf ETTh1,ETTh2,ETTm1; tokenizer ETTh1,ETTh2 (series vs DCT); others all found)")
     p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
-    p.add_argument("--methods", help="forecasting: artist, visionts, visionts_detected, visionts_detected_per_channel, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, timeartist_codes, minirocket, dtw_1nn, euclidean_1nn")
+    p.add_argument("--methods", help="forecasting: artist, visionts, visionts_detected, visionts_detected_per_channel, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, timeartist_codes, minirocket, dtw_1nn, euclidean_1nn; gift: seasonal_naive, timeartist, timeartist_period")
     p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
     p.add_argument("--stat-context", type=int, default=336, help="context length of the statsforecast models")
     p.add_argument("--lookback", help="ltsf: per-dataset lookback, e.g. ETTh1=2880,ETTh2=1728")
@@ -558,6 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=8, help="tokenizer: decoding steps of the generated images")
     p.add_argument("--previous", help="tokenizer: an earlier run's tokenizer.json, shown beside the new values in the summary")
     p.add_argument("--out", default="bench_output")
+    _add_bench_gift_args(p)
     _add_model_args(p)
     p.set_defaults(func=_cmd_bench)
 
