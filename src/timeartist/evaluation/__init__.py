@@ -3,6 +3,7 @@
 from timeartist.evaluation.baselines import BASELINES, Forecaster, make_baseline
 from timeartist.evaluation.classification import run_classification_bench
 from timeartist.evaluation.competitions import run_competitions
+from timeartist.evaluation.gift import run_gift
 from timeartist.evaluation.image_metrics import (
     FED_LABEL,
     GaussianStats,
@@ -42,6 +43,7 @@ __all__ = [
     "psnr",
     "run_classification_bench",
     "run_competitions",
+    "run_gift",
     "run_ltsf",
     "run_speed_bench",
     "run_tokenizer_bench",
