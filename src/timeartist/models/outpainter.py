@@ -14,7 +14,14 @@ column's decoder token, so the model chooses per series and per lead time how mu
 only what the average misses (level changes, trends, shape changes). With zero-initialised weight and correction
 heads an untrained model forecasts the plain mean of the m seasonal means.
 
-Shapes: images (B, C, H, W); patches (B, N, C*ph*pw) with N = (H/ph) * (W/pw) in row-major patch order.
+Quantile head (``quantile_levels``, VisionTS++'s idea with a monotone parametrisation): beside the point head, a
+linear head reads every decoder token and gives, per pixel, the quantile closest to 0.5 as the point prediction plus
+a free offset, and each further level as its neighbour plus a softplus step, so the levels can never cross. Trained
+with the pinball loss on the rendered future (``training.outpainter``); because rendering and read-back resample with
+non-negative weights, the quantiles of the series read back stay ordered too.
+
+Shapes: images (B, C, H, W); patches (B, N, C*ph*pw) with N = (H/ph) * (W/pw) in row-major patch order; quantile
+canvases (B, Q, C, H, W).
 """
 
 from __future__ import annotations
@@ -24,11 +31,14 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
 from timeartist.hub import PretrainedMixin
 from timeartist.models.outpainting import right_mask_noise
+
+QUANTILE_STEP_INIT = -2.25  # softplus(-2.25) = 0.1: neighbouring levels start 0.1 apart (context std is 0.4)
 
 
 @dataclass
@@ -44,11 +54,16 @@ class OutpainterConfig:
     heads: int = 4
     mlp_ratio: float = 2.0
     prior_windows: tuple[int, ...] = ()  # periodic prior: means over the last k visible columns (column patches)
+    quantile_levels: tuple[float, ...] = ()  # levels of the quantile head, increasing in (0, 1); () = point only
 
     def __post_init__(self):
         # JSON round trips turn tuples into lists.
         self.image_size, self.patch_size = tuple(self.image_size), tuple(self.patch_size)
         self.prior_windows = tuple(int(k) for k in self.prior_windows)
+        self.quantile_levels = tuple(float(q) for q in self.quantile_levels)
+        levels = self.quantile_levels
+        if levels and (min(levels) <= 0 or max(levels) >= 1 or any(a >= b for a, b in zip(levels, levels[1:]))):
+            raise ValueError(f"quantile_levels must increase strictly inside (0, 1), got {levels}")
         (h, w), (ph, pw) = self.image_size, self.patch_size
         if h % ph or w % pw:
             raise ValueError(f"image_size {self.image_size} must be divisible by patch_size {self.patch_size}")
@@ -103,6 +118,13 @@ class MAEOutpainter(nn.Module, PretrainedMixin):
             for layer in (self.head, self.prior_weights):  # start as the plain mean of the seasonal means
                 nn.init.zeros_(layer.weight)
                 nn.init.zeros_(layer.bias)
+        if config.quantile_levels:
+            self.quantile_head = nn.Linear(config.width, patch_dim * len(config.quantile_levels))
+            nn.init.zeros_(self.quantile_head.weight)
+            nn.init.constant_(self.quantile_head.bias, QUANTILE_STEP_INIT)
+            with torch.no_grad():  # the level nearest 0.5 starts at the point prediction
+                anchor = self.quantile_anchor
+                self.quantile_head.bias[anchor * patch_dim : (anchor + 1) * patch_dim] = 0.0
 
     def _check(self, images: Tensor) -> None:
         expected = (self.config.channels, *self.image_size)
@@ -125,6 +147,33 @@ class MAEOutpainter(nn.Module, PretrainedMixin):
         images (B, C, H, W) -> (B, C, H, W); the masked pixels of the input are never read, and the visible part
         of the output is the model's reconstruction (training puts its loss on the masked columns).
         """
+        return self.unpatchify(self._predict(images, visible_cols)[0])
+
+    def forward_quantiles(self, images: Tensor, visible_cols: int) -> tuple[Tensor, Tensor]:
+        """Point canvas (B, C, H, W) and quantile canvases (B, Q, C, H, W), Q = len(quantile_levels), increasing
+        along Q at every pixel."""
+        if not self.config.quantile_levels:
+            raise ValueError("this MAEOutpainter has no quantile head (quantile_levels is empty)")
+        patches, tokens = self._predict(images, visible_cols)
+        steps = rearrange(self.quantile_head(tokens).float(), "b n (q d) -> q b n d", q=len(self.config.quantile_levels))
+        anchor = self.quantile_anchor
+        levels = [None] * len(steps)
+        levels[anchor] = patches.float() + steps[anchor]
+        for k in range(anchor + 1, len(steps)):  # monotone by construction: softplus steps away from the anchor
+            levels[k] = levels[k - 1] + F.softplus(steps[k])
+        for k in range(anchor - 1, -1, -1):
+            levels[k] = levels[k + 1] - F.softplus(steps[k])
+        quantiles = torch.stack([self.unpatchify(q) for q in levels], dim=1)
+        return self.unpatchify(patches), quantiles
+
+    @property
+    def quantile_anchor(self) -> int:
+        """Index of the quantile level nearest 0.5: the point prediction plus a free offset."""
+        levels = self.config.quantile_levels
+        return min(range(len(levels)), key=lambda k: abs(levels[k] - 0.5))
+
+    def _predict(self, images: Tensor, visible_cols: int) -> tuple[Tensor, Tensor]:
+        """-> point patches (B, N, C*ph*pw) and the decoder tokens (B, N, width) they were read from."""
         self._check(images)
         patches = self.patchify(images)
         batch, num_patches, _ = patches.shape
@@ -145,7 +194,7 @@ class MAEOutpainter(nn.Module, PretrainedMixin):
         patches = self.head(tokens)
         if self.config.prior_windows:
             patches = patches + self.periodic_prior(tokens, images, visible_cols)
-        return self.unpatchify(patches)
+        return patches, tokens
 
     def periodic_prior(self, tokens: Tensor, images: Tensor, visible_cols: int) -> Tensor:
         """Per column token, the softmax(prior_weights(token))-weighted mix of the means of the last k visible
@@ -160,14 +209,25 @@ class MAEOutpainter(nn.Module, PretrainedMixin):
     @torch.no_grad()
     def outpaint(self, images: Tensor, visible_cols: int) -> Tensor:
         """Outpainter protocol: (B, C, H, W) -> (B, C, H, W) with the visible columns pasted back unchanged."""
+        return self._paste(images, visible_cols, self._eval(self.forward, images, visible_cols))
+
+    @torch.no_grad()
+    def outpaint_quantiles(self, images: Tensor, visible_cols: int) -> tuple[Tensor, Tensor]:
+        """``outpaint`` and the quantile canvases (B, Q, C, H, W), the visible columns pasted into each level."""
+        point, quantiles = self._eval(self.forward_quantiles, images, visible_cols)
+        return self._paste(images, visible_cols, point), self._paste(images[:, None], visible_cols, quantiles)
+
+    def _eval(self, method, *args):
         was_training = self.training
         self.eval()
         try:
-            prediction = self.forward(images, visible_cols)
+            return method(*args)
         finally:
             self.train(was_training)
+
+    def _paste(self, images: Tensor, visible_cols: int, prediction: Tensor) -> Tensor:
         split = visible_cols * self.patch_size[1]
-        return torch.cat([images[..., :split], prediction[..., split:]], dim=-1)
+        return torch.cat([images[..., :split].expand(*prediction.shape[:-1], split), prediction[..., split:]], dim=-1)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

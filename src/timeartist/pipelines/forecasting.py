@@ -26,14 +26,18 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from collections.abc import Sequence
 from functools import partial
 
 import numpy as np
 import torch
+from einops import rearrange
+from scipy.stats import norm
 from tqdm.auto import tqdm
 
 from timeartist.errors import check_finite_output
 from timeartist.models.outpainting import Outpainter
+from timeartist.pipelines.backtest import backtest_origins, choose_periods, seasonal_mean, simple_forecasts
 from timeartist.pipelines.periodicity import detect_period, shared_period
 from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, RenderLayout, normalise, plan_layout, read_back, render
 
@@ -87,14 +91,14 @@ def as_rows(context) -> tuple[np.ndarray, tuple[int, ...], bool]:
 
 
 def from_rows(rows: np.ndarray, lead: tuple[int, ...], like, is_torch: bool):
-    """Inverse of ``as_rows`` for forecasts (N, H) -> (H,), (B, H) or (B, H, C), as numpy or torch."""
-    horizon = rows.shape[-1]
+    """Inverse of ``as_rows`` for forecasts (N, H, *tail) -> (H, *tail), (B, H, *tail) or (B, H, C, *tail), as numpy or
+    torch (tail: e.g. the quantile levels)."""
     if len(lead) == 0:
         out = rows[0]
     elif len(lead) == 1:
         out = rows
     else:
-        out = rows.reshape(lead[0], lead[1], horizon).transpose(0, 2, 1)
+        out = np.swapaxes(rows.reshape(lead[0], lead[1], *rows.shape[1:]), 1, 2)
     if is_torch:
         dtype = like.dtype if like.is_floating_point() else torch.float32
         return torch.as_tensor(np.ascontiguousarray(out), dtype=dtype, device=like.device)
@@ -139,6 +143,11 @@ def forecast_with_outpainter(
     trend_min_r2: float = TREND_MIN_R2,
     seasonal_blend: float = 0.0,
     blend_periods: int = 28,
+    choose_period: bool = False,
+    restore_detail: int | None = None,
+    fallback: float | None = None,
+    level_gate: float | None = None,
+    quantile_levels: Sequence[float] | None = None,
     bf16: bool | None = None,
     batch_size: int = 256,
     device: torch.device | str | None = None,
@@ -158,7 +167,13 @@ def forecast_with_outpainter(
     series is not pulled toward its recent level; twice the cost); ``"auto"``: only for the series whose line
     explains at least ``trend_min_r2`` of their context's variance. seasonal_blend: weight of the mean of the last
     ``blend_periods`` periods in a combination with the outpainter's forecast, for the series whose context holds that
-    many periods (period > 1; shorter contexts are left alone). bf16: run the outpainter under bfloat16
+    many periods (period > 1; shorter contexts are left alone). choose_period: with ``period=None``, let backtests on
+    each context choose among the detected period, the common seasonal periods and none (``backtest.choose_periods``).
+    restore_detail: periods averaged to forecast what a
+    period longer than the canvas height loses on the canvas (``_outpaint_batch``; ``None``: off).
+    quantile_levels: also return quantile forecasts at these levels (needs an outpainter with a quantile head; levels
+    off its grid follow ``interpolate_levels``): the return value is then ``(quantiles, point)``, quantiles of shape
+    (H, Q), (B, H, Q) or (B, H, C, Q), increasing along Q. bf16: run the outpainter under bfloat16
     autocast (``None``: where the hardware computes in bfloat16 natively, ``bf16_native``; the bundled outpainter
     was trained under it, and on ETT validation it changes the MSE by about 1e-5 relative at 2.8x the speed). progress: tqdm bar over
     batches (``None``: only on a terminal). Returns (H,), (B, H) or (B, H, C) in the input's type and scale.
@@ -174,6 +189,10 @@ def forecast_with_outpainter(
     if context_periods is not None and (int(context_periods) != context_periods or context_periods < 1):
         raise ValueError(f"context_periods must be a positive integer or None, got {context_periods!r}")
     check_combination_options(trend_ensemble, trend_min_r2, seasonal_blend, blend_periods)
+    if restore_detail is not None and (int(restore_detail) != restore_detail or restore_detail < 1):
+        raise ValueError(f"restore_detail must be a positive number of periods or None, got {restore_detail!r}")
+    if quantile_levels is not None:
+        quantile_levels = check_quantile_levels(quantile_levels)
     rows, lead, is_torch = as_rows(context)
     length = rows.shape[-1]
     if length < max(2, period or 1):
@@ -185,6 +204,8 @@ def forecast_with_outpainter(
         periods = np.full(len(rows), period)
     else:
         periods = np.atleast_1d(detect_period(rows, candidates))
+        if choose_period:
+            periods = choose_periods(rows, int(horizon), periods)
         if channels_share_period and len(lead) == 2:
             periods = np.repeat(shared_period(periods.reshape(lead)), lead[1])
     if layout == "auto":
@@ -192,39 +213,153 @@ def forecast_with_outpainter(
     if device is None:
         parameters = getattr(outpainter, "parameters", None)
         device = next(iter(parameters()), torch.empty(0)).device if parameters else torch.device("cpu")
+    levels = outpainter_levels(outpainter) if quantile_levels is not None else ()
+    run = _Outpainting(
+        outpainter, layout, align_const, norm_const, context_periods, flip_ensemble, trend_ensemble, trend_min_r2,
+        seasonal_blend, int(blend_periods), restore_detail, level_gate, levels,
+        bf16_native(torch.device(device)) if bf16 is None else bool(bf16), device, batch_size, progress,
+    )  # fmt: skip
+    forecast = run(rows, int(horizon), periods)
+    if fallback is not None:
+        forecast = check_simple_rules(rows, int(horizon), periods, forecast, run, float(fallback))
+    point = from_rows(check_finite_output(forecast[..., 0], "forecast"), lead, context, is_torch)
+    if quantile_levels is None:
+        return point
+    quantiles = interpolate_levels(check_finite_output(forecast[..., 1:], "forecast"), levels, quantile_levels)
+    return from_rows(quantiles, lead, context, is_torch), point
 
-    jobs = []  # (row indices, context steps kept, layout)
-    for p in np.unique(periods):
-        index = np.flatnonzero(periods == p)
-        available = rows.shape[-1] if context_periods is None else min(rows.shape[-1], int(context_periods) * int(p))
-        if layout == "native":
-            step, keep = _native_plan(available, int(horizon), int(p), outpainter)
-            plan = plan_layout(keep, step, int(p), outpainter.image_size, outpainter.patch_size, None)
-        else:
-            keep = available
-            plan = plan_layout(keep, int(horizon), int(p), outpainter.image_size, outpainter.patch_size, align_const)
-        jobs.extend((index[i : i + batch_size], keep, plan) for i in range(0, len(index), batch_size))
-    logger.debug("forecasting %d series in %d batches (%s layout)", len(rows), len(jobs), layout)
 
-    bf16 = bf16_native(torch.device(device)) if bf16 is None else bool(bf16)
-    forecast = np.empty((len(rows), int(horizon)))
-    for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if progress is None else not progress)):
-        views = partial(_outpaint_views, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, flip=flip_ensemble, bf16=bf16)
-        history = rows[index, -keep:]
-        while history.shape[1] < keep + horizon:  # one pass, or a roll-out of plan.horizon steps per pass
+@dataclass
+class _Outpainting:
+    """``forecast_with_outpainter``'s options, bound once: ``run(rows (N, L), horizon, periods (N,))`` -> forecasts
+    (N, horizon, 1 + Q), the point then the outpainter's quantile levels (Q = 0 without ``levels``)."""
+
+    outpainter: Outpainter
+    layout: str
+    align_const: float
+    norm_const: float
+    context_periods: int | None
+    flip_ensemble: bool
+    trend_ensemble: bool | str
+    trend_min_r2: float
+    seasonal_blend: float
+    blend_periods: int
+    restore_detail: int | None
+    level_gate: float | None
+    levels: tuple[float, ...]
+    bf16: bool
+    device: torch.device | str
+    batch_size: int
+    progress: bool | None
+
+    def __call__(self, rows: np.ndarray, horizon: int, periods: np.ndarray) -> np.ndarray:
+        outpainter = self.outpainter
+        jobs = []  # (row indices, context steps kept, layout)
+        for p in np.unique(periods):
+            index = np.flatnonzero(periods == p)
+            available = rows.shape[-1] if self.context_periods is None else min(rows.shape[-1], int(self.context_periods) * int(p))
+            if self.layout == "native":
+                step, keep = _native_plan(available, horizon, int(p), outpainter)
+                plan = plan_layout(keep, step, int(p), outpainter.image_size, outpainter.patch_size, None)
+            else:
+                keep = available
+                plan = plan_layout(keep, horizon, int(p), outpainter.image_size, outpainter.patch_size, self.align_const)
+            jobs.extend((index[i : i + self.batch_size], keep, plan) for i in range(0, len(index), self.batch_size))
+        logger.debug("forecasting %d series in %d batches (%s layout)", len(rows), len(jobs), self.layout)
+        forecast = np.empty((len(rows), horizon, 1 + len(self.levels)))
+        for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if self.progress is None else not self.progress)):
+            forecast[index] = self._roll_out(rows[index, -keep:], keep, horizon, plan)
+        return forecast if self.level_gate is None else continue_level(rows, forecast, periods, self.level_gate)
+
+    def _roll_out(self, history: np.ndarray, keep: int, horizon: int, plan: RenderLayout) -> np.ndarray:
+        """One pass, or a roll-out of ``plan.horizon`` steps per pass, for contexts (b, keep) -> (b, horizon, 1 + Q)."""
+        views = partial(
+            _outpaint_views, plan=plan, outpainter=self.outpainter, norm_const=self.norm_const, device=self.device,
+            flip=self.flip_ensemble, bf16=self.bf16, quantiles=bool(self.levels), detail_periods=self.restore_detail,
+        )  # fmt: skip
+        paths, done = [], 0  # per pass: (b, step, 1 + Q)
+        while done < horizon:
             batch = history[:, -keep:]
             step = views(batch)
-            if trend_ensemble:
+            if self.trend_ensemble:
                 fitted, extended = linear_trend(batch, plan.horizon)
-                trending = trend_r2(batch, fitted) >= (trend_min_r2 if trend_ensemble == "auto" else -np.inf)
+                trending = trend_r2(batch, fitted) >= (self.trend_min_r2 if self.trend_ensemble == "auto" else -np.inf)
                 if trending.any():
                     detrended = views(batch[trending] - fitted[trending])
-                    step[trending] = (step[trending] + detrended + extended[trending]) / 2
-            if seasonal_blend and plan.period > 1 and batch.shape[1] >= blend_periods * plan.period:
-                step = (1 - seasonal_blend) * step + seasonal_blend * seasonal_mean(batch, plan.horizon, plan.period, int(blend_periods))
-            history = np.concatenate([history, step], axis=1)
-        forecast[index] = history[:, keep : keep + horizon]
-    return from_rows(check_finite_output(forecast, "forecast"), lead, context, is_torch)
+                    step[trending] = (step[trending] + detrended + extended[trending, :, None]) / 2
+            if self.seasonal_blend and plan.period > 1 and batch.shape[1] >= self.blend_periods * plan.period:
+                blended = seasonal_mean(batch, plan.horizon, plan.period, self.blend_periods)
+                step = step + (self.seasonal_blend * (blended - step[..., 0]))[..., None]  # every level moves with the point
+            if paths and self.levels:  # a rolled-out pass starts from a point forecast: add the spread reached so far
+                step[..., 1:] += paths[-1][:, -1:, 1:] - paths[-1][:, -1:, :1]
+            paths.append(step)
+            history = np.concatenate([history, step[..., 0]], axis=1)
+            done += step.shape[1]
+        return np.concatenate(paths, axis=1)[:, :horizon]
+
+
+def continue_level(rows: np.ndarray, forecast: np.ndarray, periods: np.ndarray, gate: float, blocks: int = 28) -> np.ndarray:
+    """Level continuity: contexts (N, L), forecasts (N, H, 1 + Q), periods (N,) -> the forecasts moved, every level
+    alike, by the gap between the mean of the context's last period and the mean of the forecast's first period, for
+    the rows where that gap exceeds ``gate`` times the typical change between consecutive period means of the context
+    (1.4826 times their median absolute change, which one earlier jump does not inflate)
+    (the last ``blocks`` periods before the last one; a period of 1 counts blocks of 8 steps). A level that jumped
+    near the end of the context and stayed is then continued instead of averaged away; a forecast whose start is
+    within the context's usual variation is left alone."""
+    out = forecast.copy()
+    for p in np.unique(periods):
+        index = np.flatnonzero(periods == p)
+        width = int(p) if p > 1 else 8
+        count = min(blocks + 1, rows.shape[1] // width)
+        if count < 4 or forecast.shape[1] < width:
+            continue
+        means = rows[index, rows.shape[1] - count * width :].reshape(len(index), count, width).mean(axis=2)
+        usual = 1.4826 * np.median(np.abs(np.diff(means[:, :-1], axis=1)), axis=1)  # robust to one earlier jump
+        gap = means[:, -1] - forecast[index, :width, 0].mean(axis=1)
+        moved = np.abs(gap) > gate * usual
+        out[index[moved]] += gap[moved, None, None]
+    return out
+
+
+def check_simple_rules(rows: np.ndarray, horizon: int, periods: np.ndarray, forecast: np.ndarray, run: _Outpainting, margin: float) -> np.ndarray:
+    """The outpainter against the simple rules on each context's own recent past (``backtest``): contexts (N, L), their
+    periods (N,), the outpainter's forecasts (N, H, 1 + Q) -> the same, with the rows where a simple rule backtests
+    better than ``margin`` times the outpainter's error forecast by that rule instead.
+
+    The stretch is min(H, L // 3) steps. The outpainter forecasts it once, from the last origin; the simple rules
+    (``simple_forecasts`` at the row's period) from up to ``ORIGINS`` origins, and the one with the lowest mean error
+    is each row's challenger. Where the challenger's error at the last origin is below ``margin`` times the
+    outpainter's, its forecast replaces the point, and the quantiles keep the outpainter's spread around the point,
+    scaled by the ratio of the two errors."""
+    length = rows.shape[1]
+    stretch = min(horizon, length // 3)
+    if stretch < 1:
+        return forecast
+    origin = length - stretch
+    past, target = rows[:, :origin], rows[:, origin:]
+    backtest = run(past, stretch, np.where(periods <= origin, periods, 1))[..., 0]
+    own_error = np.abs(backtest - target).mean(axis=1)
+    out = forecast.copy()
+    for p in np.unique(periods):
+        index = np.flatnonzero(periods == p)
+        errors = {}  # rule -> [(N_p,) error at each origin where the rule applies], the last origin first
+        for start in backtest_origins(length, stretch, history=2):
+            for name, values in simple_forecasts(rows[index, :start], stretch, int(p) if p <= start else 1).items():
+                errors.setdefault(name, []).append(np.abs(values - rows[index, start : start + stretch]).mean(axis=1))
+        full = simple_forecasts(rows[index], horizon, int(p))
+        names = [name for name in full if name in errors]
+        mean_errors = np.stack([np.mean(errors[name], axis=0) for name in names])  # (rules, N_p)
+        best = mean_errors.argmin(axis=0)
+        challenger = np.stack([errors[name][0] for name in names])[best, np.arange(len(index))]
+        ratio = challenger / np.maximum(own_error[index], np.finfo(np.float64).tiny)
+        for j, name in enumerate(names):
+            chosen = (ratio < margin) & (best == j)
+            if chosen.any():
+                rows_j, point = index[chosen], full[name][chosen]
+                spread = out[rows_j, :, 1:] - out[rows_j, :, :1]
+                out[rows_j, :, 1:] = point[..., None] + spread * ratio[chosen, None, None]
+                out[rows_j, :, 0] = point
+    return out
 
 
 @dataclass
@@ -260,14 +395,6 @@ def linear_trend(rows: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray
     return line[:, :length], line[:, length:]
 
 
-def seasonal_mean(rows: np.ndarray, horizon: int, period: int, periods: int) -> np.ndarray:
-    """Contexts (B, L), L >= periods * period -> the mean of their last ``periods`` periods, repeated (B, horizon).
-    The forecast of ``evaluation.baselines.SeasonalMean``, without its input checks (the rows are already filled
-    and finite) and without importing the benchmark package into the forecasting path."""
-    profile = rows[:, rows.shape[1] - periods * period :].reshape(len(rows), periods, period).mean(axis=1)
-    return np.tile(profile, (1, -(-horizon // period)))[:, :horizon]
-
-
 def trend_r2(rows: np.ndarray, fitted: np.ndarray) -> np.ndarray:
     """Share of each context's variance (B,) that its least-squares line ``fitted`` (B, L) explains; 0 if flat."""
     total = rows.var(axis=1)
@@ -287,17 +414,85 @@ def bf16_native(device: torch.device) -> bool:
         return False
 
 
-def _outpaint_views(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, flip: bool, bf16: bool) -> np.ndarray:
-    """One pass's forecast (B, horizon), averaged with the negated forecast of the negated context if ``flip``."""
-    step = _outpaint_batch(rows, plan, outpainter, norm_const, device, bf16)
-    return (step - _outpaint_batch(-rows, plan, outpainter, norm_const, device, bf16)) / 2 if flip else step
+def _outpaint_views(
+    rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, flip: bool, bf16: bool,
+    quantiles: bool, detail_periods: int | None,
+) -> np.ndarray:  # fmt: skip
+    """One pass's forecast (B, horizon, 1 + Q): the point, then the outpainter's quantile levels (Q = 0 without
+    ``quantiles``). With ``flip``, averaged with the negated forecast of the negated context, whose level q is the
+    negation of its level 1 - q (the model's levels are symmetric about 0.5)."""
+    run = partial(_outpaint_batch, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, bf16=bf16, quantiles=quantiles, detail_periods=detail_periods)
+    step = run(rows)
+    if not flip:
+        return step
+    mirrored = -run(-rows)
+    return (step + np.concatenate([mirrored[..., :1], mirrored[..., :0:-1]], axis=-1)) / 2
 
 
-def _outpaint_batch(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, bf16: bool) -> np.ndarray:
-    """Contexts (B, L) float64 -> forecasts (B, horizon) float64 for one layout."""
+def _outpaint_batch(
+    rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, bf16: bool, quantiles: bool,
+    detail_periods: int | None,
+) -> np.ndarray:  # fmt: skip
+    """Contexts (B, L) float64 -> forecasts (B, horizon, 1 + Q) float64 for one layout (see ``_outpaint_views``).
+
+    Detail restoration (native layout, ``detail_periods``): the canvas has H rows, so a period longer than H loses
+    what varies within fewer than P / H steps (a period of 168 on 24 rows: one pixel per 7 steps). That lost part,
+    the context minus its own render / read-back, is forecast as its mean over the last ``detail_periods`` periods
+    and added to every level, so a long period keeps its full resolution (zero for periods up to H)."""
     x, mean, scale = normalise(torch.from_numpy(rows), norm_const)
     images = render(x.float(), plan).to(device)
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
-        filled = outpainter.outpaint(images, plan.visible_cols)
-    series = read_back(filled.float().cpu(), plan)[:, plan.context_len :].double()
-    return (series * scale + mean).numpy()
+        if quantiles:
+            filled, levels = outpainter.outpaint_quantiles(images, plan.visible_cols)
+            canvases = torch.cat([filled[:, None], levels], dim=1)  # (B, 1 + Q, C, H, W)
+        else:
+            canvases = outpainter.outpaint(images, plan.visible_cols)[:, None]
+    count = canvases.shape[1]
+    series = read_back(rearrange(canvases.float().cpu(), "b q c h w -> (b q) c h w"), plan)[:, plan.context_len :]
+    series = rearrange(series.double(), "(b q) t -> b t q", q=count).numpy()
+    if plan.native and detail_periods and plan.period > plan.image_size[0]:
+        periods = min(int(detail_periods), plan.context_len // plan.period)
+        lost = (x - read_back(images.float().cpu(), plan)[:, : plan.context_len].double()).numpy()
+        series = series + seasonal_mean(lost, plan.horizon, plan.period, periods)[..., None]
+    return series * scale.numpy()[..., None] + mean.numpy()[..., None]
+
+
+def outpainter_levels(outpainter: Outpainter) -> tuple[float, ...]:
+    """The quantile levels an outpainter predicts (``MAEOutpainter`` with a quantile head), else a ValueError."""
+    levels = tuple(getattr(getattr(outpainter, "config", None), "quantile_levels", ()) or ())
+    if not levels or not hasattr(outpainter, "outpaint_quantiles"):
+        raise ValueError(f"{type(outpainter).__name__} has no quantile head; quantile forecasts need an MAEOutpainter trained with quantile_levels")
+    if not np.allclose(levels, [1 - q for q in reversed(levels)]):
+        raise ValueError(f"the outpainter's quantile levels {levels} are not symmetric about 0.5")
+    return levels
+
+
+def check_quantile_levels(levels) -> tuple[float, ...]:
+    """Quantile levels as a tuple of floats, strictly increasing inside (0, 1), else a one-line ValueError."""
+    try:
+        values = tuple(float(q) for q in levels)
+    except (TypeError, ValueError):
+        raise ValueError(f"quantile_levels must be a sequence of numbers in (0, 1), got {levels!r}") from None
+    if not values:
+        raise ValueError("quantile_levels is empty; give at least one level in (0, 1)")
+    if not all(0 < q < 1 for q in values):
+        raise ValueError(f"quantile levels must lie strictly between 0 and 1, got {list(values)}")
+    if any(a >= b for a, b in zip(values, values[1:])):
+        raise ValueError(f"quantile levels must be sorted and distinct, got {list(values)}")
+    return values
+
+
+def interpolate_levels(quantiles: np.ndarray, levels: Sequence[float], wanted: Sequence[float]) -> np.ndarray:
+    """Quantiles (..., Q) at the model's ``levels`` -> (..., len(wanted)) at any levels in (0, 1).
+
+    The rule (levels off the model's grid): linear interpolation in normal scores z = Phi^-1(q) between the two
+    neighbouring levels; beyond the outermost levels, the distance from the median level grows in proportion to z,
+    as a normal tail fitted to that outer level and the median would (monotone, never clamped)."""
+    z, zw = norm.ppf(np.asarray(levels)), norm.ppf(np.asarray(wanted))
+    inner = np.stack([np.interp(zw, z, row) for row in quantiles.reshape(-1, len(levels))])
+    median = np.stack([np.interp(0.0, z, row) for row in quantiles.reshape(-1, len(levels))])[:, None]
+    rows = quantiles.reshape(-1, len(levels))
+    low, high = zw < z[0], zw > z[-1]
+    inner[:, low] = median + (rows[:, :1] - median) * (zw[low] / z[0])
+    inner[:, high] = median + (rows[:, -1:] - median) * (zw[high] / z[-1])
+    return inner.reshape(*quantiles.shape[:-1], len(wanted))

@@ -35,6 +35,7 @@ forward in bfloat16.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -267,7 +268,20 @@ class RenderBatch:
 def masked_column_loss(prediction: Tensor, target: Tensor, loss_mask: Tensor, weights: Tensor | None = None) -> Tensor:
     """Mean squared error over the pixel columns where ``loss_mask`` (B, W) is set, each image's error times its
     ``weights`` (B,) entry (default 1); images (B, C, H, W)."""
-    error = (prediction.float() - target).square().mean(dim=(1, 2))  # (B, W)
+    return _masked_mean((prediction.float() - target).square().mean(dim=(1, 2)), loss_mask, weights)
+
+
+def masked_pinball_loss(quantiles: Tensor, target: Tensor, levels: Sequence[float], loss_mask: Tensor, weights: Tensor | None = None) -> Tensor:
+    """Pinball loss averaged over the quantile levels, on the columns where ``loss_mask`` (B, W) is set, weighted as
+    ``masked_column_loss``; quantiles (B, Q, C, H, W) at ``levels``, target (B, C, H, W)."""
+    tau = torch.tensor(levels, dtype=torch.float32, device=target.device)[None, :, None, None, None]
+    error = target[:, None] - quantiles.float()
+    pinball = torch.maximum(tau * error, (tau - 1) * error).mean(dim=(1, 2, 3))  # (B, W)
+    return _masked_mean(pinball, loss_mask, weights)
+
+
+def _masked_mean(error: Tensor, loss_mask: Tensor, weights: Tensor | None) -> Tensor:
+    """Per-column errors (B, W) -> their mean over the masked columns, each image's error times its weight."""
     if weights is not None:
         error = error * weights[:, None]
     return (error * loss_mask).sum() / loss_mask.sum().clamp(min=1)
@@ -285,23 +299,48 @@ class ValidationConfig:
 
 
 class OutpainterTask(TrainingTask):
-    """The outpainting objective for the engine; ``evaluate`` forecasts validation windows with the EMA weights."""
+    """The outpainting objective for the engine; ``evaluate`` forecasts validation windows with the EMA weights.
 
-    def __init__(self, model: MAEOutpainter, validation: ValidationConfig, output_dir: str | Path, bf16: bool = True):
+    With a quantile head (``model.quantile_levels``) the loss adds ``quantile_weight`` times the pinball loss of the
+    quantile canvases; ``quantile_head_only`` freezes everything else, so the point forecasts of an initial model
+    (``model.outpainter_init``) stay exactly as they were."""
+
+    def __init__(
+        self, model: MAEOutpainter, validation: ValidationConfig, output_dir: str | Path, bf16: bool = True,
+        quantile_weight: float = 1.0, quantile_head_only: bool = False,
+    ):  # fmt: skip
         super().__init__()
         self.model, self.validation, self.bf16 = model, validation, bf16
         self.output_dir = Path(output_dir)
+        self.levels = model.config.quantile_levels
+        if quantile_head_only:
+            if not self.levels:
+                raise ValueError("training.quantile_head_only needs a model with quantile_levels")
+            for name, parameter in model.named_parameters():
+                parameter.requires_grad_(name.startswith("quantile_head."))
+        self.quantile_weight, self.quantile_head_only = quantile_weight, quantile_head_only
         self.step = 0
 
     def training_step(self, batch) -> tuple[Tensor, dict[str, float]]:
-        """batch: ``RenderBatch`` groups; the loss is the groups' masked-column MSE weighted by their sizes."""
-        total, loss, visible = sum(len(group[0]) for group in batch), 0.0, 0.0
+        """batch: ``RenderBatch`` groups; the loss is the groups' masked-column MSE (plus the weighted pinball loss
+        with a quantile head) weighted by their sizes."""
+        total, loss, logs = sum(len(group[0]) for group in batch), 0.0, {"visible_cols": 0.0}
         for images, visible_cols, loss_mask, weights in batch:
+            share = len(images) / total
             with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=self.bf16 and images.device.type == "cpu"):
-                prediction = self.model(images, visible_cols)
-            loss = loss + masked_column_loss(prediction, images, loss_mask, weights) * len(images) / total
-            visible += visible_cols * len(images) / total
-        return loss, {"visible_cols": visible}
+                if self.levels:
+                    prediction, quantiles = self.model.forward_quantiles(images, visible_cols)
+                else:
+                    prediction = self.model(images, visible_cols)
+            mse = masked_column_loss(prediction, images, loss_mask, weights)
+            logs["mse"] = logs.get("mse", 0.0) + mse.item() * share
+            if self.levels:
+                pinball = masked_pinball_loss(quantiles, images, self.levels, loss_mask, weights)
+                logs["pinball"] = logs.get("pinball", 0.0) + pinball.item() * share
+                mse = pinball * self.quantile_weight if self.quantile_head_only else mse + pinball * self.quantile_weight
+            loss = loss + mse * share
+            logs["visible_cols"] += visible_cols * share
+        return loss, logs
 
     def on_step_end(self, step: int) -> dict[str, float]:
         self.step = step
@@ -341,21 +380,31 @@ def validation_mse(model: MAEOutpainter, val: ValidationConfig, windows: dict | 
     ``{name}_mse`` (mean over horizons) and ``mse`` (mean over datasets). ``forecast_options`` go to
     ``forecast_with_outpainter`` (e.g. ``context_periods``)."""
     windows = validation_windows(val) if windows is None else windows
+    levels = getattr(model.config, "quantile_levels", ())
     results = {}
     for name in val.datasets:
         for horizon in val.horizons:
             rows, targets, period = windows[name, horizon]
-            pred = forecast_with_outpainter(rows, horizon, model, period=period, progress=False, **forecast_options)
+            if levels:
+                quantiles, pred = forecast_with_outpainter(rows, horizon, model, period=period, progress=False, quantile_levels=levels, **forecast_options)
+                error = targets[..., None] - quantiles
+                tau = np.asarray(levels)
+                results[f"{name}_pinball_{horizon}"] = float(np.maximum(tau * error, (tau - 1) * error).mean())
+                results[f"{name}_coverage_{horizon}"] = float(np.mean((targets >= quantiles[..., 0]) & (targets <= quantiles[..., -1])))
+            else:
+                pred = forecast_with_outpainter(rows, horizon, model, period=period, progress=False, **forecast_options)
             results[f"{name}_mse_{horizon}"] = float(np.mean((pred - targets) ** 2))
-        results[f"{name}_mse"] = float(np.mean([results[f"{name}_mse_{h}"] for h in val.horizons]))
+        for metric in ("mse", "pinball", "coverage") if levels else ("mse",):
+            results[f"{name}_{metric}"] = float(np.mean([results[f"{name}_{metric}_{h}"] for h in val.horizons]))
     if val.datasets:
-        results["mse"] = float(np.mean([results[f"{n}_mse"] for n in val.datasets]))
+        for metric in ("mse", "pinball", "coverage") if levels else ("mse",):
+            results[metric] = float(np.mean([results[f"{n}_{metric}"] for n in val.datasets]))
     return results
 
 
 def best_evaluated_checkpoint(run_dir: str | os.PathLike) -> tuple[Path, dict]:
-    """The ``evals/step_XXXXXXXX`` folder of a run with the lowest validation ``mse`` in ``evals/val.jsonl``, and
-    that line. Ties keep the earlier step."""
+    """The ``evals/step_XXXXXXXX`` folder of a run with the lowest validation ``pinball`` loss (runs with a quantile
+    head) or else ``mse`` in ``evals/val.jsonl``, and that line. Ties keep the earlier step."""
     log = Path(run_dir) / "evals" / "val.jsonl"
     if not log.is_file():
         raise FileNotFoundError(f"expected an outpainter run folder with {log} (written every eval_every steps)")
@@ -363,7 +412,8 @@ def best_evaluated_checkpoint(run_dir: str | os.PathLike) -> tuple[Path, dict]:
     rows = [r for r in rows if "mse" in r]
     if not rows:
         raise ValueError(f"{log} holds no validation mse; the run's validation.datasets was empty")
-    best = min(rows, key=lambda r: (r["mse"], r["step"]))
+    metric = "pinball" if all("pinball" in r for r in rows) else "mse"
+    best = min(rows, key=lambda r: (r[metric], r["step"]))
     folder = log.parent / f"step_{best['step']:08d}"
     if not folder.is_dir():
         raise FileNotFoundError(f"{log} names step {best['step']} but {folder} is missing")
@@ -392,9 +442,26 @@ def select_forecast_defaults(
     return {"context_periods": k, "flip_ensemble": flip}, scores
 
 
+def initial_outpainter(config: OutpainterConfig, init: str | None) -> MAEOutpainter:
+    """A fresh ``MAEOutpainter``, or one starting from the exported outpainter folder ``init`` (``model.outpainter_init``),
+    whose architecture must equal the run's except that the run may add a quantile head (left at its initialisation)."""
+    model = MAEOutpainter(config)
+    if not init:
+        return model
+    start = MAEOutpainter.from_pretrained(init)
+    if dataclasses.replace(start.config, quantile_levels=config.quantile_levels) != config:
+        raise ValueError(f"model.outpainter_init {init} has config {start.config}, but the run config builds {config}")
+    missing, unexpected = model.load_state_dict(start.state_dict(), strict=False)
+    if unexpected or any(not key.startswith("quantile_head.") for key in missing):
+        raise ValueError(f"model.outpainter_init {init}: weights do not fit (missing {missing}, unexpected {unexpected})")
+    return model
+
+
 def build_outpainter_task(cfg: DictConfig) -> tuple[OutpainterTask, SeriesWindows, RenderBatch]:
     """Task, dataset and collate function of a run config."""
-    model_config = config_from_dict(OutpainterConfig, OmegaConf.to_container(cfg.model, resolve=True))
+    model_values = OmegaConf.to_container(cfg.model, resolve=True)
+    init = model_values.pop("outpainter_init", None)
+    model_config = config_from_dict(OutpainterConfig, model_values)
     data_config = config_from_dict(OutpainterDataConfig, OmegaConf.to_container(OmegaConf.select(cfg, "dataset.params", default={}) or {}))
     validation = config_from_dict(ValidationConfig, OmegaConf.to_container(OmegaConf.select(cfg, "validation", default={}) or {}))
     if validation.data_root is None:
@@ -404,7 +471,11 @@ def build_outpainter_task(cfg: DictConfig) -> tuple[OutpainterTask, SeriesWindow
     size = settings.max_train_steps * settings.per_gpu_batch_size * settings.gradient_accumulation_steps
     data = SeriesWindows(data_config, model_config, sources, size=size, seed=settings.seed)
     bf16 = bool(OmegaConf.select(cfg, "training.bf16_autocast", default=True))
-    task = OutpainterTask(MAEOutpainter(model_config), validation, settings.output_dir, bf16=bf16)
+    task = OutpainterTask(
+        initial_outpainter(model_config, init), validation,
+        settings.output_dir, bf16=bf16, quantile_weight=float(OmegaConf.select(cfg, "losses.quantile_weight", default=1.0)),
+        quantile_head_only=bool(OmegaConf.select(cfg, "training.quantile_head_only", default=False)),
+    )  # fmt: skip
     logger.info("MAEOutpainter with %d parameters", task.model.num_parameters())
     return task, data, RenderBatch(data_config, model_config, seed=settings.seed)
 
