@@ -10,6 +10,7 @@ figures writes PNGs next to its other outputs.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import shlex
@@ -74,27 +75,57 @@ def _windows(values: np.ndarray, window: int, count: int) -> np.ndarray:
     return np.stack([values[len(values) - (n - i) * window : len(values) - (n - i - 1) * window] for i in range(n)])
 
 
-def _out_dir(path: str) -> Path:
-    """An output folder, created if needed; one that cannot be is a ValueError naming it."""
-    out = Path(path)
+def _check_writable(folder: Path, what: str) -> None:
+    """ValueError unless a file can be created in ``folder`` (an existing folder): a probe file, deleted at once,
+    because permission bits say nothing for root or on read-only mounts."""
+    import tempfile
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as error:
-        raise ValueError(f"cannot create the output folder {out}: {error.strerror or error}") from None
-    if not os.access(out, os.W_OK):
-        raise ValueError(f"cannot write into the output folder {out}: permission denied")
+        raise ValueError(f"cannot write {what}: {folder} is not writable ({error.strerror or error})") from None
+
+
+def _out_dir(path: str) -> Path:
+    """An output folder that exists or can be created (with its missing parents); it is only checked here, and created
+    by the first file written into it, so that nothing is written before every argument is checked."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output folder {out} is a file; expected a folder (it is created if missing)")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"cannot create the output folder {out}: {existing} is a file")
+    _check_writable(existing, f"the output folder {out}")
     return out
 
 
-def _out_file(path: str | None, flag: str) -> Path | None:
-    """An output file path whose folder exists (created if needed) and is writable; a directory is an error."""
+def _out_file(path: str | None, flag: str, suffixes: tuple[str, ...]) -> Path | None:
+    """An output file whose type is one of ``suffixes`` (by its extension), in an existing, writable folder (a file
+    path in a folder that does not exist is more often a typo than a wish for new folders)."""
     if path is None:
         return None
     out = Path(path)
     if out.is_dir():
-        raise ValueError(f"{flag} {out} is a directory; expected a file path")
-    _out_dir(str(out.parent))
+        raise ValueError(f"{flag} {out} is a folder; expected a file path ending in {' or '.join(suffixes)}")
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{flag} {out}: the file type follows the extension; expected {' or '.join(suffixes)}, got {out.suffix or 'none'!r}")
+    if out.suffix.lower() == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ValueError(f"{flag} {out}: writing Parquet needs pyarrow (pip install 'timeartist[distributed]'), or write .csv")
+    if not out.parent.is_dir():
+        raise ValueError(f"{flag} {out}: the folder {out.parent} does not exist; create it first or choose another path")
+    _check_writable(out.parent, f"{flag} {out}")
     return out
+
+
+def _write_table(frame, path: Path) -> None:
+    """``frame`` as CSV or Parquet, by the extension ``_out_file`` checked, atomically."""
+    from timeartist.hub import atomic_write
+
+    if path.suffix.lower() == ".parquet":
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    else:
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -123,7 +154,7 @@ def _cmd_convert(args) -> int:
         out = _out_dir(args.out)
         pipe = _pipeline(args)
         series = pipe.image_to_series(photos, aligned=aligned, length=args.window)
-        pd.DataFrame(series.T, columns=[Path(p).stem for p in args.images]).to_csv(out / "series.csv", index_label="step")
+        _write_table(pd.DataFrame(series.T, columns=[Path(p).stem for p in args.images]).rename_axis("step").reset_index(), out / "series.csv")
         viz.save_pairs_plot(pipe._image_batch(photos), list(series), out / "image2series.png", titles=[Path(p).name for p in args.images])
     logger.info("wrote %s", out)
     print(f"wrote {out}")
@@ -177,15 +208,18 @@ def _cmd_forecast(args) -> int:
 
     from timeartist import viz
 
+    dask_only = [flag for flag, value in (("--engine", args.engine), ("--scheduler", args.scheduler), ("--workers", args.workers)) if value]
+    if dask_only:
+        raise ValueError(f"{', '.join(dask_only)}: for --input (Parquet files) only; a --csv series is forecast in this process")
     values, times, column = _read_series_csv(args.csv, args.column)
     freq = _check_freq(args.freq)
-    out, plot = _out_file(args.out or "forecast.csv", "--out"), _out_file(args.plot, "--plot")
+    out, plot = _out_file(args.out or "forecast.csv", "--out", (".csv", ".parquet")), _out_file(args.plot, "--plot", (".png",))
     if args.context:
         values, times = values[-args.context :], times.iloc[-args.context :] if times is not None else None
     history = pd.DataFrame({"unique_id": column, "ds": times if times is not None else np.arange(len(values)), "y": values})
     pipe = _pipeline(args)
     frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period, freq=freq)
-    frame.to_csv(out, index=False)
+    _write_table(frame, out)
     if plot:
         title = f"{column}: {args.horizon}-step forecast ({args.method})"
         viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96))
@@ -205,6 +239,9 @@ def _forecast_parquet(args) -> int:
     if args.engine is None and (args.scheduler or args.workers):
         raise ValueError("--scheduler and --workers need --engine dask")
     freq = _check_freq(args.freq)
+    out = _out_dir(args.out or "forecasts")
+    if out.suffix.lower() == ".csv":
+        raise ValueError(f"--input writes Parquet part files into a folder; --out {out} names a CSV file (use --csv for one series)")
     cluster = nullcontext()
     if args.engine == "dask":
         from timeartist.pipelines.distributed import connect
@@ -215,7 +252,7 @@ def _forecast_parquet(args) -> int:
         cluster = connect(args.scheduler, args.workers)
     pipe = _pipeline(args)
     with cluster:
-        summary = forecast_parquet(pipe, args.input, args.out or "forecasts", args.horizon, engine=args.engine, method=args.method, period=args.period, freq=freq)
+        summary = forecast_parquet(pipe, args.input, out, args.horizon, engine=args.engine, method=args.method, period=args.period, freq=freq)
     failed = f"; {summary.failed} series failed, see {summary.out / '_errors.parquet'}" if summary.failed else ""
     print(f"wrote {summary.rows} forecast rows in {summary.parts} part files to {summary.out}{failed}")
     return 0
@@ -235,7 +272,8 @@ def _cmd_classify(args) -> int:
     predicted = pipe.classify(X_test)
     import pandas as pd
 
-    pd.DataFrame({"predicted": predicted, **({"label": y_test} if y_test is not None else {})}).to_csv(out / "predictions.csv", index_label="case")
+    predictions = pd.DataFrame({"predicted": predicted, **({"label": y_test} if y_test is not None else {})})
+    _write_table(predictions.rename_axis("case").reset_index(), out / "predictions.csv")
     classes, images = pipe.class_prototypes()
     viz.save_image_grid(images, out / "class_prototypes.png", titles=[str(c) for c in classes])
     route = f"route {pipe.classifier_route}"
