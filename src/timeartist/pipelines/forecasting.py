@@ -19,6 +19,18 @@ NaNs take the first observed value and trailing NaNs the last one. A series with
 or with infinite values, raises ``SeriesError`` (a ValueError that blames the data of particular series, not the
 call's arguments; ``TimeArtistPipeline.forecast_df(errors="collect")`` reports such series instead of failing); a
 forecast with NaN or inf values (from finite input, so a damaged model) raises ``NonFiniteOutputError``.
+
+Short contexts: a series with 2 or 3 observed values (``SHORT_CONTEXT``) shows neither a season nor a trend one could
+tell from noise, so it is forecast as its last observed value (naive), with a logged warning, instead of by the
+model. Naive is the safer of the two simple rules here: a drift fitted through 2-3 points extrapolates a slope that
+is mostly noise, and its error grows with the horizon. Like every forecast here it is scale-free.
+
+Magnitudes: every context is first divided by the power of two nearest above its largest magnitude (exact in
+floating point, so forecasts are unchanged and stay scale-free), which keeps sums of squares from overflowing at
+1e300 or underflowing at 1e-200. A forecast beyond the range of the output dtype is a ``SeriesError`` saying so. A
+large offset is forecast as long as float64 keeps the spread (``rendering.REL_EPS``: a spread of at least 1e-12 of the
+level); a smaller spread is forecast as the constant mean, with a warning naming the cause where it is more than
+rounding noise.
 """
 
 from __future__ import annotations
@@ -35,11 +47,12 @@ from tqdm.auto import tqdm
 from timeartist.errors import check_finite_output
 from timeartist.models.outpainting import Outpainter
 from timeartist.pipelines.periodicity import detect_period, shared_period
-from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, RenderLayout, normalise, plan_layout, read_back, render
+from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, REL_EPS, ROUNDING, RenderLayout, is_flat, normalise, plan_layout, read_back, render
 
 logger = logging.getLogger(__name__)
 
 LAYOUTS = ("auto", "native", "visionts")
+SHORT_CONTEXT = 3  # contexts with at most this many observed values are forecast naively (module docstring)
 # trend_ensemble="auto" adds the detrended view for contexts whose line explains at least this share of their
 # variance; chosen on validation series only (benchmarks/trend_validation.py), as the bundled model's default.
 TREND_MIN_R2 = 0.8
@@ -64,7 +77,8 @@ def fill_nans(x: np.ndarray) -> np.ndarray:
     counts = (~np.isnan(x)).sum(axis=-1)
     if (counts < 2).any():
         rows = np.flatnonzero(counts < 2).tolist()
-        raise SeriesError(f"{int(counts[rows[0]])} observed values; at least 2 are needed to forecast", rows)
+        count = int(counts[rows[0]])
+        raise SeriesError(f"{count} observed value{'' if count == 1 else 's'}; at least 2 are needed", rows)
     steps = np.arange(x.shape[-1])
     for row in np.flatnonzero(counts < x.shape[-1]):
         observed = ~np.isnan(x[row])
@@ -86,6 +100,70 @@ def as_rows(context) -> tuple[np.ndarray, tuple[int, ...], bool]:
     raise ValueError(f"context must have shape (L,), (B, L) or (B, L, C), got {x.shape}")
 
 
+def to_unit_range(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (N, L) -> (rows / 2**e, e (N, 1)) with e the binary exponent of each row's largest magnitude, so that the
+    rows lie in [-1, 1]; exact in floating point (``np.ldexp(scaled, e)`` gives the rows back)."""
+    _, exponent = np.frexp(np.abs(rows).max(axis=-1, keepdims=True))
+    return np.ldexp(rows, -exponent), exponent
+
+
+@dataclass
+class Contexts:
+    """Contexts read for forecasting (``read_contexts``): ``rows`` (N, L) NaN-filled and scaled by ``to_unit_range``
+    (``exponent`` (N, 1)), ``short`` (N,): the rows forecast naively, and the input's leading shape and type."""
+
+    rows: np.ndarray
+    exponent: np.ndarray
+    short: np.ndarray
+    lead: tuple[int, ...]
+    is_torch: bool
+
+
+def read_contexts(context) -> Contexts:
+    """Context (L,), (B, L) or (B, L, C) -> ``Contexts``; logs a warning for the rows forecast naively (at most
+    ``SHORT_CONTEXT`` observed values) and for the rows whose spread float64 cannot hold next to their level."""
+    rows, lead, is_torch = as_rows(context)
+    short = (~np.isnan(rows)).sum(axis=-1) <= SHORT_CONTEXT
+    rows, exponent = to_unit_range(fill_nans(rows))
+    if short.any():
+        logger.warning(
+            "forecast: %d of %d series with %d or fewer observed values (rows %s) are forecast as their last observed value "
+            "(naive): too few to show a season or a trend", short.sum(), len(rows), SHORT_CONTEXT, np.flatnonzero(short)[:5].tolist(),
+        )  # fmt: skip
+    mean, std = rows.mean(axis=-1), rows.std(axis=-1)
+    lost = is_flat(std, mean) & (std > ROUNDING * np.abs(mean))
+    if lost.any():
+        logger.warning(
+            "forecast: series %s vary by less than %g of their level, fewer digits than float64 keeps for a forecast; "
+            "forecast as their mean (subtract the level before storing them in floating point to keep the spread)",
+            np.flatnonzero(lost)[:5].tolist(), REL_EPS,
+        )  # fmt: skip
+    return Contexts(rows, exponent, short, lead, is_torch)
+
+
+def to_input_scale(forecast: np.ndarray, contexts: Contexts, like):
+    """Forecasts (N, H) of ``contexts.rows`` -> the input's layout, type and scale, the short rows naive. A value
+    beyond the output dtype's range is a ``SeriesError`` naming the rows (never an inf returned)."""
+    forecast = np.array(check_finite_output(forecast, "forecast"))
+    forecast[contexts.short] = contexts.rows[contexts.short, -1:]
+    with np.errstate(over="ignore"):  # an overflow is reported below
+        forecast = np.ldexp(forecast, contexts.exponent)
+    dtype = _output_dtype(like, contexts.is_torch)
+    limit = float((torch.finfo if contexts.is_torch else np.finfo)(dtype).max)
+    beyond = np.flatnonzero((np.abs(forecast) > limit).any(axis=-1))
+    if beyond.size:
+        raise SeriesError(f"the forecast exceeds the largest {str(dtype).removeprefix('torch.')} ({limit:.3g}); rescale the series", beyond.tolist())
+    return from_rows(forecast, contexts.lead, like, contexts.is_torch)
+
+
+def _output_dtype(like, is_torch: bool):
+    """The dtype forecasts come back in: the input's floating dtype, else float32."""
+    if is_torch:
+        return like.dtype if like.is_floating_point() else torch.float32
+    dtype = np.asarray(like).dtype
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32)
+
+
 def from_rows(rows: np.ndarray, lead: tuple[int, ...], like, is_torch: bool):
     """Inverse of ``as_rows`` for forecasts (N, H) -> (H,), (B, H) or (B, H, C), as numpy or torch."""
     horizon = rows.shape[-1]
@@ -96,9 +174,8 @@ def from_rows(rows: np.ndarray, lead: tuple[int, ...], like, is_torch: bool):
     else:
         out = rows.reshape(lead[0], lead[1], horizon).transpose(0, 2, 1)
     if is_torch:
-        dtype = like.dtype if like.is_floating_point() else torch.float32
-        return torch.as_tensor(np.ascontiguousarray(out), dtype=dtype, device=like.device)
-    return out.astype(np.asarray(like).dtype if np.issubdtype(np.asarray(like).dtype, np.floating) else np.float32)
+        return torch.as_tensor(np.ascontiguousarray(out), dtype=_output_dtype(like, True), device=like.device)
+    return out.astype(_output_dtype(like, False))
 
 
 def _native_plan(length: int, horizon: int, period: int, outpainter: Outpainter) -> tuple[int, int]:
@@ -146,7 +223,8 @@ def forecast_with_outpainter(
 ):
     """Forecast ``horizon`` steps after each context by outpainting its rendering.
 
-    context: (L,), (B, L) or (B, L, C), numpy or torch, any L >= max(2, period); channels are independent.
+    context: (L,), (B, L) or (B, L, C), numpy or torch, any L >= 2 (and >= period when L > 3); channels are
+    independent; contexts with 2 or 3 observed values are forecast naively (module docstring), any magnitude.
     period: the seasonal period in steps for every series; ``None`` detects it per series (``detect_period`` over
     ``candidates`` when given); for a context (B, L, C), ``channels_share_period`` gives the C channels of each series
     the period most of them show (``shared_period``: they share one clock), else each channel keeps its own.
@@ -174,11 +252,12 @@ def forecast_with_outpainter(
     if context_periods is not None and (int(context_periods) != context_periods or context_periods < 1):
         raise ValueError(f"context_periods must be a positive integer or None, got {context_periods!r}")
     check_combination_options(trend_ensemble, trend_min_r2, seasonal_blend, blend_periods)
-    rows, lead, is_torch = as_rows(context)
-    length = rows.shape[-1]
-    if length < max(2, period or 1):
-        raise SeriesError(f"context has {length} steps; at least max(2, period={period or 1}) are needed")
-    rows = fill_nans(rows)
+    contexts = read_contexts(context)
+    rows, lead = contexts.rows, contexts.lead
+    if contexts.short.all():  # naive: no period needed
+        return to_input_scale(np.zeros((len(rows), int(horizon))), contexts, context)
+    if rows.shape[-1] < (period or 1):
+        raise SeriesError(f"context has {rows.shape[-1]} steps; at least period={period} are needed")
     if max_context is not None:
         rows = rows[:, -max_context:]
     if period is not None:
@@ -195,7 +274,9 @@ def forecast_with_outpainter(
 
     jobs = []  # (row indices, context steps kept, layout)
     for p in np.unique(periods):
-        index = np.flatnonzero(periods == p)
+        index = np.flatnonzero((periods == p) & ~contexts.short)
+        if not index.size:
+            continue
         available = rows.shape[-1] if context_periods is None else min(rows.shape[-1], int(context_periods) * int(p))
         if layout == "native":
             step, keep = _native_plan(available, int(horizon), int(p), outpainter)
@@ -207,7 +288,7 @@ def forecast_with_outpainter(
     logger.debug("forecasting %d series in %d batches (%s layout)", len(rows), len(jobs), layout)
 
     bf16 = bf16_native(torch.device(device)) if bf16 is None else bool(bf16)
-    forecast = np.empty((len(rows), int(horizon)))
+    forecast = np.zeros((len(rows), int(horizon)))  # the short rows' zeros become their naive forecast
     for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if progress is None else not progress)):
         views = partial(_outpaint_views, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, flip=flip_ensemble, bf16=bf16)
         history = rows[index, -keep:]
@@ -224,7 +305,7 @@ def forecast_with_outpainter(
                 step = (1 - seasonal_blend) * step + seasonal_blend * seasonal_mean(batch, plan.horizon, plan.period, int(blend_periods))
             history = np.concatenate([history, step], axis=1)
         forecast[index] = history[:, keep : keep + horizon]
-    return from_rows(check_finite_output(forecast, "forecast"), lead, context, is_torch)
+    return to_input_scale(forecast, contexts, context)
 
 
 @dataclass

@@ -55,7 +55,7 @@ from timeartist.models.visual import VisionModel
 from timeartist.modules.quantizer import share_quantizer
 from timeartist.pipelines.artist import forecast_artist
 from timeartist.pipelines.classification import VisionClassifier, as_cases, as_labels
-from timeartist.pipelines.forecasting import SeriesError, as_rows, bf16_native, fill_nans, forecast_with_outpainter
+from timeartist.pipelines.forecasting import SeriesError, as_rows, bf16_native, fill_nans, forecast_with_outpainter, to_unit_range
 from timeartist.pipelines.frames import (
     SeriesGroup, apply_per_series, check_long_frame, column, drop_duplicate_times, errors_frame, frequency_candidates,
     future_time_dtype, future_times, is_distributed_input, regrid_series, series_groups,
@@ -235,7 +235,7 @@ class TimeArtistPipeline:
         if rows.shape[-1] < 2:
             raise SeriesError(f"{what}: series need at least 2 steps, got {rows.shape[-1]}")
         rows = fill_nans(rows)
-        return resample_rows(_zscore(rows, what), self.temporal.seq_len), lead, rows
+        return resample_rows(_zscore(to_unit_range(rows)[0], what), self.temporal.seq_len), lead, rows
 
     def _image_batch(self, images) -> torch.Tensor:
         """Images of any supported type (paths, PIL, numpy, torch; see ``timeartist.data.images``) -> (B, 3, S, S)
@@ -397,7 +397,9 @@ class TimeArtistPipeline:
         method="visionts": fold the context by its period into an image, outpaint the future columns, read them
         back; a horizon beyond half the canvas is rolled out (``forecast_with_outpainter``). method="artist": series
         -> image through the tokenizers and aligners, outpaint, image -> series; at most L steps. A constant context
-        is forecast as its constant; a forecast is scale-free (``c * x + d`` gives ``c * forecast(x) + d``).
+        is forecast as its constant, one of 2 or 3 observed values as its last value (naive, with a logged warning);
+        a forecast is scale-free (``c * x + d`` gives ``c * forecast(x) + d``) at any magnitude float64 holds (see
+        ``timeartist.pipelines.forecasting``).
         period: seasonal period in steps (``None``: detected per series; the C channels of a (B, L, C) context share
         the one most of them show, see ``forecast_with_outpainter``'s ``channels_share_period``).
         """
