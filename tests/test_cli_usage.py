@@ -3,6 +3,7 @@ input, and arguments checked against the data before anything is written."""
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 from test_cli import series_csv  # noqa: F401 (the hourly CSV fixture)
 
 from timeartist.cli import main
@@ -25,3 +26,32 @@ def test_forecast_refuses_a_freq_finer_than_the_data(tiny_pipeline_dir, series_c
     assert "mostly 1:00:00 apart" in err and "399 of the 799 steps would be interpolated" in err and "'h'" in err
     assert not out.exists()
     assert main(argv + ["--freq", "h"]) == 0 and len(pd.read_csv(out)) == 5
+
+
+def test_errors_name_the_file_column_window_and_cell(tiny_pipeline_dir, series_csv, tmp_path, capsys):
+    frame = pd.read_csv(series_csv)
+    frame["load"] = frame["load"].astype(object)
+    frame.loc[57, "load"] = "?"
+    frame.loc[300, "load"] = "12,5"
+    questioned = tmp_path / "questioned.csv"
+    frame.to_csv(questioned, index=False)
+    sparse = tmp_path / "sparse.csv"
+    pd.DataFrame({"date": pd.date_range("2024-01-01", periods=80, freq="h"), "load": [1.0] + [np.nan] * 79}).to_csv(sparse, index=False)
+    pixel = tmp_path / "pixel.png"
+    Image.new("RGB", (1, 1), (10, 20, 30)).save(pixel)
+    model = ["--model", str(tiny_pipeline_dir)]
+    cell = f"column 'load' of {questioned} is not numeric: row 58 (line 59 of the file, date 2024-01-03 09:00:00) holds '?'; 1 more rows hold text too"
+    cases = [
+        (["forecast", "--csv", str(questioned), "--horizon", "3"], cell),  # no --column: not "has no numeric column"
+        (["forecast", "--csv", str(questioned), "--column", "load", "--horizon", "3"], cell),
+        (["forecast", "--csv", str(sparse), "--horizon", "3", "--out", str(tmp_path / "fc.csv")], f"{sparse}, column 'load': 1 observed value; at least 2 are needed"),
+        (["convert", "series2image", "--csv", str(sparse), "--window", "40", "--out", str(tmp_path / "s2i")],
+         f"{sparse}, column 'load' (window 0, window 1): 0 or 1 observed values; at least 2 are needed"),
+        (["convert", "image2series", "--images", str(pixel), "--out", str(tmp_path / "i2s")], f"--images ({pixel}): one flat colour (e.g. a 1x1 image)"),
+    ]  # fmt: skip
+    for argv, message in cases:
+        assert main(argv + model) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert message in err, (argv, err)
+        assert len(err.splitlines()) == 1 and "series [" not in err and "to forecast" not in err
+    assert not any(tmp_path.glob("fc.csv")) and not (tmp_path / "s2i").exists() and not (tmp_path / "i2s").exists()

@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from timeartist.data.images import to_image_batch
+from timeartist.errors import DataError
 from timeartist.hub import CheckpointError
 from timeartist.pipelines.forecasting import bf16_native
 from timeartist.pipelines.pipeline import INDEX_NAME, TimeArtistPipeline
@@ -113,6 +115,29 @@ def test_forecast_is_scale_free(pipe, method):
     for c in (1e-8, 1e-5, 1e-3, 1.0, 1e3, 1e8, 1e12):
         for d in (0.0, -3.5):
             np.testing.assert_allclose(pipe.forecast(c * x + d, 30, method=method), c * base + d, rtol=0, atol=1e-4 * c * x.std(), err_msg=f"c={c}, d={d}")
+
+
+def test_image_to_series_length_is_two_or_more_or_none(pipe):
+    image = np.random.default_rng(0).random((40, 40, 3))
+    for length in (0, -1, 1, 2.5, True, "8"):
+        with pytest.raises(ValueError, match=r"length must be an integer >= 2, or None for the tokenizer's 64 steps"):
+            pipe.image_to_series(image, length=length)
+    assert pipe.image_to_series(image, length=2).shape == (1, 2) and pipe.image_to_series(image, length=np.int64(5)).shape == (1, 5)
+    assert pipe.image_to_series(image).shape == (1, 64)
+
+
+def test_a_flat_colour_image_is_refused_like_a_constant_series(pipe):
+    rng = np.random.default_rng(0)
+    textured = rng.random((40, 40, 3))
+    one_pixel = np.array([[[10, 20, 30]]], dtype=np.uint8)
+    for flat in (one_pixel, np.full((30, 50, 3), 0.4), Image.new("RGB", (7, 3), (200, 0, 0))):
+        with pytest.raises(DataError, match=r"images \[1\]: one flat colour \(e.g. a 1x1 image\); there is no shape to convert"):
+            pipe.image_to_series([textured, flat])
+    with pytest.raises(ValueError, match="constant; there is no shape"):  # as for a series
+        pipe.series_to_image(np.full(50, 3.0))
+    faint = np.full((32, 32), 100, dtype=np.uint8)
+    faint[::2] = 102  # two 8-bit levels apart: a (faint) picture, converted
+    assert np.isfinite(pipe.image_to_series(faint)).all()
 
 
 @pytest.mark.parametrize("method", ["visionts", "artist"])

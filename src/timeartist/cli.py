@@ -15,6 +15,8 @@ import logging
 import os
 import shlex
 import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning (set before torch loads): on shared or small CPUs spinning
@@ -53,18 +55,44 @@ def _read_series_csv(path: str, column: str | None):
         raise ValueError(f"{path} is not a readable CSV ({error})") from None
     if frame.empty:
         raise ValueError(f"{path} has a header but no rows")
+    time_col = next((c for c in TIME_COLUMNS if c in frame.columns), None)
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     if column is None:
-        if not numeric:
+        # a column of numbers with a stray text cell reads as text: report the cell instead of "no numeric column"
+        mostly = [c for c in frame.columns if c != time_col and pd.to_numeric(frame[c], errors="coerce").notna().mean() > 0.5]
+        if not numeric and not mostly:
             raise ValueError(f"{path} has no numeric column; columns are {list(frame.columns)}")
-        column = numeric[-1]
+        column = numeric[-1] if numeric else mostly[-1]
     if column not in frame.columns:
         raise ValueError(f"column {column!r} not in {path}; columns are {list(frame.columns)}")
     if column not in numeric:
-        raise ValueError(f"column {column!r} of {path} is not numeric")
-    time_col = next((c for c in TIME_COLUMNS if c in frame.columns), None)
+        cells = frame[column]
+        bad = np.flatnonzero(pd.to_numeric(cells, errors="coerce").isna() & cells.notna())
+        if not bad.size:
+            raise ValueError(f"column {column!r} of {path} is not numeric")
+        first = bad[0]
+        when = f", {time_col} {frame[time_col].iloc[first]}" if time_col else ""
+        more = f"; {len(bad) - 1} more rows hold text too" if len(bad) > 1 else ""
+        raise ValueError(
+            f"column {column!r} of {path} is not numeric: row {first + 1} (line {first + 2} of the file{when}) holds "
+            f"{cells.iloc[first]!r}{more}; expected numbers, with missing values left empty"
+        )
     times = pd.to_datetime(frame[time_col]) if time_col else None
     return frame[column].to_numpy(dtype=np.float64), times, column
+
+
+@contextmanager
+def _naming(source: str, items: Sequence[str] | None = None):
+    """The library's ``DataError`` names the failing items of a batch by position (or id); say which file, column,
+    window or image they came from instead. ``source``: the input; ``items``: one name per item of the batch."""
+    from timeartist.errors import DataError
+
+    try:
+        yield
+    except DataError as err:
+        named = [items[r] for r in err.rows[:5]] if items is not None and err.rows else []
+        where = f" ({', '.join(named)})" if named else ""
+        raise ValueError(f"{source}{where}: {err.reason}") from None
 
 
 def _windows(values: np.ndarray, window: int, count: int) -> np.ndarray:
@@ -141,7 +169,8 @@ def _cmd_convert(args) -> int:
         out = _out_dir(args.out)
         pipe = _pipeline(args)
         windows = _windows(values, args.window or pipe.temporal.seq_len, args.count)
-        images = pipe.series_to_image(windows, aligned=aligned)
+        with _naming(f"{args.csv}, column {column!r}", [f"window {i}" for i in range(len(windows))]):
+            images = pipe.series_to_image(windows, aligned=aligned)
         for i, image in enumerate(images):
             viz.save_image(image, out / f"image_{i:03d}.png")
         viz.save_pairs_plot(images, list(windows), out / "series2image.png", titles=[f"{column} window {i}" for i in range(len(windows))])
@@ -153,7 +182,8 @@ def _cmd_convert(args) -> int:
         photos = [load_image(path) for path in args.images]
         out = _out_dir(args.out)
         pipe = _pipeline(args)
-        series = pipe.image_to_series(photos, aligned=aligned, length=args.window)
+        with _naming("--images", args.images):
+            series = pipe.image_to_series(photos, aligned=aligned, length=args.window)
         _write_table(pd.DataFrame(series.T, columns=[Path(p).stem for p in args.images]).rename_axis("step").reset_index(), out / "series.csv")
         viz.save_pairs_plot(pipe._image_batch(photos), list(series), out / "image2series.png", titles=[Path(p).name for p in args.images])
     logger.info("wrote %s", out)
@@ -182,7 +212,8 @@ def _cmd_style(args) -> int:
     out = _out_dir(args.out)
     pipe = _pipeline(args)
     window = _windows(values, args.window or pipe.temporal.seq_len, 1)
-    images = pipe.style_sweep(image, window, alphas)
+    with _naming(f"{args.csv}, column {column!r}"):
+        images = pipe.style_sweep(image, window, alphas)
     viz.save_image_grid(images, out / "style.png", titles=[f"alpha={a:g}" for a in alphas])
     viz.save_series_plot(window[0], out / "style_series.png", title=f"{column} (style source)")
     print(f"wrote {out / 'style.png'}")
@@ -218,7 +249,8 @@ def _cmd_forecast(args) -> int:
         values, times = values[-args.context :], times.iloc[-args.context :] if times is not None else None
     history = pd.DataFrame({"unique_id": column, "ds": times if times is not None else np.arange(len(values)), "y": values})
     pipe = _pipeline(args)
-    frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period, freq=freq)
+    with _naming(f"{args.csv}, column {column!r}"):
+        frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period, freq=freq)
     _write_table(frame, out)
     if plot:
         title = f"{column}: {args.horizon}-step forecast ({args.method})"

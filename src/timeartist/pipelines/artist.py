@@ -73,7 +73,7 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
         canvas[..., : visible * pw] = F.interpolate(images, size=(canvas_h, visible * pw), mode="bilinear", align_corners=False, antialias=True)
         filled = outpainter.outpaint(canvas.to(pipe.device), visible)
         filled = F.interpolate(filled.float().cpu(), size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
-        decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).double().numpy()
+        decoded = pipe._decode_series(filled, aligned, length + int(horizon), batch_size, progress=False).double().numpy()
         scale, offset = _affine_fit(decoded[:, :length], block)
         forecast[index] = (scale * decoded[:, length:] + offset) * std[index] + mean[index]
     return to_input_scale(forecast, contexts, context)

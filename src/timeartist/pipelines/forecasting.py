@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from timeartist.errors import check_finite_output
+from timeartist.errors import DataError, check_finite_output
 from timeartist.models.outpainting import Outpainter
 from timeartist.pipelines.periodicity import detect_period, shared_period
 from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, REL_EPS, ROUNDING, RenderLayout, is_flat, normalise, plan_layout, read_back, render
@@ -58,14 +58,13 @@ SHORT_CONTEXT = 3  # contexts with at most this many observed values are forecas
 TREND_MIN_R2 = 0.8
 
 
-class SeriesError(ValueError):
+class SeriesError(DataError):
     """The data of particular series cannot be used (too short, too few observed values, infinite, constant,
     no inferable time step). ``reason`` says why without naming a series; ``rows`` are the failing series (row
     indices of the batch, or ids; ``None``: every row, e.g. a context too short for all of them)."""
 
     def __init__(self, reason: str, rows: list | None = None):
-        self.reason, self.rows = reason, rows
-        super().__init__(f"series {rows[:5]}: {reason}" if rows else reason)
+        super().__init__(reason, rows, kind="series")
 
 
 def fill_nans(x: np.ndarray) -> np.ndarray:
@@ -77,8 +76,8 @@ def fill_nans(x: np.ndarray) -> np.ndarray:
     counts = (~np.isnan(x)).sum(axis=-1)
     if (counts < 2).any():
         rows = np.flatnonzero(counts < 2).tolist()
-        count = int(counts[rows[0]])
-        raise SeriesError(f"{count} observed value{'' if count == 1 else 's'}; at least 2 are needed", rows)
+        found = " or ".join(str(c) for c in sorted(set(counts[rows].tolist())))
+        raise SeriesError(f"{found} observed value{'' if found == '1' else 's'}; at least 2 are needed", rows)
     steps = np.arange(x.shape[-1])
     for row in np.flatnonzero(counts < x.shape[-1]):
         observed = ~np.isnan(x[row])

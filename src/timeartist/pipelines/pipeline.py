@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from timeartist import __version__
 from timeartist.data.archives import resample_to_length
 from timeartist.data.images import to_image_batch
-from timeartist.errors import check_finite_output
+from timeartist.errors import DataError, check_finite_output
 from timeartist.hub import WEIGHTS_NAME, CheckpointError, atomic_write, file_sha256, read_json, verify_sha256
 from timeartist.models.align import AdapterAlignment
 from timeartist.models.efficientnet import EfficientNetLite, load_efficientnet_lite0
@@ -337,9 +337,23 @@ class TimeArtistPipeline:
         (B, length or seq_len), z-scored shape, float32 (torch for torch input, else numpy).
 
         ``aligned=True`` maps image tokens to series tokens with the image->series aligner; ``aligned=False``
-        decodes the image codes with the series decoder (the shared codebook, "before alignment").
+        decodes the image codes with the series decoder (the shared codebook, "before alignment"). ``length``: an
+        integer >= 2 (the series are resampled to it) or None. An image of one flat colour (every channel within one
+        8-bit level over the square that is read, e.g. a 1x1 image) has no shape to convert, as a constant series
+        has none: a ``DataError`` naming its position.
         """
+        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2):
+            raise ValueError(f"image_to_series: length must be an integer >= 2, or None for the tokenizer's {self.temporal.seq_len} steps; got {length!r}")
         x = self._image_batch(images)
+        spread = (x.amax(dim=(-2, -1)) - x.amin(dim=(-2, -1))).amax(dim=-1)
+        flat = torch.nonzero(spread < 1 / 255).flatten().tolist()
+        if flat:
+            raise DataError("one flat colour (e.g. a 1x1 image); there is no shape to convert", flat, kind="image_to_series: images")
+        return _like(self._decode_series(x, aligned, length, batch_size, progress), images)
+
+    def _decode_series(self, x: torch.Tensor, aligned: bool, length: int | None, batch_size: int, progress: bool | None) -> torch.Tensor:
+        """Images (B, 3, S, S) at the tokenizer size -> series (B, length or seq_len) on the CPU, without the input
+        checks of ``image_to_series`` (the artist forecast reads outpainted canvases, which may be flat)."""
         out = []
         for i in self._batches(len(x), batch_size, "image->series", progress):
             q, ids = self.visual.encode(x[i : i + batch_size].to(self.device))
@@ -349,7 +363,7 @@ class TimeArtistPipeline:
                 series = self.temporal.decode(q)
             out.append(series.float().cpu())
         series = check_finite_output(torch.cat(out), "image_to_series")
-        return _like(resample_rows(series, length) if length else series, images)
+        return resample_rows(series, int(length)) if length is not None else series
 
     @torch.no_grad()
     def reconstruct_images(self, images, batch_size: int = 64, progress: bool | None = None) -> np.ndarray | torch.Tensor:
@@ -462,6 +476,8 @@ class TimeArtistPipeline:
         for group in series_groups(df, id_col, time_col, target):
 
             def stamps(index, group=group):
+                if group.values.shape[1] < 2:  # before the time step, which one stamp cannot show either
+                    raise SeriesError("1 time step; at least 2 are needed", list(group.keys[index]))
                 return [future_times(group.times[i], horizon, freq, group.keys[i]) for i in index]
 
             def forecasts(index, group=group):
@@ -470,7 +486,11 @@ class TimeArtistPipeline:
                 for option in set(candidates):  # series with the same period candidates forecast together
                     rows = np.array([c == option for c in candidates])
                     extra = {} if option is None else {"candidates": option}
-                    out[rows] = np.atleast_2d(self.forecast(group.values[index[rows]], horizon, **kwargs, **extra))
+                    keys = group.keys[index[rows]]
+                    try:
+                        out[rows] = np.atleast_2d(self.forecast(group.values[index[rows]], horizon, **kwargs, **extra))
+                    except SeriesError as err:  # rows of this batch -> the ids of their series
+                        raise SeriesError(err.reason, list(keys[err.rows] if err.rows else keys)) from None
                 return out
 
             # Series whose time step cannot be inferred fail before the model sees them.
