@@ -1,5 +1,8 @@
-"""The CLI as a new user meets it: output formats that follow the file extension, flags that do not apply to the
-input, and arguments checked against the data before anything is written."""
+"""The CLI as a new user meets it: output formats that follow the file extension, arguments checked against the
+data before anything is written, errors that name the file, column, window or cell, and model folders without the
+parts a command does not use."""
+
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -55,3 +58,20 @@ def test_errors_name_the_file_column_window_and_cell(tiny_pipeline_dir, series_c
         assert message in err, (argv, err)
         assert len(err.splitlines()) == 1 and "series [" not in err and "to forecast" not in err
     assert not any(tmp_path.glob("fc.csv")) and not (tmp_path / "s2i").exists() and not (tmp_path / "i2s").exists()
+
+
+def test_a_model_folder_without_its_generator_still_forecasts_and_converts(tiny_pipeline_dir, series_csv, tmp_path, capsys, caplog):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_pipeline_dir, model)
+    shutil.rmtree(model / "generator")
+    common = ["--model", str(model), "--csv", str(series_csv)]
+    assert main(["forecast", *common, "--horizon", "4", "--out", str(tmp_path / "fc.csv")]) == 0
+    assert main(["convert", "series2image", *common, "--count", "2", "--out", str(tmp_path / "s2i")]) == 0
+    assert len(list((tmp_path / "s2i").glob("image_*.png"))) == 2
+    assert f"{model}: generator/ missing although the index lists it" in caplog.text
+    capsys.readouterr()
+    assert main(["generate", "--model", str(model), "--out", str(tmp_path / "gen")]) == 2
+    assert f"this pipeline has no token generator ({model / 'generator'} is missing)" in capsys.readouterr().err
+    (model / "visual").rename(model / "visual_moved")  # a required component is still an error naming it
+    assert main(["forecast", *common, "--horizon", "4", "--out", str(tmp_path / "fc.csv")]) == 2
+    assert str(model / "visual" / "config.json") in capsys.readouterr().err

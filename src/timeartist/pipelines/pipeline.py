@@ -149,12 +149,16 @@ class TimeArtistPipeline:
         self._prototypes: dict[str, Any] | None = None  # the fitted "codes" route
         self._vision: VisionClassifier | None = None  # the fitted vision route
         self.pretrained_path: Path | None = None  # the folder ``from_pretrained`` read (Dask workers load it from there)
+        self.absent_components: dict[str, Path] = {}  # listed in that folder's index, its sub-folder missing
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> "TimeArtistPipeline":
         """Load a pipeline folder (``None``: the default model bundled with the package). Strict: every component
-        must match its config exactly, and a missing component file is a FileNotFoundError naming it."""
+        must match its config exactly, and a missing component file is a FileNotFoundError naming it. An optional
+        component (aligners, outpainter, generator) whose whole sub-folder is missing is left out with a logged
+        warning, so that what does not use it still runs (``forecast`` without ``generator/``); what needs it raises
+        a ValueError naming the missing folder."""
         root = Path(path) if path is not None else DEFAULT_MODEL_DIR
         index_path = root / INDEX_NAME
         if not index_path.is_file():
@@ -170,14 +174,22 @@ class TimeArtistPipeline:
         missing = [name for name in REQUIRED if name not in components]
         if missing:
             raise CheckpointError(f"{index_path} lists no {missing} component; a pipeline needs {list(REQUIRED)}")
-        loaded = {}
+        loaded, absent = {}, {}
         for name, class_name in components.items():
             if class_name not in COMPONENT_CLASSES:
                 raise CheckpointError(f"{index_path}: component {name!r} has unknown class {class_name!r}; known: {sorted(COMPONENT_CLASSES)}")
+            if name not in REQUIRED and not (root / name).exists():  # e.g. generator/ deleted to save space
+                absent[name] = root / name
+                continue
             loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name, sha256=hashes.get(f"{name}/{WEIGHTS_NAME}"))
+        if absent:
+            them = "it" if len(absent) == 1 else "them"
+            logger.warning("%s: %s missing although the index lists %s; loaded without %s (what needs %s says so)",
+                           root, ", ".join(f"{name}/" for name in absent), them, them, them)  # fmt: skip
         temporal, visual = loaded.pop("temporal"), loaded.pop("visual")
         share_quantizer(temporal, visual, CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one"))
         pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
+        pipe.absent_components = absent
         pipe._prototypes = _load_prototypes(root, hashes.get(PROTOTYPES_NAME))
         vision = _load_arrays(root / VISION_CLASSIFIER_NAME, hashes.get(VISION_CLASSIFIER_NAME))
         if vision is not None:
@@ -247,10 +259,14 @@ class TimeArtistPipeline:
         """Batch start offsets with a progress bar (``progress=None``: shown on a terminal only)."""
         return tqdm(range(0, n, batch_size), desc=desc, disable=None if progress is None else not progress)
 
+    def _absent(self, name: str) -> str:
+        """For an error message: where component ``name`` was expected when its folder was missing at load time."""
+        return f" ({self.absent_components[name]} is missing)" if name in self.absent_components else ""
+
     def _require_aligner(self, which: str) -> AdapterAlignment:
         aligner = getattr(self, which)
         if aligner is None:
-            raise ValueError(f"this pipeline has no {which} aligner; use aligned=False or load a pipeline trained with `timeartist train align`")
+            raise ValueError(f"this pipeline has no {which} aligner{self._absent(which)}; use aligned=False or load a pipeline trained with `timeartist train align`")
         return aligner
 
     # ------------------------------------------------------------------ conversion
@@ -309,7 +325,7 @@ class TimeArtistPipeline:
 
     def _require_generator(self) -> TokenGenerator:
         if self.generator is None:
-            raise ValueError("this pipeline has no token generator; load one trained with `timeartist train generator`")
+            raise ValueError(f"this pipeline has no token generator{self._absent('generator')}; load one trained with `timeartist train generator`")
         return self.generator
 
     @torch.no_grad()
@@ -420,7 +436,7 @@ class TimeArtistPipeline:
         if method not in METHODS:
             raise ValueError(f"unknown forecasting method {method!r}; available: {list(METHODS)}")
         if self.outpainter is None:
-            raise ValueError("this pipeline has no outpainter; load one that has, or pass outpainter= when building it")
+            raise ValueError(f"this pipeline has no outpainter{self._absent('outpainter')}; load one that has, or pass outpainter= when building it")
         if method == "visionts":
             kwargs = {**self.forecast_defaults, **kwargs}
             return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
