@@ -75,3 +75,26 @@ def test_a_model_folder_without_its_generator_still_forecasts_and_converts(tiny_
     (model / "visual").rename(model / "visual_moved")  # a required component is still an error naming it
     assert main(["forecast", *common, "--horizon", "4", "--out", str(tmp_path / "fc.csv")]) == 2
     assert str(model / "visual" / "config.json") in capsys.readouterr().err
+
+
+USER_COMMANDS = ("demo", "convert", "style", "forecast", "classify", "generate", "train")  # bench, export: issue 26's bench layout
+
+
+def test_help_explains_every_option_and_shows_its_default():
+    import argparse
+
+    from timeartist.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in USER_COMMANDS:
+        for action in commands[name]._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            flag = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help, f"{flag} has no help text"
+            if action.default not in (None, False) and not action.required:
+                assert f"default: {action.default}" in action.help % {"default": action.default}, f"{flag} does not show its default"
+    shown = {name: " ".join(commands[name].format_help().split()) for name in USER_COMMANDS}
+    assert "how many steps to forecast" in shown["forecast"] and "(default: visionts)" in shown["forecast"]
+    assert "decoding steps: more are slower and can add detail (default: 8)" in shown["generate"]
+    assert "default: 0.5)" in shown["style"] and "(default: demo_output)" in shown["demo"]

@@ -507,7 +507,7 @@ def _cmd_train(args) -> int:
 # ---------------------------------------------------------------------------------------------- parser
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="pipeline folder (default: the bundled model)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -518,32 +518,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("demo", help="run every feature on bundled sample data and write a PNG gallery with index.html")
-    p.add_argument("--out", default="demo_output")
+    p.add_argument("--out", default="demo_output", help="output folder for the PNGs and index.html, created if needed (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="fewer examples (seconds instead of minutes)")
     p.add_argument("--data-root", help="data folder with held-out photos (default: $TIMEARTIST_DATA, ./dataset or ../shared/data)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("convert", help="series -> image or image -> series")
-    p.add_argument("direction", choices=["series2image", "image2series"])
+    p.add_argument("direction", choices=["series2image", "image2series"], help="series2image: windows of a CSV column -> images; image2series: image files -> series")
     p.add_argument("--csv", help="series2image: CSV with the series")
     p.add_argument("--column", help="CSV column (default: the last numeric one)")
     p.add_argument("--window", type=int, help="series2image: window length (default: the tokenizer length); image2series: output length")
-    p.add_argument("--count", type=int, default=8, help="series2image: how many of the most recent windows")
+    p.add_argument("--count", type=int, default=8, help="series2image: how many of the most recent windows (default: %(default)s)")
     p.add_argument("--images", nargs="+", help="image2series: image files")
     p.add_argument("--before-alignment", action="store_true", help="decode through the shared codebook, without the aligners")
-    p.add_argument("--out", default="convert_output", help="output folder")
+    p.add_argument("--out", default="convert_output", help="output folder, created if needed (default: %(default)s)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("style", help="render an image in the style of a series")
-    p.add_argument("--image", required=True)
-    p.add_argument("--csv", required=True)
-    p.add_argument("--column")
+    p.add_argument("--image", required=True, help="the image to render (any format Pillow reads)")
+    p.add_argument("--csv", required=True, help="CSV with the series whose style is used")
+    p.add_argument("--column", help="CSV column (default: the last numeric one)")
     p.add_argument("--window", type=int, help="series window (default: the tokenizer length, the most recent)")
-    p.add_argument("--alpha", type=float, default=0.5, help="weight of the series' codes (0: the image, 1: the series)")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the series' codes in [0, 1] (0: the image, 1: the series; default: %(default)s)")
     p.add_argument("--alphas", help="comma-separated alpha grid, e.g. 0,0.2,0.4,0.6,0.8,1")
-    p.add_argument("--out", default="style_output")
+    p.add_argument("--out", default="style_output", help="output folder, created if needed (default: %(default)s)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_style)
 
@@ -551,17 +551,18 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", help="CSV with one series (a column)")
     source.add_argument("--input", help="long-format Parquet files (columns unique_id, ds, y): a file, a folder or a quoted glob such as 'data/*.parquet'")
-    p.add_argument("--horizon", type=int, required=True)
+    p.add_argument("--horizon", type=int, required=True, help="how many steps to forecast after the last one (required)")
     p.add_argument("--column", help="--csv: the column (default: the last numeric one)")
-    p.add_argument("--context", type=int, help="--csv: use only the last N steps as context")
+    p.add_argument("--context", type=int, help="--csv: use only the last N steps as context (default: all)")
     p.add_argument("--period", type=int, help="seasonal period in steps (default: detected)")
     p.add_argument("--freq", help="time step of the CSV's timestamps as a pandas alias, e.g. h, 15min, D (default: inferred; needed when rows are missing)")
-    p.add_argument("--method", default="visionts", choices=["visionts", "artist"])
+    p.add_argument("--method", default="visionts", choices=["visionts", "artist"],
+                   help="visionts: the context folded by its period and outpainted; artist: the paper's series -> image -> outpaint -> series path, at most as many steps as the context (default: %(default)s)")  # fmt: skip
     p.add_argument("--engine", choices=["dask"], help="--input: run on Dask (pip install 'timeartist[distributed]'); default: one process")
     p.add_argument("--scheduler", help="--engine dask: address of a running Dask scheduler (default: start a local cluster)")
     p.add_argument("--workers", type=int, help="--engine dask: worker processes of the local cluster (default: one per core)")
-    p.add_argument("--out", help="--csv: output CSV (default forecast.csv); --input: folder for Parquet part files and _errors.parquet (default forecasts)")
-    p.add_argument("--plot", help="--csv: PNG of the forecast with its history")
+    p.add_argument("--out", help="--csv: output file, .csv or .parquet by its extension, in an existing folder (default: forecast.csv); --input: folder for Parquet part files and _errors.parquet (default: forecasts)")
+    p.add_argument("--plot", help="--csv: PNG of the forecast with its history, dated by the CSV's timestamps")
     _add_model_args(p)
     p.set_defaults(func=_cmd_forecast)
 
@@ -570,18 +571,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", required=True, help=".ts file to classify (its labels, if any, are only used to report accuracy)")
     p.add_argument("--route", default="auto", choices=["auto", "vision", "codes"],
                    help="auto: drawn views + frozen EfficientNet-Lite0 + ridge, the generated images as a view where leave-one-out on TRAIN says so; "
-                        "vision: drawn views only; codes: the paper's nearest class prototype through the code space")  # fmt: skip
-    p.add_argument("--out", default="classify_output")
+                        "vision: drawn views only; codes: the paper's nearest class prototype through the code space (default: %(default)s)")  # fmt: skip
+    p.add_argument("--out", default="classify_output", help="output folder for predictions.csv and the prototype PNG, created if needed (default: %(default)s)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_classify)
 
     p = sub.add_parser("generate", help="draw images from the token generator (class-conditional or unconditional)")
     p.add_argument("--classes", help="comma-separated ImageNet class ids (default: unconditional)")
-    p.add_argument("--n", type=int, default=4, help="images per class (or in all, unconditional)")
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--guidance", type=float, default=4.0, help="0: ignore classes, 1: conditional, >1: classifier-free guidance")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="generate_output")
+    p.add_argument("--n", type=int, default=4, help="images per class (or in all, unconditional; default: %(default)s)")
+    p.add_argument("--steps", type=int, default=8, help="parallel decoding steps: more are slower and can add detail (default: %(default)s)")
+    p.add_argument("--guidance", type=float, default=4.0, help="0: ignore classes, 1: conditional, >1: classifier-free guidance (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the draws (default: %(default)s)")
+    p.add_argument("--out", default="generate_output", help="output folder for generated.png, created if needed (default: %(default)s)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_generate)
 
@@ -632,7 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("train", help="train a stage from a YAML run config (works under `accelerate launch`)")
-    p.add_argument("stage", choices=list(TRAIN_STAGES))
+    p.add_argument("stage", choices=list(TRAIN_STAGES), help="the training stage to run")
     p.add_argument("--config", required=True, help="run YAML, e.g. configs/tiny/warmup.yaml")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.max_train_steps=100")
     p.set_defaults(func=_cmd_train)
