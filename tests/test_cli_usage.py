@@ -98,3 +98,15 @@ def test_help_explains_every_option_and_shows_its_default():
     assert "how many steps to forecast" in shown["forecast"] and "(default: visionts)" in shown["forecast"]
     assert "decoding steps: more are slower and can add detail (default: 8)" in shown["generate"]
     assert "default: 0.5)" in shown["style"] and "(default: demo_output)" in shown["demo"]
+
+
+def test_forecast_plot_is_dated_by_the_csv_and_labelled(tiny_pipeline_dir, series_csv, tmp_path, monkeypatch):
+    from timeartist import viz
+
+    drawn, save = [], viz.save_figure
+    monkeypatch.setattr(viz, "save_figure", lambda fig, path: (drawn.append(fig.axes[0]), save(fig, path))[1])
+    out, plot = tmp_path / "fc.csv", tmp_path / "fc.png"
+    assert main(["forecast", "--model", str(tiny_pipeline_dir), "--csv", str(series_csv), "--horizon", "6", "--out", str(out), "--plot", str(plot)]) == 0
+    ax, future = drawn[0], pd.read_csv(out, parse_dates=["ds"]).ds
+    assert pd.Timestamp(ax.lines[1].get_xdata()[0]) == future[0] and pd.Timestamp(ax.lines[0].get_xdata()[-1]) == pd.Timestamp("2024-01-17 15:00")
+    assert ax.get_xlabel() == "time" and ax.get_ylabel() == "load" and Image.open(plot).format == "PNG"

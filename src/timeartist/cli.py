@@ -254,7 +254,8 @@ def _cmd_forecast(args) -> int:
     _write_table(frame, out)
     if plot:
         title = f"{column}: {args.horizon}-step forecast ({args.method})"
-        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96))
+        stamps = None if times is None else np.concatenate([times.to_numpy(), frame["ds"].to_numpy()])
+        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96), times=stamps, ylabel=column)
     print(f"wrote {out}" + (f" and {plot}" if plot else ""))
     return 0
 
