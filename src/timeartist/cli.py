@@ -98,7 +98,7 @@ def _naming(source: str, items: Sequence[str] | None = None):
 def _windows(values: np.ndarray, window: int, count: int) -> np.ndarray:
     """The last ``count`` non-overlapping windows of ``window`` steps (most recent last) -> (n, window)."""
     if len(values) < window:
-        raise ValueError(f"the series has {len(values)} steps, fewer than --window {window}")
+        raise ValueError(f"the series has {len(values)} steps, fewer than one window of {window} (--window; default: the tokenizer's length)")
     n = min(count, len(values) // window)
     return np.stack([values[len(values) - (n - i) * window : len(values) - (n - i - 1) * window] for i in range(n)])
 
