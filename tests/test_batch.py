@@ -51,6 +51,18 @@ def test_forecast_df_collects_bad_series(pipe):
         pipe.forecast_df(good, horizon=6, errors="ignore")
 
 
+def test_bad_series_are_named_by_id_with_what_is_wrong(pipe):
+    df = long_frame(3)
+    _, errors = pipe.forecast_df(df, horizon=6, period=12, errors="collect")
+    reasons = errors.set_index("unique_id").reason
+    assert reasons["one"] == "1 time step; at least 2 are needed"  # not "cannot infer the time step"
+    assert reasons["nan"] == "0 observed values; at least 2 are needed"  # no "to forecast": conversions say it too
+    with pytest.raises(SeriesError, match=r"^series \['nan'\]: 0 observed values"):  # the id, not the row of a batch
+        pipe.forecast_df(df[df.unique_id != "one"], horizon=6, period=12)
+    with pytest.raises(SeriesError, match=r"^series \[0\]: 1 observed value; at least 2 are needed$"):
+        pipe.series_to_image(np.array([np.nan, 1.0, np.nan]))
+
+
 def test_forecast_df_keeps_dtypes_and_integer_time(pipe):
     df = long_frame(4, bad=False).astype({"unique_id": "category"})
     out = pipe.forecast_df(df, horizon=3, period=12)

@@ -300,6 +300,13 @@ def _bad_arguments(tmp_path, series_csv, tiny_pipeline_dir):
         (["convert", "series2image", "--csv", csv, "--out", str(not_a_dir / "out")], str(not_a_dir)),
         (["classify", "--train", str(tmp_path / "none.ts"), "--test", str(tmp_path / "none.ts")], "none.ts"),
         (["generate", "--out", str(not_a_dir / "gen")], str(not_a_dir)),
+        (forecast + ["--out", str(tmp_path / "no" / "such" / "fc.csv")], "the folder " + str(tmp_path / "no" / "such") + " does not exist"),
+        (forecast + ["--out", str(tmp_path / "fc.txt")], "expected .csv or .parquet, got '.txt'"),
+        (forecast + ["--out", str(tmp_path / "fc.csv"), "--plot", str(tmp_path / "fc.pdf")], "expected .png, got '.pdf'"),
+        (forecast + ["--out", str(tmp_path / "fc.csv"), "--plot", "/proc/fc.png"], "cannot write --plot /proc/fc.png: /proc is not writable"),
+        (forecast + ["--out", str(tmp_path / "fc.csv"), "--engine", "dask"], "--engine: for --input (Parquet files) only"),
+        (forecast + ["--workers", "2"], "--workers: for --input (Parquet files) only"),
+        (["forecast", "--input", csv, "--horizon", "3", "--out", str(tmp_path / "parts.csv")], "names a CSV file"),
     ], (forecast + ["--model", str(broken)], str(broken / "timeartist_index.json"))
 
 
@@ -314,12 +321,14 @@ def test_bad_arguments_fail_fast_with_one_line_naming_the_path(tmp_path, series_
         raise AssertionError("the model was loaded before the inputs were checked")
 
     monkeypatch.setattr(TimeArtistPipeline, "from_pretrained", no_model)
+    before = sorted(tmp_path.rglob("*"))
     for argv, expected in cases:
         started = time.perf_counter()
         assert main(argv + ["--model", str(tiny_pipeline_dir)]) == 2, argv
         assert time.perf_counter() - started < 1.0, argv
         err = capsys.readouterr().err.strip()
         assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err, (argv, err)
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written, no folder made
     monkeypatch.undo()
     argv, expected = broken_model  # a broken index file is named too
     assert main(argv) == 2

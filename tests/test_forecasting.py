@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
-from timeartist.pipelines.forecasting import OutpainterForecaster, fill_nans, forecast_with_outpainter, linear_trend
+from timeartist.pipelines.forecasting import OutpainterForecaster, SeriesError, fill_nans, forecast_with_outpainter, linear_trend
 from timeartist.pipelines import periodicity
 from timeartist.pipelines.periodicity import detect_period, period_candidates, shared_period
 
@@ -136,6 +136,16 @@ def test_nans_in_the_context_are_filled():
     assert np.isfinite(pred).all()
     np.testing.assert_allclose(pred[:-1], series[480:-1], atol=0.05)
     np.testing.assert_allclose(fill_nans(np.array([[np.nan, 1.0, np.nan, 3.0, np.nan]])), [[1, 1, 2, 3, 3]])
+
+
+def test_a_forecast_beyond_the_float_range_is_an_error_naming_it():
+    line = np.linspace(0.5, 1.0, 240)  # the trend view continues the line past the largest float
+    with pytest.raises(SeriesError, match=r"series \[0\]: the forecast exceeds the largest float64 \(1.8e\+308\); rescale the series"):
+        forecast_with_outpainter(line * 1.7e308, 240, RepeatLastColumn(), period=1, trend_ensemble=True)
+    with pytest.raises(SeriesError, match=r"exceeds the largest float32 \(3.4e\+38\)"):
+        forecast_with_outpainter(torch.tensor(line * 3.3e38, dtype=torch.float32), 240, RepeatLastColumn(), period=1, trend_ensemble=True)
+    ordinary = forecast_with_outpainter(line, 240, RepeatLastColumn(), period=1, trend_ensemble=True)
+    np.testing.assert_allclose(forecast_with_outpainter(line * 1e300, 240, RepeatLastColumn(), period=1, trend_ensemble=True), ordinary * 1e300, rtol=1e-12)
 
 
 @pytest.mark.parametrize(

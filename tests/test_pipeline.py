@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from PIL import Image
 
 from timeartist.data.images import to_image_batch
+from timeartist.errors import DataError
 from timeartist.hub import CheckpointError
 from timeartist.pipelines.forecasting import bf16_native
 from timeartist.pipelines.pipeline import INDEX_NAME, TimeArtistPipeline
@@ -113,6 +115,60 @@ def test_forecast_is_scale_free(pipe, method):
     for c in (1e-8, 1e-5, 1e-3, 1.0, 1e3, 1e8, 1e12):
         for d in (0.0, -3.5):
             np.testing.assert_allclose(pipe.forecast(c * x + d, 30, method=method), c * base + d, rtol=0, atol=1e-4 * c * x.std(), err_msg=f"c={c}, d={d}")
+
+
+def test_image_to_series_length_is_two_or_more_or_none(pipe):
+    image = np.random.default_rng(0).random((40, 40, 3))
+    for length in (0, -1, 1, 2.5, True, "8"):
+        with pytest.raises(ValueError, match=r"length must be an integer >= 2, or None for the tokenizer's 64 steps"):
+            pipe.image_to_series(image, length=length)
+    assert pipe.image_to_series(image, length=2).shape == (1, 2) and pipe.image_to_series(image, length=np.int64(5)).shape == (1, 5)
+    assert pipe.image_to_series(image).shape == (1, 64)
+
+
+def test_a_flat_colour_image_is_refused_like_a_constant_series(pipe):
+    rng = np.random.default_rng(0)
+    textured = rng.random((40, 40, 3))
+    one_pixel = np.array([[[10, 20, 30]]], dtype=np.uint8)
+    for flat in (one_pixel, np.full((30, 50, 3), 0.4), Image.new("RGB", (7, 3), (200, 0, 0))):
+        with pytest.raises(DataError, match=r"images \[1\]: one flat colour \(e.g. a 1x1 image\); there is no shape to convert"):
+            pipe.image_to_series([textured, flat])
+    with pytest.raises(ValueError, match="constant; there is no shape"):  # as for a series
+        pipe.series_to_image(np.full(50, 3.0))
+    faint = np.full((32, 32), 100, dtype=np.uint8)
+    faint[::2] = 102  # two 8-bit levels apart: a (faint) picture, converted
+    assert np.isfinite(pipe.image_to_series(faint)).all()
+
+
+@pytest.mark.parametrize("method", ["visionts", "artist"])
+def test_contexts_of_three_values_or_fewer_are_forecast_naively_with_a_warning(pipe, method, caplog):
+    sparse = np.full(100, np.nan)
+    sparse[[3, 50, 90]] = (1.0, 4.0, 2.0)
+    for context, last in (([1.0, 2.0, 3.0], 3.0), ([1.0, 2.0], 2.0), ([5.0, np.nan, 7.0], 7.0), (sparse, 2.0)):
+        caplog.clear()
+        forecast = pipe.forecast(np.array(context), 12, method=method)  # artist: longer than a 3-step context
+        np.testing.assert_array_equal(forecast, np.full(12, last))
+        assert "1 of 1 series with 3 or fewer observed values (rows [0]) are forecast as their last observed value (naive)" in caplog.text
+        np.testing.assert_allclose(pipe.forecast(-7.0 * np.array(context) + 2.0, 12, method=method), -7.0 * forecast + 2.0)  # scale-free
+    t = np.arange(200)
+    long = np.sin(2 * np.pi * t / 24)
+    batch = np.stack([long, np.r_[np.full(197, np.nan), 1.0, 2.0, 3.0]])
+    mixed = pipe.forecast(batch, 12, method=method, period=24)
+    np.testing.assert_allclose(mixed[0], pipe.forecast(long, 12, method=method, period=24), atol=1e-6)  # the long row is modelled as usual
+    np.testing.assert_array_equal(mixed[1], np.full(12, 3.0))
+
+
+@pytest.mark.parametrize("method", ["visionts", "artist"])
+def test_extreme_magnitudes_are_forecast_or_a_clear_error(pipe, method, caplog):
+    t = np.arange(300)
+    x = np.sin(2 * np.pi * t / 24) + 0.3 * np.sin(2 * np.pi * t / 7)
+    base = pipe.forecast(x, 24, method=method)
+    for c in (1e300, 1e-200, 1e-300):  # sums of squares overflow or underflow at these scales
+        np.testing.assert_allclose(pipe.forecast(c * x, 24, method=method), c * base, rtol=1e-9, atol=1e-9 * c, err_msg=f"c={c}")
+    np.testing.assert_allclose(pipe.forecast(x + 1e10, 24, method=method) - 1e10, base, atol=1e-4)  # float64 keeps a spread of 1 at 1e10
+    caplog.clear()
+    flat = pipe.forecast(x + 1e13, 24, method=method)  # a spread of 1e-13 of the level: 2-3 digits left in float64
+    assert "vary by less than 1e-12 of their level" in caplog.text and (flat == flat[0]).all()
 
 
 @pytest.mark.parametrize("method", ["visionts", "artist"])

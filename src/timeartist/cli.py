@@ -10,10 +10,13 @@ figures writes PNGs next to its other outputs.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import shlex
 import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning (set before torch loads): on shared or small CPUs spinning
@@ -52,49 +55,105 @@ def _read_series_csv(path: str, column: str | None):
         raise ValueError(f"{path} is not a readable CSV ({error})") from None
     if frame.empty:
         raise ValueError(f"{path} has a header but no rows")
+    time_col = next((c for c in TIME_COLUMNS if c in frame.columns), None)
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
     if column is None:
-        if not numeric:
+        # a column of numbers with a stray text cell reads as text: report the cell instead of "no numeric column"
+        mostly = [c for c in frame.columns if c != time_col and pd.to_numeric(frame[c], errors="coerce").notna().mean() > 0.5]
+        if not numeric and not mostly:
             raise ValueError(f"{path} has no numeric column; columns are {list(frame.columns)}")
-        column = numeric[-1]
+        column = numeric[-1] if numeric else mostly[-1]
     if column not in frame.columns:
         raise ValueError(f"column {column!r} not in {path}; columns are {list(frame.columns)}")
     if column not in numeric:
-        raise ValueError(f"column {column!r} of {path} is not numeric")
-    time_col = next((c for c in TIME_COLUMNS if c in frame.columns), None)
+        cells = frame[column]
+        bad = np.flatnonzero(pd.to_numeric(cells, errors="coerce").isna() & cells.notna())
+        if not bad.size:
+            raise ValueError(f"column {column!r} of {path} is not numeric")
+        first = bad[0]
+        when = f", {time_col} {frame[time_col].iloc[first]}" if time_col else ""
+        more = f"; {len(bad) - 1} more rows hold text too" if len(bad) > 1 else ""
+        raise ValueError(
+            f"column {column!r} of {path} is not numeric: row {first + 1} (line {first + 2} of the file{when}) holds "
+            f"{cells.iloc[first]!r}{more}; expected numbers, with missing values left empty"
+        )
     times = pd.to_datetime(frame[time_col]) if time_col else None
     return frame[column].to_numpy(dtype=np.float64), times, column
+
+
+@contextmanager
+def _naming(source: str, items: Sequence[str] | None = None):
+    """The library's ``DataError`` names the failing items of a batch by position (or id); say which file, column,
+    window or image they came from instead. ``source``: the input; ``items``: one name per item of the batch."""
+    from timeartist.errors import DataError
+
+    try:
+        yield
+    except DataError as err:
+        named = [items[r] for r in err.rows[:5]] if items is not None and err.rows else []
+        where = f" ({', '.join(named)})" if named else ""
+        raise ValueError(f"{source}{where}: {err.reason}") from None
 
 
 def _windows(values: np.ndarray, window: int, count: int) -> np.ndarray:
     """The last ``count`` non-overlapping windows of ``window`` steps (most recent last) -> (n, window)."""
     if len(values) < window:
-        raise ValueError(f"the series has {len(values)} steps, fewer than --window {window}")
+        raise ValueError(f"the series has {len(values)} steps, fewer than one window of {window} (--window; default: the tokenizer's length)")
     n = min(count, len(values) // window)
     return np.stack([values[len(values) - (n - i) * window : len(values) - (n - i - 1) * window] for i in range(n)])
 
 
-def _out_dir(path: str) -> Path:
-    """An output folder, created if needed; one that cannot be is a ValueError naming it."""
-    out = Path(path)
+def _check_writable(folder: Path, what: str) -> None:
+    """ValueError unless a file can be created in ``folder`` (an existing folder): a probe file, deleted at once,
+    because permission bits say nothing for root or on read-only mounts."""
+    import tempfile
+
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as error:
-        raise ValueError(f"cannot create the output folder {out}: {error.strerror or error}") from None
-    if not os.access(out, os.W_OK):
-        raise ValueError(f"cannot write into the output folder {out}: permission denied")
+        raise ValueError(f"cannot write {what}: {folder} is not writable ({error.strerror or error})") from None
+
+
+def _out_dir(path: str) -> Path:
+    """An output folder that exists or can be created (with its missing parents); it is only checked here, and created
+    by the first file written into it, so that nothing is written before every argument is checked."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output folder {out} is a file; expected a folder (it is created if missing)")
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"cannot create the output folder {out}: {existing} is a file")
+    _check_writable(existing, f"the output folder {out}")
     return out
 
 
-def _out_file(path: str | None, flag: str) -> Path | None:
-    """An output file path whose folder exists (created if needed) and is writable; a directory is an error."""
+def _out_file(path: str | None, flag: str, suffixes: tuple[str, ...]) -> Path | None:
+    """An output file whose type is one of ``suffixes`` (by its extension), in an existing, writable folder (a file
+    path in a folder that does not exist is more often a typo than a wish for new folders)."""
     if path is None:
         return None
     out = Path(path)
     if out.is_dir():
-        raise ValueError(f"{flag} {out} is a directory; expected a file path")
-    _out_dir(str(out.parent))
+        raise ValueError(f"{flag} {out} is a folder; expected a file path ending in {' or '.join(suffixes)}")
+    if out.suffix.lower() not in suffixes:
+        raise ValueError(f"{flag} {out}: the file type follows the extension; expected {' or '.join(suffixes)}, got {out.suffix or 'none'!r}")
+    if out.suffix.lower() == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ValueError(f"{flag} {out}: writing Parquet needs pyarrow (pip install 'timeartist[distributed]'), or write .csv")
+    if not out.parent.is_dir():
+        raise ValueError(f"{flag} {out}: the folder {out.parent} does not exist; create it first or choose another path")
+    _check_writable(out.parent, f"{flag} {out}")
     return out
+
+
+def _write_table(frame, path: Path) -> None:
+    """``frame`` as CSV or Parquet, by the extension ``_out_file`` checked, atomically."""
+    from timeartist.hub import atomic_write
+
+    if path.suffix.lower() == ".parquet":
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    else:
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
 
 
 # ---------------------------------------------------------------------------------------------- commands
@@ -110,7 +169,8 @@ def _cmd_convert(args) -> int:
         out = _out_dir(args.out)
         pipe = _pipeline(args)
         windows = _windows(values, args.window or pipe.temporal.seq_len, args.count)
-        images = pipe.series_to_image(windows, aligned=aligned)
+        with _naming(f"{args.csv}, column {column!r}", [f"window {i}" for i in range(len(windows))]):
+            images = pipe.series_to_image(windows, aligned=aligned)
         for i, image in enumerate(images):
             viz.save_image(image, out / f"image_{i:03d}.png")
         viz.save_pairs_plot(images, list(windows), out / "series2image.png", titles=[f"{column} window {i}" for i in range(len(windows))])
@@ -122,8 +182,9 @@ def _cmd_convert(args) -> int:
         photos = [load_image(path) for path in args.images]
         out = _out_dir(args.out)
         pipe = _pipeline(args)
-        series = pipe.image_to_series(photos, aligned=aligned, length=args.window)
-        pd.DataFrame(series.T, columns=[Path(p).stem for p in args.images]).to_csv(out / "series.csv", index_label="step")
+        with _naming("--images", args.images):
+            series = pipe.image_to_series(photos, aligned=aligned, length=args.window)
+        _write_table(pd.DataFrame(series.T, columns=[Path(p).stem for p in args.images]).rename_axis("step").reset_index(), out / "series.csv")
         viz.save_pairs_plot(pipe._image_batch(photos), list(series), out / "image2series.png", titles=[Path(p).name for p in args.images])
     logger.info("wrote %s", out)
     print(f"wrote {out}")
@@ -151,7 +212,8 @@ def _cmd_style(args) -> int:
     out = _out_dir(args.out)
     pipe = _pipeline(args)
     window = _windows(values, args.window or pipe.temporal.seq_len, 1)
-    images = pipe.style_sweep(image, window, alphas)
+    with _naming(f"{args.csv}, column {column!r}"):
+        images = pipe.style_sweep(image, window, alphas)
     viz.save_image_grid(images, out / "style.png", titles=[f"alpha={a:g}" for a in alphas])
     viz.save_series_plot(window[0], out / "style_series.png", title=f"{column} (style source)")
     print(f"wrote {out / 'style.png'}")
@@ -177,18 +239,23 @@ def _cmd_forecast(args) -> int:
 
     from timeartist import viz
 
+    dask_only = [flag for flag, value in (("--engine", args.engine), ("--scheduler", args.scheduler), ("--workers", args.workers)) if value]
+    if dask_only:
+        raise ValueError(f"{', '.join(dask_only)}: for --input (Parquet files) only; a --csv series is forecast in this process")
     values, times, column = _read_series_csv(args.csv, args.column)
     freq = _check_freq(args.freq)
-    out, plot = _out_file(args.out or "forecast.csv", "--out"), _out_file(args.plot, "--plot")
+    out, plot = _out_file(args.out or "forecast.csv", "--out", (".csv", ".parquet")), _out_file(args.plot, "--plot", (".png",))
     if args.context:
         values, times = values[-args.context :], times.iloc[-args.context :] if times is not None else None
     history = pd.DataFrame({"unique_id": column, "ds": times if times is not None else np.arange(len(values)), "y": values})
     pipe = _pipeline(args)
-    frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period, freq=freq)
-    frame.to_csv(out, index=False)
+    with _naming(f"{args.csv}, column {column!r}"):
+        frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period, freq=freq)
+    _write_table(frame, out)
     if plot:
         title = f"{column}: {args.horizon}-step forecast ({args.method})"
-        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96))
+        stamps = None if times is None else np.concatenate([times.to_numpy(), frame["ds"].to_numpy()])
+        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96), times=stamps, ylabel=column)
     print(f"wrote {out}" + (f" and {plot}" if plot else ""))
     return 0
 
@@ -205,6 +272,9 @@ def _forecast_parquet(args) -> int:
     if args.engine is None and (args.scheduler or args.workers):
         raise ValueError("--scheduler and --workers need --engine dask")
     freq = _check_freq(args.freq)
+    out = _out_dir(args.out or "forecasts")
+    if out.suffix.lower() == ".csv":
+        raise ValueError(f"--input writes Parquet part files into a folder; --out {out} names a CSV file (use --csv for one series)")
     cluster = nullcontext()
     if args.engine == "dask":
         from timeartist.pipelines.distributed import connect
@@ -215,7 +285,7 @@ def _forecast_parquet(args) -> int:
         cluster = connect(args.scheduler, args.workers)
     pipe = _pipeline(args)
     with cluster:
-        summary = forecast_parquet(pipe, args.input, args.out or "forecasts", args.horizon, engine=args.engine, method=args.method, period=args.period, freq=freq)
+        summary = forecast_parquet(pipe, args.input, out, args.horizon, engine=args.engine, method=args.method, period=args.period, freq=freq)
     failed = f"; {summary.failed} series failed, see {summary.out / '_errors.parquet'}" if summary.failed else ""
     print(f"wrote {summary.rows} forecast rows in {summary.parts} part files to {summary.out}{failed}")
     return 0
@@ -235,7 +305,8 @@ def _cmd_classify(args) -> int:
     predicted = pipe.classify(X_test)
     import pandas as pd
 
-    pd.DataFrame({"predicted": predicted, **({"label": y_test} if y_test is not None else {})}).to_csv(out / "predictions.csv", index_label="case")
+    predictions = pd.DataFrame({"predicted": predicted, **({"label": y_test} if y_test is not None else {})})
+    _write_table(predictions.rename_axis("case").reset_index(), out / "predictions.csv")
     classes, images = pipe.class_prototypes()
     viz.save_image_grid(images, out / "class_prototypes.png", titles=[str(c) for c in classes])
     route = f"route {pipe.classifier_route}"
@@ -466,7 +537,7 @@ def _cmd_train(args) -> int:
 # ---------------------------------------------------------------------------------------------- parser
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default=None, help="pipeline folder (default: the bundled model)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: %(default)s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -477,32 +548,32 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("demo", help="run every feature on bundled sample data and write a PNG gallery with index.html")
-    p.add_argument("--out", default="demo_output")
+    p.add_argument("--out", default="demo_output", help="output folder for the PNGs and index.html, created if needed (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help="fewer examples (seconds instead of minutes)")
     p.add_argument("--data-root", help="data folder with held-out photos (default: $TIMEARTIST_DATA, ./dataset or ../shared/data)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("convert", help="series -> image or image -> series")
-    p.add_argument("direction", choices=["series2image", "image2series"])
+    p.add_argument("direction", choices=["series2image", "image2series"], help="series2image: windows of a CSV column -> images; image2series: image files -> series")
     p.add_argument("--csv", help="series2image: CSV with the series")
     p.add_argument("--column", help="CSV column (default: the last numeric one)")
     p.add_argument("--window", type=int, help="series2image: window length (default: the tokenizer length); image2series: output length")
-    p.add_argument("--count", type=int, default=8, help="series2image: how many of the most recent windows")
+    p.add_argument("--count", type=int, default=8, help="series2image: how many of the most recent windows (default: %(default)s)")
     p.add_argument("--images", nargs="+", help="image2series: image files")
     p.add_argument("--before-alignment", action="store_true", help="decode through the shared codebook, without the aligners")
-    p.add_argument("--out", default="convert_output", help="output folder")
+    p.add_argument("--out", default="convert_output", help="output folder, created if needed (default: %(default)s)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("style", help="render an image in the style of a series")
-    p.add_argument("--image", required=True)
-    p.add_argument("--csv", required=True)
-    p.add_argument("--column")
+    p.add_argument("--image", required=True, help="the image to render (any format Pillow reads)")
+    p.add_argument("--csv", required=True, help="CSV with the series whose style is used")
+    p.add_argument("--column", help="CSV column (default: the last numeric one)")
     p.add_argument("--window", type=int, help="series window (default: the tokenizer length, the most recent)")
-    p.add_argument("--alpha", type=float, default=0.5, help="weight of the series' codes (0: the image, 1: the series)")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the series' codes in [0, 1] (0: the image, 1: the series; default: %(default)s)")
     p.add_argument("--alphas", help="comma-separated alpha grid, e.g. 0,0.2,0.4,0.6,0.8,1")
-    p.add_argument("--out", default="style_output")
+    p.add_argument("--out", default="style_output", help="output folder, created if needed (default: %(default)s)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_style)
 
@@ -510,17 +581,18 @@ def build_parser() -> argparse.ArgumentParser:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", help="CSV with one series (a column)")
     source.add_argument("--input", help="long-format Parquet files (columns unique_id, ds, y): a file, a folder or a quoted glob such as 'data/*.parquet'")
-    p.add_argument("--horizon", type=int, required=True)
+    p.add_argument("--horizon", type=int, required=True, help="how many steps to forecast after the last one (required)")
     p.add_argument("--column", help="--csv: the column (default: the last numeric one)")
-    p.add_argument("--context", type=int, help="--csv: use only the last N steps as context")
+    p.add_argument("--context", type=int, help="--csv: use only the last N steps as context (default: all)")
     p.add_argument("--period", type=int, help="seasonal period in steps (default: detected)")
     p.add_argument("--freq", help="time step of the CSV's timestamps as a pandas alias, e.g. h, 15min, D (default: inferred; needed when rows are missing)")
-    p.add_argument("--method", default="visionts", choices=["visionts", "artist"])
+    p.add_argument("--method", default="visionts", choices=["visionts", "artist"],
+                   help="visionts: the context folded by its period and outpainted; artist: the paper's series -> image -> outpaint -> series path, at most as many steps as the context (default: %(default)s)")  # fmt: skip
     p.add_argument("--engine", choices=["dask"], help="--input: run on Dask (pip install 'timeartist[distributed]'); default: one process")
     p.add_argument("--scheduler", help="--engine dask: address of a running Dask scheduler (default: start a local cluster)")
     p.add_argument("--workers", type=int, help="--engine dask: worker processes of the local cluster (default: one per core)")
-    p.add_argument("--out", help="--csv: output CSV (default forecast.csv); --input: folder for Parquet part files and _errors.parquet (default forecasts)")
-    p.add_argument("--plot", help="--csv: PNG of the forecast with its history")
+    p.add_argument("--out", help="--csv: output file, .csv or .parquet by its extension, in an existing folder (default: forecast.csv); --input: folder for Parquet part files and _errors.parquet (default: forecasts)")
+    p.add_argument("--plot", help="--csv: PNG of the forecast with its history, dated by the CSV's timestamps")
     _add_model_args(p)
     p.set_defaults(func=_cmd_forecast)
 
@@ -529,18 +601,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", required=True, help=".ts file to classify (its labels, if any, are only used to report accuracy)")
     p.add_argument("--route", default="auto", choices=["auto", "vision", "codes"],
                    help="auto: drawn views + frozen EfficientNet-Lite0 + ridge, the generated images as a view where leave-one-out on TRAIN says so; "
-                        "vision: drawn views only; codes: the paper's nearest class prototype through the code space")  # fmt: skip
-    p.add_argument("--out", default="classify_output")
+                        "vision: drawn views only; codes: the paper's nearest class prototype through the code space (default: %(default)s)")  # fmt: skip
+    p.add_argument("--out", default="classify_output", help="output folder for predictions.csv and the prototype PNG, created if needed (default: %(default)s)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_classify)
 
     p = sub.add_parser("generate", help="draw images from the token generator (class-conditional or unconditional)")
     p.add_argument("--classes", help="comma-separated ImageNet class ids (default: unconditional)")
-    p.add_argument("--n", type=int, default=4, help="images per class (or in all, unconditional)")
-    p.add_argument("--steps", type=int, default=8)
-    p.add_argument("--guidance", type=float, default=4.0, help="0: ignore classes, 1: conditional, >1: classifier-free guidance")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="generate_output")
+    p.add_argument("--n", type=int, default=4, help="images per class (or in all, unconditional; default: %(default)s)")
+    p.add_argument("--steps", type=int, default=8, help="parallel decoding steps: more are slower and can add detail (default: %(default)s)")
+    p.add_argument("--guidance", type=float, default=4.0, help="0: ignore classes, 1: conditional, >1: classifier-free guidance (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the draws (default: %(default)s)")
+    p.add_argument("--out", default="generate_output", help="output folder for generated.png, created if needed (default: %(default)s)")
     _add_model_args(p)
     p.set_defaults(func=_cmd_generate)
 
@@ -592,7 +664,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("train", help="train a stage from a YAML run config (works under `accelerate launch`)")
-    p.add_argument("stage", choices=list(TRAIN_STAGES))
+    p.add_argument("stage", choices=list(TRAIN_STAGES), help="the training stage to run")
     p.add_argument("--config", required=True, help="run YAML, e.g. configs/tiny/warmup.yaml")
     p.add_argument("overrides", nargs="*", help="key=value overrides, e.g. training.max_train_steps=100")
     p.set_defaults(func=_cmd_train)

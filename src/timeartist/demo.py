@@ -21,9 +21,11 @@ from __future__ import annotations
 import html
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from timeartist import viz
@@ -57,11 +59,25 @@ def _photos(data_root=None) -> tuple[torch.Tensor, list[str], str]:
     return photos, list(PHOTOS), "scikit-image photos (in the image tokenizer's training set; no data folder found)"
 
 
-def _series() -> dict[str, tuple[np.ndarray, int]]:
-    """Real series bundled with aeon: name -> (values, seasonal period)."""
+@dataclass
+class DemoSeries:
+    """A real series bundled with aeon: its values, time stamps, seasonal period and what its values measure."""
+
+    values: np.ndarray
+    times: pd.DatetimeIndex
+    period: int
+    unit: str
+
+
+def _series() -> dict[str, DemoSeries]:
+    """The demo's real series by name: monthly airline passengers and half-hourly solar generation in Great Britain."""
     from aeon.datasets import load_airline, load_solar
 
-    return {"airline": (np.asarray(load_airline(), dtype=float), 12), "solar": (np.asarray(load_solar(), dtype=float), 48)}
+    airline, solar = load_airline(return_array=False), load_solar(return_array=False)
+    return {
+        "airline": DemoSeries(airline.to_numpy(dtype=float), airline.index.to_timestamp(), 12, "passengers (thousands)"),
+        "solar": DemoSeries(solar.to_numpy(dtype=float), solar.index, 48, "solar generation (PV_Live estimate)"),
+    }
 
 
 def _baselines(context: np.ndarray, horizon: int, period: int) -> dict[str, np.ndarray]:
@@ -113,8 +129,8 @@ def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick:
     figures.append(("image2series.png", f"Image -> series: {source} and the series their tokens decode to."))
 
     real = _series()
-    length = min(pipe.temporal.seq_len, *(len(values) for values, _ in real.values()))
-    windows = np.stack([values[-length:] for values, _ in real.values()])
+    length = min(pipe.temporal.seq_len, *(len(series.values) for series in real.values()))
+    windows = np.stack([series.values[-length:] for series in real.values()])
     rows = [pipe.series_to_image(windows, aligned=False)]
     titles = [f"{name} (before alignment)" for name in real]
     if aligned:
@@ -128,13 +144,15 @@ def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick:
     viz.save_image_grid(style, out / "style_transfer.png", titles=[f"alpha={a:g}" for a in alphas], ncols=len(alphas))
     figures.append(("style_transfer.png", "Style transfer: a photo decoded from alpha * series codes + (1 - alpha) * image codes."))
 
-    for name, (values, period) in real.items():
+    for name, series in real.items():
+        period = series.period
         horizon = 2 * period
-        context, truth = values[:-horizon], values[-horizon:]
+        context, truth = series.values[:-horizon], series.values[-horizon:]
         forecasts = {"timeartist (visionts)": pipe.forecast(context, horizon, period=period)}
         forecasts.update(_baselines(context, horizon, period))
         errors = ", ".join(f"{k} MAE {np.mean(np.abs(v - truth)):.3g}" for k, v in forecasts.items())
-        viz.save_forecast_plot(context, forecasts, out / f"forecast_{name}.png", truth=truth, title=f"{name}: {errors}", history_steps=6 * period)
+        viz.save_forecast_plot(context, forecasts, out / f"forecast_{name}.png", truth=truth, title=f"{name}: {errors}",
+                               history_steps=6 * period, times=series.times, ylabel=series.unit)  # fmt: skip
         figures.append((f"forecast_{name}.png", f"Zero-shot forecast of {name} ({horizon} steps, period {period}) next to seasonal naive and AutoETS."))
 
     from aeon.datasets import load_gunpoint

@@ -12,6 +12,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -107,24 +108,51 @@ def draw_forecast(
     title: str = "",
     history_steps: int | None = None,
     legend: bool = True,
+    times=None,
+    ylabel: str | None = None,
 ) -> None:
-    """On ``ax``: the tail of the history, then each named forecast (and the truth when known) over the horizon;
-    ``legend=False`` leaves the legend to the caller (one per figure of many panels)."""
+    """On ``ax``: the tail of the history, then each named forecast (and the truth when known) over the horizon.
+
+    times: the time stamps of the whole history and the horizon (``len(history) + horizon`` datetimes or numbers),
+    drawn on the x axis; default: step numbers. ``legend=True`` puts the legend outside the axes, on the right, so
+    that it never covers a curve; ``legend=False`` leaves it to the caller (one per figure of many panels)."""
     history = np.asarray(history, dtype=float).ravel()
-    if history_steps is not None:
-        history = history[-history_steps:]
+    curves = {name: np.asarray(values, dtype=float).ravel() for name, values in forecasts.items()}
+    truth = None if truth is None else np.asarray(truth, dtype=float).ravel()
+    horizon = max([len(v) for v in curves.values()] + [len(truth) if truth is not None else 0])
+    dated = times is not None and not np.issubdtype(np.asarray(times).dtype, np.number)
+    x = np.arange(len(history) + horizon) if times is None else _time_axis(times, dated)
+    if len(x) != len(history) + horizon:
+        raise ValueError(f"times must hold the {len(history)} history and {horizon} forecast stamps, got {len(x)}")
+    if history_steps is not None and history_steps < len(history):
+        x, history = x[len(history) - history_steps :], history[-history_steps:]
     t0 = len(history)
-    ax.plot(np.arange(t0), history, color=SERIES_COLOR, linewidth=1.0, label="history")
+    ax.plot(x[:t0], history, color=SERIES_COLOR, linewidth=1.0, label="history")
     if truth is not None:
-        truth = np.asarray(truth, dtype=float).ravel()
-        ax.plot(np.arange(t0, t0 + len(truth)), truth, color="black", linewidth=1.0, label="truth")
-    for i, (name, values) in enumerate(forecasts.items()):
-        values = np.asarray(values, dtype=float).ravel()
-        ax.plot(np.arange(t0, t0 + len(values)), values, color=FORECAST_COLORS[i % len(FORECAST_COLORS)], linewidth=1.2, label=name)
-    ax.axvline(t0 - 0.5, color="grey", linewidth=0.6, linestyle=":")
+        ax.plot(x[t0 : t0 + len(truth)], truth, color="black", linewidth=1.0, label="truth")
+    for i, (name, values) in enumerate(curves.items()):
+        ax.plot(x[t0 : t0 + len(values)], values, color=FORECAST_COLORS[i % len(FORECAST_COLORS)], linewidth=1.2, label=name)
+    ax.axvline(x[t0 - 1] + (x[t0] - x[t0 - 1]) / 2, color="grey", linewidth=0.6, linestyle=":")
+    if dated:
+        locator = matplotlib.dates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(matplotlib.dates.ConciseDateFormatter(locator))
+    ax.set_xlabel("time" if dated else "step", fontsize=8)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=8)
     if legend:
-        ax.legend(fontsize=8, ncol=min(4, len(forecasts) + 2))
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, frameon=False)
     ax.set_title(title, fontsize=9)
+
+
+def _time_axis(times, dated: bool) -> np.ndarray:
+    """Time stamps -> an array matplotlib plots: datetime64 (time zones dropped, wall time kept) or numbers."""
+    if not dated:
+        return np.asarray(times, dtype=float)
+    import pandas as pd
+
+    stamps = pd.DatetimeIndex(pd.to_datetime(times))
+    return (stamps.tz_localize(None) if stamps.tz is not None else stamps).to_numpy()
 
 
 def save_forecast_plot(
@@ -134,8 +162,10 @@ def save_forecast_plot(
     truth: np.ndarray | None = None,
     title: str = "",
     history_steps: int | None = None,
+    times=None,
+    ylabel: str | None = None,
 ) -> Path:
     """One panel of ``draw_forecast`` as PNG."""
     fig, ax = plt.subplots(figsize=(8, 3))
-    draw_forecast(ax, history, forecasts, truth, title, history_steps)
+    draw_forecast(ax, history, forecasts, truth, title, history_steps, times=times, ylabel=ylabel)
     return save_figure(fig, path)

@@ -103,7 +103,7 @@ def _figure_legend(fig, axes) -> None:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             labels.setdefault(label, handle)
     fig.legend(labels.values(), labels.keys(), loc="lower center", ncol=min(len(labels), 7), fontsize=8, bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.tight_layout(rect=(0, 0.04, 1, 1), h_pad=2.0)  # a panel's title clear of the x label of the row above
 
 
 def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, ylabel: str) -> Path:
@@ -111,9 +111,11 @@ def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str
     if not curves:
         raise ValueError("no error curves to plot")
     fig, axes = _panels(len(curves))
+    # one colour per method in every panel (panels may lack a method), so that the figure legend holds for all
+    colors = {method: f"C{i % 10}" for i, method in enumerate(dict.fromkeys(m for methods in curves.values() for m in methods))}
     for ax, (panel, methods) in zip(axes, curves.items()):
         for method, values in methods.items():
-            ax.plot(np.arange(1, len(values) + 1), values, label=method, linewidth=1.2)
+            ax.plot(np.arange(1, len(values) + 1), values, label=method, linewidth=1.2, color=colors[method])
         ax.set(title=panel, xlabel="forecast step", ylabel=ylabel)
         ax.grid(alpha=0.3)
     _figure_legend(fig, axes)

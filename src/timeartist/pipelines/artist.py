@@ -9,7 +9,7 @@
    gives spans L + H steps and is resampled to that length.
 4. The decoded context part is fitted to the true context by least squares (scale and offset), the same map is
    applied to the decoded future, and the result is put back in the input's scale. A flat context (``is_flat``)
-   is forecast as its constant.
+   is forecast as its constant, one with 2 or 3 observed values as its last value (``forecasting.read_contexts``).
 
 The tokens are global, not spatial, so nothing guarantees that the right part of an image decodes to the end of
 a series: this path is here because the paper proposes it, and BENCHMARKS.md reports how it measures next to the
@@ -22,8 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from timeartist.errors import check_finite_output
-from timeartist.pipelines.forecasting import as_rows, from_rows, fill_nans
+from timeartist.pipelines.forecasting import read_contexts, to_input_scale
 from timeartist.pipelines.rendering import normalise
 
 
@@ -44,9 +43,11 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
     """
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-    rows, lead, is_torch = as_rows(context)
-    rows = fill_nans(rows)
+    contexts = read_contexts(context)  # NaNs filled, scaled to [-1, 1] exactly; short rows forecast naively
+    rows = contexts.rows
     length = rows.shape[1]
+    if contexts.short.all():
+        return to_input_scale(np.zeros((len(rows), int(horizon))), contexts, context)
     if horizon > length:
         raise ValueError(
             f"method='artist' forecasts at most as many steps as the context has (the context keeps at least half of "
@@ -54,7 +55,7 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
             "pass a longer context, or use method='visionts', which rolls out long horizons"
         )
     z, mean, std = (t.numpy() for t in normalise(torch.from_numpy(rows), norm_const=1.0))
-    live = np.flatnonzero(std[:, 0] > 0)  # flat rows (std 0) are forecast as their constant
+    live = np.flatnonzero((std[:, 0] > 0) & ~contexts.short)  # flat rows (std 0) are forecast as their constant
 
     outpainter = pipe.outpainter
     (canvas_h, canvas_w), (_, pw) = outpainter.image_size, outpainter.patch_size
@@ -72,7 +73,7 @@ def forecast_artist(pipe, context, horizon: int, batch_size: int = 64, progress:
         canvas[..., : visible * pw] = F.interpolate(images, size=(canvas_h, visible * pw), mode="bilinear", align_corners=False, antialias=True)
         filled = outpainter.outpaint(canvas.to(pipe.device), visible)
         filled = F.interpolate(filled.float().cpu(), size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
-        decoded = pipe.image_to_series(filled, aligned=aligned, length=length + int(horizon), progress=False).double().numpy()
+        decoded = pipe._decode_series(filled, aligned, length + int(horizon), batch_size, progress=False).double().numpy()
         scale, offset = _affine_fit(decoded[:, :length], block)
         forecast[index] = (scale * decoded[:, length:] + offset) * std[index] + mean[index]
-    return from_rows(check_finite_output(forecast, "forecast"), lead, context, is_torch)
+    return to_input_scale(forecast, contexts, context)

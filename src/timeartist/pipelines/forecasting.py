@@ -19,6 +19,18 @@ NaNs take the first observed value and trailing NaNs the last one. A series with
 or with infinite values, raises ``SeriesError`` (a ValueError that blames the data of particular series, not the
 call's arguments; ``TimeArtistPipeline.forecast_df(errors="collect")`` reports such series instead of failing); a
 forecast with NaN or inf values (from finite input, so a damaged model) raises ``NonFiniteOutputError``.
+
+Short contexts: a series with 2 or 3 observed values (``SHORT_CONTEXT``) shows neither a season nor a trend one could
+tell from noise, so it is forecast as its last observed value (naive), with a logged warning, instead of by the
+model. Naive is the safer of the two simple rules here: a drift fitted through 2-3 points extrapolates a slope that
+is mostly noise, and its error grows with the horizon. Like every forecast here it is scale-free.
+
+Magnitudes: every context is first divided by the power of two nearest above its largest magnitude (exact in
+floating point, so forecasts are unchanged and stay scale-free), which keeps sums of squares from overflowing at
+1e300 or underflowing at 1e-200. A forecast beyond the range of the output dtype is a ``SeriesError`` saying so. A
+large offset is forecast as long as float64 keeps the spread (``rendering.REL_EPS``: a spread of at least 1e-12 of the
+level); a smaller spread is forecast as the constant mean, with a warning naming the cause where it is more than
+rounding noise.
 """
 
 from __future__ import annotations
@@ -35,28 +47,28 @@ from einops import rearrange
 from scipy.stats import norm
 from tqdm.auto import tqdm
 
-from timeartist.errors import check_finite_output
+from timeartist.errors import DataError, check_finite_output
 from timeartist.models.outpainting import Outpainter
 from timeartist.pipelines.backtest import backtest_origins, choose_periods, seasonal_mean, simple_forecasts
 from timeartist.pipelines.periodicity import detect_period, shared_period
-from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, RenderLayout, normalise, plan_layout, read_back, render
+from timeartist.pipelines.rendering import ALIGN_CONST, NORM_CONST, REL_EPS, ROUNDING, RenderLayout, is_flat, normalise, plan_layout, read_back, render
 
 logger = logging.getLogger(__name__)
 
 LAYOUTS = ("auto", "native", "visionts")
+SHORT_CONTEXT = 3  # contexts with at most this many observed values are forecast naively (module docstring)
 # trend_ensemble="auto" adds the detrended view for contexts whose line explains at least this share of their
 # variance; chosen on validation series only (benchmarks/trend_validation.py), as the bundled model's default.
 TREND_MIN_R2 = 0.8
 
 
-class SeriesError(ValueError):
+class SeriesError(DataError):
     """The data of particular series cannot be used (too short, too few observed values, infinite, constant,
     no inferable time step). ``reason`` says why without naming a series; ``rows`` are the failing series (row
     indices of the batch, or ids; ``None``: every row, e.g. a context too short for all of them)."""
 
     def __init__(self, reason: str, rows: list | None = None):
-        self.reason, self.rows = reason, rows
-        super().__init__(f"series {rows[:5]}: {reason}" if rows else reason)
+        super().__init__(reason, rows, kind="series")
 
 
 def fill_nans(x: np.ndarray) -> np.ndarray:
@@ -68,7 +80,8 @@ def fill_nans(x: np.ndarray) -> np.ndarray:
     counts = (~np.isnan(x)).sum(axis=-1)
     if (counts < 2).any():
         rows = np.flatnonzero(counts < 2).tolist()
-        raise SeriesError(f"{int(counts[rows[0]])} observed values; at least 2 are needed to forecast", rows)
+        found = " or ".join(str(c) for c in sorted(set(counts[rows].tolist())))
+        raise SeriesError(f"{found} observed value{'' if found == '1' else 's'}; at least 2 are needed", rows)
     steps = np.arange(x.shape[-1])
     for row in np.flatnonzero(counts < x.shape[-1]):
         observed = ~np.isnan(x[row])
@@ -90,6 +103,71 @@ def as_rows(context) -> tuple[np.ndarray, tuple[int, ...], bool]:
     raise ValueError(f"context must have shape (L,), (B, L) or (B, L, C), got {x.shape}")
 
 
+def to_unit_range(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (N, L) -> (rows / 2**e, e (N, 1)) with e the binary exponent of each row's largest magnitude, so that the
+    rows lie in [-1, 1]; exact in floating point (``np.ldexp(scaled, e)`` gives the rows back)."""
+    _, exponent = np.frexp(np.abs(rows).max(axis=-1, keepdims=True))
+    return np.ldexp(rows, -exponent), exponent
+
+
+@dataclass
+class Contexts:
+    """Contexts read for forecasting (``read_contexts``): ``rows`` (N, L) NaN-filled and scaled by ``to_unit_range``
+    (``exponent`` (N, 1)), ``short`` (N,): the rows forecast naively, and the input's leading shape and type."""
+
+    rows: np.ndarray
+    exponent: np.ndarray
+    short: np.ndarray
+    lead: tuple[int, ...]
+    is_torch: bool
+
+
+def read_contexts(context) -> Contexts:
+    """Context (L,), (B, L) or (B, L, C) -> ``Contexts``; logs a warning for the rows forecast naively (at most
+    ``SHORT_CONTEXT`` observed values) and for the rows whose spread float64 cannot hold next to their level."""
+    rows, lead, is_torch = as_rows(context)
+    short = (~np.isnan(rows)).sum(axis=-1) <= SHORT_CONTEXT
+    rows, exponent = to_unit_range(fill_nans(rows))
+    if short.any():
+        logger.warning(
+            "forecast: %d of %d series with %d or fewer observed values (rows %s) are forecast as their last observed value "
+            "(naive): too few to show a season or a trend", short.sum(), len(rows), SHORT_CONTEXT, np.flatnonzero(short)[:5].tolist(),
+        )  # fmt: skip
+    mean, std = rows.mean(axis=-1), rows.std(axis=-1)
+    lost = is_flat(std, mean) & (std > ROUNDING * np.abs(mean))
+    if lost.any():
+        logger.warning(
+            "forecast: series %s vary by less than %g of their level, fewer digits than float64 keeps for a forecast; "
+            "forecast as their mean (subtract the level before storing them in floating point to keep the spread)",
+            np.flatnonzero(lost)[:5].tolist(), REL_EPS,
+        )  # fmt: skip
+    return Contexts(rows, exponent, short, lead, is_torch)
+
+
+def to_input_scale(forecast: np.ndarray, contexts: Contexts, like):
+    """Forecasts (N, H) or quantiles (N, H, Q) of ``contexts.rows`` -> the input's layout, type and scale, the short rows naive. A value
+    beyond the output dtype's range is a ``SeriesError`` naming the rows (never an inf returned)."""
+    forecast = np.array(check_finite_output(forecast, "forecast"))
+    tail = (1,) * (forecast.ndim - 2)  # quantile levels, if any
+    forecast[contexts.short] = contexts.rows[contexts.short, -1:].reshape(-1, 1, *tail)
+    with np.errstate(over="ignore"):  # an overflow is reported below
+        forecast = np.ldexp(forecast, contexts.exponent.reshape(-1, 1, *tail))
+    dtype = _output_dtype(like, contexts.is_torch)
+    limit = float((torch.finfo if contexts.is_torch else np.finfo)(dtype).max)
+    beyond = np.flatnonzero((np.abs(forecast) > limit).reshape(len(forecast), -1).any(axis=-1))
+    if beyond.size:
+        raise SeriesError(f"the forecast exceeds the largest {str(dtype).removeprefix('torch.')} ({limit:.3g}); rescale the series", beyond.tolist())
+    return from_rows(forecast, contexts.lead, like, contexts.is_torch)
+
+
+def _output_dtype(like, is_torch: bool):
+    """The dtype forecasts come back in: the input's floating dtype, else float32."""
+    if is_torch:
+        return like.dtype if like.is_floating_point() else torch.float32
+    dtype = np.asarray(like).dtype
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float32)
+
+
 def from_rows(rows: np.ndarray, lead: tuple[int, ...], like, is_torch: bool):
     """Inverse of ``as_rows`` for forecasts (N, H, *tail) -> (H, *tail), (B, H, *tail) or (B, H, C, *tail), as numpy or
     torch (tail: e.g. the quantile levels)."""
@@ -100,9 +178,8 @@ def from_rows(rows: np.ndarray, lead: tuple[int, ...], like, is_torch: bool):
     else:
         out = np.swapaxes(rows.reshape(lead[0], lead[1], *rows.shape[1:]), 1, 2)
     if is_torch:
-        dtype = like.dtype if like.is_floating_point() else torch.float32
-        return torch.as_tensor(np.ascontiguousarray(out), dtype=dtype, device=like.device)
-    return out.astype(np.asarray(like).dtype if np.issubdtype(np.asarray(like).dtype, np.floating) else np.float32)
+        return torch.as_tensor(np.ascontiguousarray(out), dtype=_output_dtype(like, True), device=like.device)
+    return out.astype(_output_dtype(like, False))
 
 
 def _native_plan(length: int, horizon: int, period: int, outpainter: Outpainter) -> tuple[int, int]:
@@ -155,7 +232,8 @@ def forecast_with_outpainter(
 ):
     """Forecast ``horizon`` steps after each context by outpainting its rendering.
 
-    context: (L,), (B, L) or (B, L, C), numpy or torch, any L >= max(2, period); channels are independent.
+    context: (L,), (B, L) or (B, L, C), numpy or torch, any L >= 2 (and >= period when L > 3); channels are
+    independent; contexts with 2 or 3 observed values are forecast naively (module docstring), any magnitude.
     period: the seasonal period in steps for every series; ``None`` detects it per series (``detect_period`` over
     ``candidates`` when given); for a context (B, L, C), ``channels_share_period`` gives the C channels of each series
     the period most of them show (``shared_period``: they share one clock), else each channel keeps its own.
@@ -193,41 +271,47 @@ def forecast_with_outpainter(
         raise ValueError(f"restore_detail must be a positive number of periods or None, got {restore_detail!r}")
     if quantile_levels is not None:
         quantile_levels = check_quantile_levels(quantile_levels)
-    rows, lead, is_torch = as_rows(context)
-    length = rows.shape[-1]
-    if length < max(2, period or 1):
-        raise SeriesError(f"context has {length} steps; at least max(2, period={period or 1}) are needed")
-    rows = fill_nans(rows)
+    levels = outpainter_levels(outpainter) if quantile_levels is not None else ()
+    contexts = read_contexts(context)
+    rows, lead = contexts.rows, contexts.lead
+    active = np.flatnonzero(~contexts.short)  # the short rows are forecast naively: no period needed
+    if active.size and rows.shape[-1] < (period or 1):
+        raise SeriesError(f"context has {rows.shape[-1]} steps; at least period={period} are needed")
     if max_context is not None:
         rows = rows[:, -max_context:]
-    if period is not None:
-        periods = np.full(len(rows), period)
-    else:
-        periods = np.atleast_1d(detect_period(rows, candidates))
-        if choose_period:
-            periods = choose_periods(rows, int(horizon), periods)
-        if channels_share_period and len(lead) == 2:
-            periods = np.repeat(shared_period(periods.reshape(lead)), lead[1])
     if layout == "auto":
         layout = "native" if outpainter.patch_size[0] == outpainter.image_size[0] else "visionts"
     if device is None:
         parameters = getattr(outpainter, "parameters", None)
         device = next(iter(parameters()), torch.empty(0)).device if parameters else torch.device("cpu")
-    levels = outpainter_levels(outpainter) if quantile_levels is not None else ()
     run = _Outpainting(
         outpainter, layout, align_const, norm_const, context_periods, flip_ensemble, trend_ensemble, trend_min_r2,
         seasonal_blend, int(blend_periods), restore_detail, level_gate, levels,
         bf16_native(torch.device(device)) if bf16 is None else bool(bf16), device, batch_size, progress,
     )  # fmt: skip
-    forecast = run(rows, int(horizon), periods)
-    if fallback is not None:
-        forecast = check_simple_rules(rows, int(horizon), periods, forecast, run, float(fallback))
-    point = from_rows(check_finite_output(forecast[..., 0], "forecast"), lead, context, is_torch)
+    forecast = np.zeros((len(rows), int(horizon), 1 + len(levels)))  # the short rows' zeros become their naive forecast
+    if active.size:
+        if period is not None:
+            periods = np.full(active.size, period)
+        else:
+            periods = _choose_periods(rows[active], int(horizon), candidates, choose_period)
+            if channels_share_period and len(lead) == 2:  # the channels of one series share its clock
+                every = np.ones(len(rows), dtype=int)
+                every[active] = periods
+                periods = np.repeat(shared_period(every.reshape(lead)), lead[1])[active]
+        forecast[active] = run(rows[active], int(horizon), periods)
+        if fallback is not None:
+            forecast[active] = check_simple_rules(rows[active], int(horizon), periods, forecast[active], run, float(fallback))
+    point = to_input_scale(forecast[..., 0], contexts, context)
     if quantile_levels is None:
         return point
-    quantiles = interpolate_levels(check_finite_output(forecast[..., 1:], "forecast"), levels, quantile_levels)
-    return from_rows(quantiles, lead, context, is_torch), point
+    return to_input_scale(interpolate_levels(forecast[..., 1:], levels, quantile_levels), contexts, context), point
 
+
+def _choose_periods(rows: np.ndarray, horizon: int, candidates: tuple[int, ...] | None, choose: bool) -> np.ndarray:
+    """Detected periods of rows (N, L) -> (N,), then, with ``choose``, the backtests' choice (``choose_periods``)."""
+    periods = np.atleast_1d(detect_period(rows, candidates))
+    return choose_periods(rows, horizon, periods) if choose else periods
 
 @dataclass
 class _Outpainting:

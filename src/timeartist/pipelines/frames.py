@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.frequencies import to_offset
 
 from timeartist.pipelines.forecasting import SeriesError
 from timeartist.pipelines.periodicity import period_candidates
@@ -131,8 +132,9 @@ def drop_duplicate_times(df: pd.DataFrame, id_col: str, time_col: str, errors: s
 
 def regrid_series(df: pd.DataFrame, id_col: str, time_col: str, target: str, freq: str | None, errors: str) -> tuple[pd.DataFrame, list]:
     """Every series on its regular grid at ``freq``, missing steps as NaN rows (datetime times and a given ``freq``
-    only; otherwise ``df`` unchanged). A series whose timestamps are off the grid or duplicated is a ``SeriesError``
-    (errors="raise") or a failure (id, reason) dropped from the frame (errors="collect")."""
+    only; otherwise ``df`` unchanged). A series whose timestamps are off the grid or duplicated, or for which ``freq``
+    is finer than its data (at least every other grid step would be a gap, e.g. "30min" for hourly rows), is a
+    ``SeriesError`` (errors="raise") or a failure (id, reason) dropped from the frame (errors="collect")."""
     if freq is None or pd.api.types.is_numeric_dtype(df[time_col]):
         return df, []
     parts, failures = [], []
@@ -142,8 +144,17 @@ def regrid_series(df: pd.DataFrame, id_col: str, time_col: str, target: str, fre
         if len(grid) == len(stamps) and (grid == stamps).all():
             parts.append(group)
             continue
+        reason = None
         if stamps.has_duplicates or not stamps.isin(grid).all():
             reason = f"timestamps are not on a regular {freq!r} grid from {stamps[0]} (duplicates or steps off the grid)"
+        elif len(grid) - len(stamps) >= len(stamps) - 1:  # at least every other step a gap: freq finer than the data
+            typical = pd.Timedelta(int(np.median(np.diff(stamps.asi8))))
+            own = (pd.infer_freq(stamps) if len(stamps) >= 3 else None) or to_offset(typical).freqstr
+            reason = (
+                f"timestamps are mostly {typical.to_pytimedelta()} apart, so at freq {freq!r} {len(grid) - len(stamps)} of the "
+                f"{len(grid)} steps would be interpolated; pass the data's own time step as freq= (CLI: --freq), e.g. {own!r}"
+            )
+        if reason is not None:
             if errors == "raise":
                 raise SeriesError(reason, [key])
             failures.append((key, reason))

@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 from timeartist import __version__
 from timeartist.data.archives import resample_to_length
 from timeartist.data.images import to_image_batch
-from timeartist.errors import check_finite_output
+from timeartist.errors import DataError, check_finite_output
 from timeartist.hub import WEIGHTS_NAME, CheckpointError, atomic_write, file_sha256, read_json, verify_sha256
 from timeartist.models.align import AdapterAlignment
 from timeartist.models.efficientnet import EfficientNetLite, load_efficientnet_lite0
@@ -55,7 +55,7 @@ from timeartist.models.visual import VisionModel
 from timeartist.modules.quantizer import share_quantizer
 from timeartist.pipelines.artist import forecast_artist
 from timeartist.pipelines.classification import VisionClassifier, as_cases, as_labels
-from timeartist.pipelines.forecasting import SeriesError, as_rows, bf16_native, fill_nans, forecast_with_outpainter
+from timeartist.pipelines.forecasting import SeriesError, as_rows, bf16_native, fill_nans, forecast_with_outpainter, to_unit_range
 from timeartist.pipelines.frames import (
     SeriesGroup, apply_per_series, check_long_frame, column, drop_duplicate_times, errors_frame, frequency_candidates,
     future_time_dtype, future_times, is_distributed_input, regrid_series, series_groups,
@@ -149,12 +149,16 @@ class TimeArtistPipeline:
         self._prototypes: dict[str, Any] | None = None  # the fitted "codes" route
         self._vision: VisionClassifier | None = None  # the fitted vision route
         self.pretrained_path: Path | None = None  # the folder ``from_pretrained`` read (Dask workers load it from there)
+        self.absent_components: dict[str, Path] = {}  # listed in that folder's index, its sub-folder missing
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> "TimeArtistPipeline":
         """Load a pipeline folder (``None``: the default model bundled with the package). Strict: every component
-        must match its config exactly, and a missing component file is a FileNotFoundError naming it."""
+        must match its config exactly, and a missing component file is a FileNotFoundError naming it. An optional
+        component (aligners, outpainter, generator) whose whole sub-folder is missing is left out with a logged
+        warning, so that what does not use it still runs (``forecast`` without ``generator/``); what needs it raises
+        a ValueError naming the missing folder."""
         root = Path(path) if path is not None else DEFAULT_MODEL_DIR
         index_path = root / INDEX_NAME
         if not index_path.is_file():
@@ -170,14 +174,22 @@ class TimeArtistPipeline:
         missing = [name for name in REQUIRED if name not in components]
         if missing:
             raise CheckpointError(f"{index_path} lists no {missing} component; a pipeline needs {list(REQUIRED)}")
-        loaded = {}
+        loaded, absent = {}, {}
         for name, class_name in components.items():
             if class_name not in COMPONENT_CLASSES:
                 raise CheckpointError(f"{index_path}: component {name!r} has unknown class {class_name!r}; known: {sorted(COMPONENT_CLASSES)}")
+            if name not in REQUIRED and not (root / name).exists():  # e.g. generator/ deleted to save space
+                absent[name] = root / name
+                continue
             loaded[name] = COMPONENT_CLASSES[class_name].from_pretrained(root / name, sha256=hashes.get(f"{name}/{WEIGHTS_NAME}"))
+        if absent:
+            them = "it" if len(absent) == 1 else "them"
+            logger.warning("%s: %s missing although the index lists %s; loaded without %s (what needs %s says so)",
+                           root, ", ".join(f"{name}/" for name in absent), them, them, them)  # fmt: skip
         temporal, visual = loaded.pop("temporal"), loaded.pop("visual")
         share_quantizer(temporal, visual, CheckpointError(f"{root}: the temporal and visual folders hold different codebooks; they must share one"))
         pipe = cls(temporal, visual, device=device, forecast_defaults=index.get("forecast_defaults"), **loaded)
+        pipe.absent_components = absent
         pipe._prototypes = _load_prototypes(root, hashes.get(PROTOTYPES_NAME))
         vision = _load_arrays(root / VISION_CLASSIFIER_NAME, hashes.get(VISION_CLASSIFIER_NAME))
         if vision is not None:
@@ -235,7 +247,7 @@ class TimeArtistPipeline:
         if rows.shape[-1] < 2:
             raise SeriesError(f"{what}: series need at least 2 steps, got {rows.shape[-1]}")
         rows = fill_nans(rows)
-        return resample_rows(_zscore(rows, what), self.temporal.seq_len), lead, rows
+        return resample_rows(_zscore(to_unit_range(rows)[0], what), self.temporal.seq_len), lead, rows
 
     def _image_batch(self, images) -> torch.Tensor:
         """Images of any supported type (paths, PIL, numpy, torch; see ``timeartist.data.images``) -> (B, 3, S, S)
@@ -247,10 +259,14 @@ class TimeArtistPipeline:
         """Batch start offsets with a progress bar (``progress=None``: shown on a terminal only)."""
         return tqdm(range(0, n, batch_size), desc=desc, disable=None if progress is None else not progress)
 
+    def _absent(self, name: str) -> str:
+        """For an error message: where component ``name`` was expected when its folder was missing at load time."""
+        return f" ({self.absent_components[name]} is missing)" if name in self.absent_components else ""
+
     def _require_aligner(self, which: str) -> AdapterAlignment:
         aligner = getattr(self, which)
         if aligner is None:
-            raise ValueError(f"this pipeline has no {which} aligner; use aligned=False or load a pipeline trained with `timeartist train align`")
+            raise ValueError(f"this pipeline has no {which} aligner{self._absent(which)}; use aligned=False or load a pipeline trained with `timeartist train align`")
         return aligner
 
     # ------------------------------------------------------------------ conversion
@@ -309,7 +325,7 @@ class TimeArtistPipeline:
 
     def _require_generator(self) -> TokenGenerator:
         if self.generator is None:
-            raise ValueError("this pipeline has no token generator; load one trained with `timeartist train generator`")
+            raise ValueError(f"this pipeline has no token generator{self._absent('generator')}; load one trained with `timeartist train generator`")
         return self.generator
 
     @torch.no_grad()
@@ -337,9 +353,23 @@ class TimeArtistPipeline:
         (B, length or seq_len), z-scored shape, float32 (torch for torch input, else numpy).
 
         ``aligned=True`` maps image tokens to series tokens with the image->series aligner; ``aligned=False``
-        decodes the image codes with the series decoder (the shared codebook, "before alignment").
+        decodes the image codes with the series decoder (the shared codebook, "before alignment"). ``length``: an
+        integer >= 2 (the series are resampled to it) or None. An image of one flat colour (every channel within one
+        8-bit level over the square that is read, e.g. a 1x1 image) has no shape to convert, as a constant series
+        has none: a ``DataError`` naming its position.
         """
+        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 2):
+            raise ValueError(f"image_to_series: length must be an integer >= 2, or None for the tokenizer's {self.temporal.seq_len} steps; got {length!r}")
         x = self._image_batch(images)
+        spread = (x.amax(dim=(-2, -1)) - x.amin(dim=(-2, -1))).amax(dim=-1)
+        flat = torch.nonzero(spread < 1 / 255).flatten().tolist()
+        if flat:
+            raise DataError("one flat colour (e.g. a 1x1 image); there is no shape to convert", flat, kind="image_to_series: images")
+        return _like(self._decode_series(x, aligned, length, batch_size, progress), images)
+
+    def _decode_series(self, x: torch.Tensor, aligned: bool, length: int | None, batch_size: int, progress: bool | None) -> torch.Tensor:
+        """Images (B, 3, S, S) at the tokenizer size -> series (B, length or seq_len) on the CPU, without the input
+        checks of ``image_to_series`` (the artist forecast reads outpainted canvases, which may be flat)."""
         out = []
         for i in self._batches(len(x), batch_size, "image->series", progress):
             q, ids = self.visual.encode(x[i : i + batch_size].to(self.device))
@@ -349,7 +379,7 @@ class TimeArtistPipeline:
                 series = self.temporal.decode(q)
             out.append(series.float().cpu())
         series = check_finite_output(torch.cat(out), "image_to_series")
-        return _like(resample_rows(series, length) if length else series, images)
+        return resample_rows(series, int(length)) if length is not None else series
 
     @torch.no_grad()
     def reconstruct_images(self, images, batch_size: int = 64, progress: bool | None = None) -> np.ndarray | torch.Tensor:
@@ -397,14 +427,16 @@ class TimeArtistPipeline:
         method="visionts": fold the context by its period into an image, outpaint the future columns, read them
         back; a horizon beyond half the canvas is rolled out (``forecast_with_outpainter``). method="artist": series
         -> image through the tokenizers and aligners, outpaint, image -> series; at most L steps. A constant context
-        is forecast as its constant; a forecast is scale-free (``c * x + d`` gives ``c * forecast(x) + d``).
+        is forecast as its constant, one of 2 or 3 observed values as its last value (naive, with a logged warning);
+        a forecast is scale-free (``c * x + d`` gives ``c * forecast(x) + d``) at any magnitude float64 holds (see
+        ``timeartist.pipelines.forecasting``).
         period: seasonal period in steps (``None``: detected per series; the C channels of a (B, L, C) context share
         the one most of them show, see ``forecast_with_outpainter``'s ``channels_share_period``).
         """
         if method not in METHODS:
             raise ValueError(f"unknown forecasting method {method!r}; available: {list(METHODS)}")
         if self.outpainter is None:
-            raise ValueError("this pipeline has no outpainter; load one that has, or pass outpainter= when building it")
+            raise ValueError(f"this pipeline has no outpainter{self._absent('outpainter')}; load one that has, or pass outpainter= when building it")
         if method == "visionts":
             kwargs = {**self.forecast_defaults, **kwargs}
             return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
@@ -460,6 +492,8 @@ class TimeArtistPipeline:
         for group in series_groups(df, id_col, time_col, target):
 
             def stamps(index, group=group):
+                if group.values.shape[1] < 2:  # before the time step, which one stamp cannot show either
+                    raise SeriesError("1 time step; at least 2 are needed", list(group.keys[index]))
                 return [future_times(group.times[i], horizon, freq, group.keys[i]) for i in index]
 
             def forecasts(index, group=group):
@@ -468,7 +502,11 @@ class TimeArtistPipeline:
                 for option in set(candidates):  # series with the same period candidates forecast together
                     rows = np.array([c == option for c in candidates])
                     extra = {} if option is None else {"candidates": option}
-                    out[rows] = np.atleast_2d(self.forecast(group.values[index[rows]], horizon, **kwargs, **extra))
+                    keys = group.keys[index[rows]]
+                    try:
+                        out[rows] = np.atleast_2d(self.forecast(group.values[index[rows]], horizon, **kwargs, **extra))
+                    except SeriesError as err:  # rows of this batch -> the ids of their series
+                        raise SeriesError(err.reason, list(keys[err.rows] if err.rows else keys)) from None
                 return out
 
             # Series whose time step cannot be inferred fail before the model sees them.

@@ -5,8 +5,9 @@ Steps (Keytoyze/VisionTS ``visionts/model.py``; architecture.md section 6):
 1. ``normalise``: subtract the context mean and divide by ``std / norm_const``, so the context's std becomes
    ``norm_const`` (0.4 by default). No absolute epsilon (VisionTS adds 1e-5 to the variance, which flattens series
    whose std is below about 0.003), so a forecast of ``c * x + d`` is ``c * forecast(x) + d`` at any scale ``c``. A
-   context whose std is at most ``REL_EPS`` (1e-10) times its mean's magnitude is flat (that spread is float
-   rounding): it normalises to zeros with scale 0, so whatever the outpainter draws maps back to the constant.
+   context whose std is at most ``REL_EPS`` (1e-12) times its mean's magnitude is flat (float64 keeps fewer than 4
+   digits of that spread): it normalises to zeros with scale 0, so whatever the outpainter draws maps back to the
+   constant. An offset of 1e10 on a series of spread 1 (relative spread 1e-10) is forecast like the series itself.
 2. Left-pad the context (replicating its first value) to whole periods.
 3. Fold: a (P, n) grid, row = phase inside the period, column = one period.
 4. Resize the grid (bilinear) onto the left ``visible_cols`` patch columns of a zero canvas, grey in 3 channels.
@@ -37,7 +38,10 @@ from torch import Tensor
 
 NORM_CONST = 0.4  # VisionTS default: the rendered context has this std
 ALIGN_CONST = 0.4  # VisionTS default: share of the canvas the context may take
-REL_EPS = 1e-10  # a spread below this fraction of the level is float rounding, not signal
+# A spread below REL_EPS of the level keeps fewer than about 4 significant digits in float64 (eps 2.2e-16): the row
+# is treated as flat. Below ROUNDING (64 ulps) the spread is rounding noise of a constant.
+REL_EPS = 1e-12
+ROUNDING = 64 * float(torch.finfo(torch.float64).eps)
 
 
 @dataclass(frozen=True)
