@@ -224,6 +224,7 @@ def forecast_with_outpainter(
     restore_detail: int | None = None,
     fallback: float | None = None,
     level_gate: float | None = None,
+    calibrate: float | None = None,
     quantile_levels: Sequence[float] | None = None,
     bf16: bool | None = None,
     batch_size: int = 256,
@@ -300,8 +301,8 @@ def forecast_with_outpainter(
                 every[active] = periods
                 periods = np.repeat(shared_period(every.reshape(lead)), lead[1])[active]
         forecast[active] = run(rows[active], int(horizon), periods)
-        if fallback is not None:
-            forecast[active] = check_simple_rules(rows[active], int(horizon), periods, forecast[active], run, float(fallback))
+        if fallback is not None or (levels and calibrate is not None):
+            forecast[active] = check_on_backtest(rows[active], int(horizon), periods, forecast[active], run, fallback, calibrate)
     point = to_input_scale(forecast[..., 0], contexts, context)
     if quantile_levels is None:
         return point
@@ -405,25 +406,36 @@ def continue_level(rows: np.ndarray, forecast: np.ndarray, periods: np.ndarray, 
     return out
 
 
-def check_simple_rules(rows: np.ndarray, horizon: int, periods: np.ndarray, forecast: np.ndarray, run: _Outpainting, margin: float) -> np.ndarray:
-    """The outpainter against the simple rules on each context's own recent past (``backtest``): contexts (N, L), their
-    periods (N,), the outpainter's forecasts (N, H, 1 + Q) -> the same, with the rows where a simple rule backtests
-    better than ``margin`` times the outpainter's error forecast by that rule instead.
+def check_on_backtest(
+    rows: np.ndarray, horizon: int, periods: np.ndarray, forecast: np.ndarray, run: _Outpainting, margin: float | None,
+    calibrate: float | None,
+) -> np.ndarray:  # fmt: skip
+    """The outpainter checked on each context's own recent past (``backtest``): contexts (N, L), their periods (N,),
+    the outpainter's forecasts (N, H, 1 + Q) -> the same, adjusted by what its forecast of the last stretch of
+    min(H, L // 3) steps, made from the context before it, shows.
 
-    The stretch is min(H, L // 3) steps. The outpainter forecasts it once, from the last origin; the simple rules
-    (``simple_forecasts`` at the row's period) from up to ``ORIGINS`` origins, and the one with the lowest mean error
-    is each row's challenger. Where the challenger's error at the last origin is below ``margin`` times the
-    outpainter's, its forecast replaces the point, and the quantiles keep the outpainter's spread around the point,
+    ``calibrate`` (quantile forecasts): the spread around the point is scaled by c ** calibrate, where c (0.25 ... 4)
+    minimises the pinball loss of the backtest's quantiles scaled by c; 0 keeps the model's spread, 1 trusts the one
+    backtest entirely.
+
+    ``margin`` (None: off): the simple rules (``simple_forecasts`` at the row's period) forecast the stretch after up
+    to ``ORIGINS`` origins; the one with the lowest mean error is each row's challenger, and where its error at the
+    last origin is below ``margin`` times the outpainter's, its forecast replaces the point, with the spread around it
     scaled by the ratio of the two errors."""
     length = rows.shape[1]
     stretch = min(horizon, length // 3)
     if stretch < 1:
         return forecast
     origin = length - stretch
-    past, target = rows[:, :origin], rows[:, origin:]
-    backtest = run(past, stretch, np.where(periods <= origin, periods, 1))[..., 0]
-    own_error = np.abs(backtest - target).mean(axis=1)
+    target = rows[:, origin:]
+    backtest = run(rows[:, :origin], stretch, np.where(periods <= origin, periods, 1))
     out = forecast.copy()
+    if calibrate is not None and out.shape[-1] > 1:
+        scale = spread_scale(backtest, target, run.levels) ** calibrate
+        out[..., 1:] = out[..., :1] + (out[..., 1:] - out[..., :1]) * scale[:, None, None]
+    if margin is None:
+        return out
+    own_error = np.abs(backtest[..., 0] - target).mean(axis=1)
     for p in np.unique(periods):
         index = np.flatnonzero(periods == p)
         errors = {}  # rule -> [(N_p,) error at each origin where the rule applies], the last origin first
@@ -445,6 +457,20 @@ def check_simple_rules(rows: np.ndarray, horizon: int, periods: np.ndarray, fore
                 out[rows_j, :, 0] = point
     return out
 
+
+SPREAD_SCALES = np.exp(np.linspace(np.log(0.25), np.log(4.0), 25))
+
+
+def spread_scale(backtest: np.ndarray, target: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """Backtest forecasts (N, S, 1 + Q) at ``levels`` and what came (N, S) -> the factor (N,) among ``SPREAD_SCALES``
+    by which scaling the quantiles' distances from the point minimises the mean pinball loss."""
+    tau = np.asarray(levels)
+    point, spread = backtest[..., :1], backtest[..., 1:] - backtest[..., :1]
+    losses = []
+    for c in SPREAD_SCALES:
+        error = target[..., None] - (point + c * spread)
+        losses.append(np.maximum(tau * error, (tau - 1) * error).mean(axis=(1, 2)))
+    return SPREAD_SCALES[np.argmin(np.stack(losses), axis=0)]
 
 @dataclass
 class OutpainterForecaster:

@@ -69,6 +69,7 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_mo
 COMPONENT_CLASSES = {cls.__name__: cls for cls in (TimeArtist, VisionModel, AdapterAlignment, MAEOutpainter, TokenGenerator)}
 REQUIRED = ("temporal", "visual")
 METHODS = ("visionts", "artist")
+QUANTILE_LEVELS = tuple(round(0.1 * k, 1) for k in range(1, 10))  # the levels peers report (GIFT-Eval's 9)
 DEFAULT_METHOD = "visionts"  # measures better on every LTSF set benchmarked so far (BENCHMARKS.md)
 CLASSIFIER_ROUTES = ("auto", "vision", "codes")
 
@@ -441,6 +442,26 @@ class TimeArtistPipeline:
             kwargs = {**self.forecast_defaults, **kwargs}
             return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
         return forecast_artist(self, context, horizon, batch_size=batch_size, progress=progress)
+
+    def forecast_quantiles(
+        self, context, horizon: int, quantile_levels: Sequence[float] = QUANTILE_LEVELS, period: int | None = None,
+        batch_size: int = 256, progress: bool | None = None, **kwargs,
+    ):  # fmt: skip
+        """Quantile forecasts and the mean forecast (Chronos' ``predict_quantiles`` convention), method "visionts".
+
+        context: as ``forecast``. quantile_levels: increasing levels in (0, 1), default 0.1 ... 0.9; the outpainter's
+        quantile head predicts 0.1 ... 0.9, other levels follow ``forecasting.interpolate_levels`` (normal scores
+        between its levels, a normal tail beyond them). Returns ``(quantiles, mean)``: quantiles (H, Q), (B, H, Q) or
+        (B, H, C, Q), increasing along Q, and mean (H,), (B, H) or (B, H, C), which equals ``forecast`` with the same
+        arguments (the outpainter's point prediction is trained for the squared error: a mean). The spread is
+        calibrated on each context's own recent past (``forecasting.check_on_backtest``).
+        """
+        if self.outpainter is None:
+            raise ValueError(f"this pipeline has no outpainter{self._absent('outpainter')}; load one that has, or pass outpainter= when building it")
+        kwargs = {**self.forecast_defaults, **kwargs}
+        return forecast_with_outpainter(
+            context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, quantile_levels=quantile_levels, **kwargs
+        )  # fmt: skip
 
     def forecaster(self, method: str = DEFAULT_METHOD, batch_size: int = 256, detect_period: bool | str = False) -> "PipelineForecaster":
         """This pipeline's ``method`` as a benchmark forecaster (``timeartist.evaluation`` Forecaster protocol).
