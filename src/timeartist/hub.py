@@ -29,6 +29,8 @@ from timeartist.errors import CheckpointError
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.json"
+# The model ``TimeArtistPipeline.from_pretrained()`` loads when given no folder; shipped inside the package.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default_model"
 WEIGHTS_NAME = "model.safetensors"
 
 M = TypeVar("M", bound="PretrainedMixin")
