@@ -362,7 +362,32 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+PIPELINE_EXPORT_OPTIONS = ("visual", "temporal", "generator", "outpainter", "context_periods", "trend_ensemble", "trend_min_r2",
+                           "seasonal_blend", "blend_periods", "data_root")  # fmt: skip
+
+
+def _export_checkpoint(args) -> int:
+    """--checkpoint: a training checkpoint's EMA (or raw) weights -> the stage's loadable folder."""
+    from timeartist.training.export import export_checkpoint
+
+    composing = [f"--{name.replace('_', '-')}" for name in PIPELINE_EXPORT_OPTIONS if getattr(args, name) is not None]
+    if args.base or composing:
+        raise ValueError(f"--checkpoint writes one training stage's folder; {', '.join(['--base'] * bool(args.base) + composing)} "
+                         "compose a pipeline: run export --base on its output afterwards")  # fmt: skip
+    _out_dir(args.out)
+    path, step = export_checkpoint(args.checkpoint, args.out, ema=not args.raw_weights, stage=args.stage, config=args.config, overrides=args.overrides)
+    print(f"wrote the {'raw' if args.raw_weights else 'EMA'} weights of step {step} to {path}")
+    return 0
+
+
 def _cmd_export(args) -> int:
+    if args.checkpoint:
+        return _export_checkpoint(args)
+    if not args.base:
+        raise ValueError("export needs --base (a pipeline-loadable folder to compose from) or --checkpoint (a training checkpoint)")
+    checkpoint_only = [flag for flag, value in (("--raw-weights", args.raw_weights), ("--stage", args.stage), ("--config", args.config)) if value]
+    if checkpoint_only or args.overrides:
+        raise ValueError(f"{', '.join(checkpoint_only) or 'key=value overrides'} go with --checkpoint only")
     from timeartist.models.outpainter import MAEOutpainter
     from timeartist.pipelines.forecasting import check_combination_options
     from timeartist.pipelines.pipeline import TimeArtistPipeline
@@ -515,8 +540,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(func=_cmd_generate)
 
-    p = sub.add_parser("export", help="assemble a pipeline folder from training exports")
-    p.add_argument("--base", required=True, help="a pipeline-loadable export, e.g. the alignment stage's export folder")
+    p = sub.add_parser("export", help="assemble a pipeline folder from training exports, or export a training checkpoint's weights")
+    p.add_argument("--base", help="a pipeline-loadable export, e.g. the alignment stage's export folder")
+    p.add_argument("--checkpoint",
+                   help="instead of --base: a training checkpoint (<run>/checkpoints/checkpoint-<step>) or a run folder (its latest "
+                        "checkpoint); writes its EMA weights as the stage's folder (warmup: temporal/ + visual/; align: a pipeline; "
+                        "generator, outpainter: the model folder)")  # fmt: skip
+    p.add_argument("--raw-weights", action="store_true", help="--checkpoint: the trained weights instead of their EMA")
+    p.add_argument("--stage", choices=["warmup", "align", "generator", "outpainter"],
+                   help="--checkpoint of a run without run.json (started before runs recorded it): the stage it trains")
+    p.add_argument("--config", help="with --stage: the run YAML the run was started with; its key=value overrides follow the options, as for train")
     p.add_argument("--visual", help="a VisionModel folder replacing the image tokenizer (same codebook, e.g. a fine-tune with it frozen)")
     p.add_argument("--temporal", help="a TimeArtist folder replacing the series tokenizer (same codebook, e.g. its decoder fine-tuned)")
     p.add_argument("--generator", help="a TokenGenerator folder to add")
@@ -535,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--blend-periods", type=int, help="forecasting default: periods averaged for --seasonal-blend")
     p.add_argument("--data-root", help="data folder for --context-periods auto (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--out", required=True)
-    p.set_defaults(func=_cmd_export)
+    p.set_defaults(func=_cmd_export, overrides=[])
 
     p = sub.add_parser("bench", help="benchmarks on the standard protocols, baselines measured in the same run")
     p.add_argument("suite", choices=["ltsf", "competitions", "classify", "tokenizer", "speed"])
@@ -571,9 +604,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    # ``train`` takes key=value overrides after its options, which argparse cannot mix with subcommands itself.
+    # ``train`` (and ``export --config``) take key=value overrides after their options, which argparse cannot mix with
+    # subcommands itself.
     args, extra = parser.parse_known_args(argv)
-    if extra and not (getattr(args, "command", None) == "train" and all("=" in a and not a.startswith("-") for a in extra)):
+    if extra and not (getattr(args, "command", None) in ("train", "export") and all("=" in a and not a.startswith("-") for a in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         args.overrides = [*args.overrides, *extra]

@@ -57,7 +57,7 @@ from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.pipelines.forecasting import forecast_with_outpainter
 from timeartist.pipelines.periodicity import detect_period, period_candidates
 from timeartist.pipelines.rendering import NORM_CONST, normalise, plan_layout, render
-from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.config import load_run_config, record_run, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
 
 logger = logging.getLogger(__name__)
@@ -392,9 +392,19 @@ def select_forecast_defaults(
     return {"context_periods": k, "flip_ensemble": flip}, scores
 
 
+def _model_config(cfg: DictConfig) -> OutpainterConfig:
+    return config_from_dict(OutpainterConfig, OmegaConf.to_container(cfg.model, resolve=True))
+
+
+def export_task(cfg: DictConfig) -> OutpainterTask:
+    """The task with the run config's outpainter and no data: what ``timeartist export --checkpoint`` loads a
+    checkpoint into before its ``save_pretrained``."""
+    return OutpainterTask(MAEOutpainter(_model_config(cfg)), ValidationConfig(), trainer_config(cfg).output_dir)
+
+
 def build_outpainter_task(cfg: DictConfig) -> tuple[OutpainterTask, SeriesWindows, RenderBatch]:
     """Task, dataset and collate function of a run config."""
-    model_config = config_from_dict(OutpainterConfig, OmegaConf.to_container(cfg.model, resolve=True))
+    model_config = _model_config(cfg)
     data_config = config_from_dict(OutpainterDataConfig, OmegaConf.to_container(OmegaConf.select(cfg, "dataset.params", default={}) or {}))
     validation = config_from_dict(ValidationConfig, OmegaConf.to_container(OmegaConf.select(cfg, "validation", default={}) or {}))
     if validation.data_root is None:
@@ -414,6 +424,7 @@ def run_outpainter(config: str | os.PathLike | DictConfig, overrides: Sequence[s
     export folder (a ``MAEOutpainter.from_pretrained`` folder). Resumes a run in the same output_dir."""
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
+    record_run(cfg, "outpainter")
     torch.manual_seed(settings.seed)  # model initialisation
     task, data, collate = build_outpainter_task(cfg)
     return Trainer(task, settings, data, collate_fn=collate).fit()
