@@ -76,14 +76,9 @@ def _windows(values: np.ndarray, window: int, count: int) -> np.ndarray:
 
 def _out_dir(path: str) -> Path:
     """An output folder, created if needed; one that cannot be is a ValueError naming it."""
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(f"cannot create the output folder {out}: {error.strerror or error}") from None
-    if not os.access(out, os.W_OK):
-        raise ValueError(f"cannot write into the output folder {out}: permission denied")
-    return out
+    from timeartist.hub import output_folder
+
+    return output_folder(path)
 
 
 def _out_file(path: str | None, flag: str) -> Path | None:
@@ -255,34 +250,68 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-# name -> (pipeline method, detect_period): _detected ignores the protocol's period and detects it, shared by a
-# window's channels; _per_channel detects one per channel
-PIPELINE_METHODS = {
-    "artist": ("artist", False),
-    "visionts": ("visionts", False),
-    "visionts_detected": ("visionts", True),
-    "visionts_detected_per_channel": ("visionts", "per_channel"),
+# `timeartist bench NAME` / `timeartist validate NAME`: NAME -> (module of timeartist.evaluation, one-line help). Each
+# module has add_arguments(parser) and run(args) -> result rows (timeartist.evaluation.common says how one plugs in)
+# and is imported only when its command runs or shows its --help. `validate` holds the tools that chose the bundled
+# defaults on validation splits; they never read a test split.
+BENCHMARKS = {
+    "ltsf": ("ltsf", "zero-shot LTSF protocol (ETT splits, every test window) with the baselines on the same windows"),
+    "competitions": ("competitions", "M1, M3 and Monash final windows: normalised MAE against naive"),
+    "long-horizon": ("long_horizon", "horizons of thousands of steps from 512 of context: the roll-out against seasonal baselines"),
+    "classify": ("classification", "UCR/UEA TRAIN/TEST accuracy with MiniRocket, 1-NN DTW and 1-NN Euclidean"),
+    "classify-targets": ("classify_targets", "stage-3 class targets: encoded sample images against generated token banks"),
+    "tokenizer": ("tokenizer", "what the shared code space carries on held-out photos and series (every tokenizer target)"),
+    "style-paths": ("style_paths", "paths from a photo's reconstruction to a series' picture: which are monotone in alpha"),
+    "bottleneck": ("bottleneck", "where the tokenizers lose their reconstruction: codebook or autoencoder"),
+    "quantizer-usage": ("quantizer_usage", "codebook use of one quantizer head against two on a toy autoencoder"),
+    "speed": ("speed", "throughput and peak memory of the pipeline's calls by batch size"),
+    "distributed": ("distributed_throughput", "Parquet-to-Parquet batch forecasting: one process against Dask workers"),
+    "model-speed": ("model_speed", "parameters and CPU throughput of random-weight tokenizers and aligners (tiny, b64)"),
+    "generator-speed": ("generator_speed", "token generator images per second by decoding steps, with and without guidance"),
+    "efficientnet": ("efficientnet_check", "the packaged EfficientNet-Lite0 weights on the ImageNet sample images"),
 }
-BENCH_DEFAULTS = {  # suite -> (datasets, methods); None: every dataset the runner finds
-    "ltsf": ("ETTh1,ETTh2,ETTm1", "visionts,seasonal_mean,seasonal_naive,naive,auto_ets"),
-    "competitions": (None, "visionts,naive,seasonal_naive,auto_ets,auto_theta"),
-    "classify": (None, "timeartist,timeartist_codes,minirocket,dtw_1nn,euclidean_1nn"),
-    "tokenizer": ("ETTh1,ETTh2", None),
-    "speed": (None, None),
+VALIDATIONS = {
+    "period": ("period_validation", "what detecting the period costs the forecast against the true one (ETT validation)"),
+    "trend": ("trend_validation", "the trend rule's options and thresholds on validation series"),
+    "series-dct": ("series_dct_validation", "series tokenizers against the equal-bit DCT code on ETT validation windows"),
 }
 
 
-def _bench_methods(args) -> list:
-    """--methods names -> baseline names as they are and pipeline forecasters for artist / visionts."""
-    names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if not any(m in PIPELINE_METHODS for m in names):
-        return names
-    pipe = _pipeline(args)
-    return [
-        pipe.forecaster(PIPELINE_METHODS[m][0], batch_size=args.batch_size, detect_period=PIPELINE_METHODS[m][1])
-        if m in PIPELINE_METHODS else m
-        for m in names
-    ]
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help lines end with the option's default, when it has one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class _BenchParser(argparse.ArgumentParser):
+    """A ``bench`` / ``validate`` subcommand whose options come from its evaluation module, imported on first use
+    (parsing or --help), so that no other command pays for importing it."""
+
+    def __init__(self, *args, module: str | None = None, **kwargs):
+        super().__init__(*args, formatter_class=_DefaultsFormatter, **kwargs)
+        self._module = module
+
+    def _load(self) -> None:
+        if self._module is not None:
+            import importlib
+
+            module = importlib.import_module(f"timeartist.evaluation.{self._module}")
+            self._module = None
+            self.description = self.description or (module.__doc__ or "").split("\n\n")[0].replace("``", "")
+            module.add_arguments(self)
+            self.set_defaults(func=_cmd_bench, run=module.run)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._load()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._load()
+        return super().format_help()
 
 
 def _positive_int(text: str, flag: str) -> int:
@@ -295,56 +324,9 @@ def _split_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
-def _name_ints(text: str | None) -> dict[str, int] | None:
-    """'ETTh1=30,ETTh2=14' -> {'ETTh1': 30, 'ETTh2': 14}."""
-    if not text:
-        return None
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    if any(len(p) != 2 for p in pairs):
-        raise ValueError(f"expected NAME=INT pairs separated by commas, got {text!r}")
-    return {name.strip(): int(value) for name, value in pairs}
-
-
 def _cmd_bench(args) -> int:
-    if args.suite == "ltsf":
-        from timeartist.evaluation.ltsf import run_ltsf
-
-        frame = run_ltsf(
-            data_root=args.data_root, datasets=args.datasets.split(","), horizons=_split_ints(args.horizons),
-            methods=_bench_methods(args), out_dir=args.out, stride_stat=args.stride_stat, quick=args.quick,
-            batch_size=args.batch_size, n_jobs=args.jobs, stat_context=args.stat_context,
-            lookback=_name_ints(args.lookback), seasonal_mean_k=_name_ints(args.seasonal_mean_k),
-        )  # fmt: skip
-    elif args.suite == "classify":
-        from timeartist.evaluation.classification import run_classification_bench
-
-        datasets = args.datasets.split(",") if args.datasets else None
-        methods = [m.strip() for m in args.methods.split(",")]
-        pipe = _pipeline(args) if any(m.startswith("timeartist") for m in methods) else None
-        frame = run_classification_bench(data_root=args.data_root, datasets=datasets, pipe=pipe, out_dir=args.out, quick=args.quick, methods=methods, n_jobs=args.jobs)
-    elif args.suite == "tokenizer":
-        from timeartist.evaluation.tokenizer import run_tokenizer_bench
-
-        from timeartist.pipelines.pipeline import DEFAULT_MODEL_DIR
-
-        frame = run_tokenizer_bench(
-            data_root=args.data_root, pipe=_pipeline(args), out_dir=_out_dir(args.out), datasets=args.datasets.split(","),
-            heldout_datasets=args.heldout_datasets.split(","), quick=args.quick, inception_weights=args.inception_weights,
-            batch_size=args.batch_size, model_dir=args.model or DEFAULT_MODEL_DIR, seed=args.seed, guidance=args.guidance,
-            steps=args.steps, previous=args.previous, command=args.command_line,
-        )  # fmt: skip
-    elif args.suite == "speed":
-        from timeartist.evaluation.speed import run_speed_bench
-
-        frame = run_speed_bench(_pipeline(args), out_dir=args.out, batch_sizes=_split_ints(args.batch_sizes), device=args.device)
-    elif args.suite == "competitions":
-        from timeartist.evaluation.competitions import run_competitions
-
-        datasets = args.datasets.split(",") if args.datasets else None
-        frame = run_competitions(data_root=args.data_root, datasets=datasets, methods=_bench_methods(args), out_dir=args.out, quick=args.quick, n_jobs=args.jobs)
-    else:
-        raise ValueError(f"unknown benchmark suite {args.suite!r}")
-    print(f"{args.suite}: {len(frame)} result rows written to {args.out}")
+    frame = args.run(args)
+    print(f"{args.command} {args.name}: {len(frame)} result rows written to {args.out}")
     return 0
 
 
@@ -570,29 +552,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_export, overrides=[])
 
-    p = sub.add_parser("bench", help="benchmarks on the standard protocols, baselines measured in the same run")
-    p.add_argument("suite", choices=["ltsf", "competitions", "classify", "tokenizer", "speed"])
-    p.add_argument("--data-root", help="data folder laid out like ../shared/data (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
-    p.add_argument("--datasets", help="comma-separated dataset names (defaults: ltsf ETTh1,ETTh2,ETTm1; tokenizer ETTh1,ETTh2 (series vs DCT); others all found)")
-    p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
-    p.add_argument("--methods", help="forecasting: artist, visionts, visionts_detected, visionts_detected_per_channel, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, timeartist_codes, minirocket, dtw_1nn, euclidean_1nn")
-    p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
-    p.add_argument("--stat-context", type=int, default=336, help="context length of the statsforecast models")
-    p.add_argument("--lookback", help="ltsf: per-dataset lookback, e.g. ETTh1=2880,ETTh2=1728")
-    p.add_argument("--seasonal-mean-k", help="ltsf: fix seasonal_mean's K per dataset instead of choosing it on validation, e.g. ETTh1=30")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--jobs", type=int, default=1, help="worker processes for the statsforecast models")
-    p.add_argument("--quick", action="store_true", help="a small labelled subset (for CI); tokenizer: small counts of every part (seconds)")
-    p.add_argument("--batch-sizes", default="1,8,64", help="speed: batch sizes")
-    p.add_argument("--inception-weights", help="tokenizer: TorchScript Inception file for an opt-in real FID")
-    p.add_argument("--heldout-datasets", default="ETTh1,ETTh2,ETTm1", help="tokenizer: LTSF sets whose test windows are the held-out series")
-    p.add_argument("--seed", type=int, default=0, help="tokenizer: seed of the random views and the generation draws")
-    p.add_argument("--guidance", type=float, default=4.0, help="tokenizer: guidance of the generated images (as `generate`)")
-    p.add_argument("--steps", type=int, default=8, help="tokenizer: decoding steps of the generated images")
-    p.add_argument("--previous", help="tokenizer: an earlier run's tokenizer.json, shown beside the new values in the summary")
-    p.add_argument("--out", default="bench_output")
-    _add_model_args(p)
-    p.set_defaults(func=_cmd_bench)
+    for command, table, text in (
+        ("bench", BENCHMARKS, "benchmarks on the standard protocols, baselines measured in the same run"),
+        ("validate", VALIDATIONS, "the validation-split studies that chose the bundled defaults (never a test split)"),
+    ):
+        group = sub.add_parser(command, help=text, description=text).add_subparsers(
+            dest="name", metavar="NAME", required=True, parser_class=_BenchParser
+        )
+        for name, (module, help_text) in table.items():
+            group.add_parser(name, help=help_text, module=module)
 
     p = sub.add_parser("train", help="train a stage from a YAML run config (works under `accelerate launch`)")
     p.add_argument("stage", choices=list(TRAIN_STAGES))
@@ -620,9 +588,6 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, name, None)
         if value is not None and value <= 0:
             parser.error(f"--{name} must be positive, got {value}")
-    if args.command == "bench":
-        args.datasets = args.datasets or BENCH_DEFAULTS[args.suite][0]
-        args.methods = args.methods or BENCH_DEFAULTS[args.suite][1]
     try:
         return int(args.func(args) or 0)
     except Exception as err:

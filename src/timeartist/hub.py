@@ -88,6 +88,18 @@ def atomic_write(path: str | os.PathLike, write_fn) -> None:
         raise
 
 
+def output_folder(path: str | os.PathLike) -> Path:
+    """An output folder, created if needed; one that cannot be created or written into is a ValueError naming it."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the output folder {out}: {error.strerror or error}") from None
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"cannot write into the output folder {out}: permission denied")
+    return out
+
+
 def load_state_dict_strict(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:
     """Load ``state_dict`` into ``module`` only if keys and shapes match exactly; otherwise say what differs."""
     own = module.state_dict()
