@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from timeartist.cli import BENCHMARKS, VALIDATIONS, main
+from timeartist.cli import BENCHMARKS, VALIDATIONS, build_parser, main
+
+REPO = Path(__file__).resolve().parents[1]
 
 COMMANDS = [("bench", name) for name in BENCHMARKS] + [("validate", name) for name in VALIDATIONS]
 
@@ -137,3 +142,30 @@ def test_validate_series_dct_scores_tokenizers_on_validation_windows(tiny_pipeli
     assert len(dct) == 1 and dct.iloc[0] == 1.0 and ratio > 0
     assert sum(frame.xs(("bands", "ETTh1", tokenizer), level=("part", "data", "method"))) == pytest.approx(mse)
     assert 0 < frame.xs(("codebook", tokenizer, "usage"), level=("part", "method", "metric")).iloc[0] <= 1
+
+
+def documented_commands(text: str) -> list[str]:
+    """The `timeartist ...` commands of a markdown text: indented code lines (joined over trailing backslashes) and
+    inline code, placeholders such as <pipeline> replaced by one word; templates (NAME, [...]) and --help left out."""
+    commands, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("    ") and re.match(r"\s+(OMP_NUM_THREADS=\d+ )?timeartist ", line):
+            command = line.strip()
+            while command.endswith("\\"):
+                i += 1
+                command = command[:-1] + " " + lines[i].strip()
+            commands.append(command.split("  #")[0])
+    commands += re.findall(r"`((?:OMP_NUM_THREADS=\d+ )?timeartist [^`]+)`", text.replace("\n", " "))
+    commands = [re.sub(r"<[^>]*>", "PLACEHOLDER", c) for c in commands]
+    return [c for c in commands if not re.search(r"\bNAME\b|\[|--help", c)]
+
+
+def test_benchmarks_md_runs_only_timeartist_commands_and_each_parses():
+    text = (REPO / "BENCHMARKS.md").read_text()
+    assert not re.search(r"^\s*(\.venv/bin/)?(python|bash)\b|benchmarks/\w+\.py", text, flags=re.M)
+    commands = documented_commands(text)
+    assert len(commands) > 30 and all(name in " ".join(commands) for name in ("bench ltsf", "validate period", "bench distributed"))
+    for command in commands:
+        argv = [word for word in shlex.split(command) if not word.startswith("OMP_NUM_THREADS=")][1:]
+        args, extra = build_parser().parse_known_args(argv)  # argparse exits on a bad command
+        assert all("=" in word for word in extra) and (not extra or args.command in ("train", "export")), command

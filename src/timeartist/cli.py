@@ -543,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trend-ensemble",
         choices=["off", "on", "auto"],
-        help="forecasting default: average in the forecast of the detrended context plus its line; 'auto': only for contexts whose line explains at least --trend-min-r2 of their variance (benchmarks/trend_validation.py scores the choices on validation series)",
+        help="forecasting default: average in the forecast of the detrended context plus its line; 'auto': only for contexts whose line explains at least --trend-min-r2 of their variance (`timeartist validate trend` scores the choices on validation series)",
     )
     p.add_argument("--trend-min-r2", type=float, help="forecasting default for --trend-ensemble auto, in [0, 1]")
     p.add_argument("--seasonal-blend", type=float, help="forecasting default: weight in [0, 1] of the mean of the last --blend-periods periods combined with the outpainter's forecast")

@@ -66,7 +66,7 @@ def plot_bottleneck(frame: pd.DataFrame, path: Path) -> Path:
         part = frame[frame["data"] == data]
         ax.bar(part["reconstruction"], part["mse"], color=["C0", "C1", *["C7"] * (len(part) - 2)])
         ax.set(title=f"held-out {data} (n={part['n'].iloc[0]})", ylabel="MSE")
-        ax.tick_params(axis="x", labelsize=8)
+        ax.tick_params(axis="x", labelsize=8, labelrotation=20)
         ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return save_figure(fig, path)
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     frame = pd.DataFrame(bottleneck_rows(pipe, series, images))
     logger.info("\n%s", frame.to_string(index=False))
     meta = {"config": args.config, "held-out sets": "the run config's warm-up evaluation sets", "limit": args.limit}
-    table = frame.pivot_table(index="data", columns="reconstruction", values="mse", sort=False).fillna("")
+    table = frame.pivot_table(index="data", columns="reconstruction", values="mse", sort=False)
     write_results(frame, args.out, meta, {"MSE by reconstruction": table}, "Where the reconstruction is lost", args.command_line)
     plot_bottleneck(frame, Path(args.out) / "bottleneck.png")
     return frame

@@ -11,7 +11,8 @@ Each window is scaled by its context's mean and std (the metrics are in units of
 defaults; horizons beyond half the canvas are rolled out), ``seasonal_naive`` repeats the last 24 steps,
 ``seasonal_mean`` repeats the mean of the context's whole days. ``spread`` is the forecast's std over the horizon
 divided by the truth's: a forecast that collapses to a flat line has a spread near 0. Results: one row per (series,
-horizon, method), and ``forecast_examples.png`` (the first series of each set at each horizon).
+horizon, method), and ``forecast_examples.png`` (the first series of each set at each horizon: the first and the
+last ``SHOWN`` steps of the horizon, where a forecast that fades out would show it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,7 @@ from timeartist.evaluation.report import ForecastExample, markdown_table, plot_f
 logger = logging.getLogger(__name__)
 
 PERIOD = 24
+SHOWN = 336  # steps of the horizon drawn at its start and at its end (two weeks of hourly data)
 SYNTHETIC_SERIES = 8
 ETT_WINDOWS = 4
 
@@ -95,7 +98,11 @@ def run_long_horizon(pipe, data_root=None, context: int = 512, horizons=(2000, 1
             for method, forecast in forecasts.items():
                 rows.append({"series": name, "horizon": horizon, "method": method, **scores(forecast, future),
                              "seconds": seconds if method == "timeartist" else np.nan})  # fmt: skip
-            examples[f"{name}, h={horizon}"] = ForecastExample(past[0], future[0], {m: f[0] for m, f in forecasts.items()})
+            shown = min(SHOWN, horizon // 2)
+            forecasts = dict(reversed(forecasts.items()))  # the pipeline's forecast drawn last, on top of the baselines
+            examples[f"{name}, h={horizon}: steps 1-{shown}"] = ForecastExample(past[0], future[0, :shown], {m: f[0, :shown] for m, f in forecasts.items()})
+            before_end = np.concatenate([past[0], future[0, : horizon - shown]])  # the truth up to the last steps drawn
+            examples[f"{name}, h={horizon}: the last {shown} steps"] = ForecastExample(before_end, future[0, -shown:], {m: f[0, -shown:] for m, f in forecasts.items()})
             logger.info("%s h=%d: %s", name, horizon, {r["method"]: round(r["mse"], 3) for r in rows[-len(forecasts) :]})
     frame = pd.DataFrame(rows)
     frame.attrs["meta"] = {
@@ -110,7 +117,7 @@ def run_long_horizon(pipe, data_root=None, context: int = 512, horizons=(2000, 1
         table = frame.assign(cell=[f"{m:.3f} / {s:.2f}" for m, s in zip(frame["mse"], frame["spread"])])
         table = table.pivot_table(index=["series", "horizon"], columns="method", values="cell", aggfunc="first", sort=False)
         write_results(frame, out_dir, frame.attrs["meta"], {"MSE / spread": table}, "Long horizons", command)
-        plot_forecast_examples(examples, f"{out_dir}/forecast_examples.png", context_steps=context)
+        plot_forecast_examples(examples, Path(out_dir) / "forecast_examples.png", context_steps=SHOWN // 2)
     logger.info("\n%s", markdown_table(frame))
     return frame
 

@@ -52,10 +52,17 @@ def _json_default(value):
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A pipe table of ``frame`` (index included when it is named), floats formatted with ``floatfmt``."""
+    """A pipe table of ``frame`` (index included when it is named), floats formatted with ``floatfmt``, missing
+    values (NaN) left empty."""
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
-    cells = [[format(v, floatfmt) if isinstance(v, (float, np.floating)) else str(v) for v in row] for row in frame.itertuples(index=False)]
+
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else format(value, floatfmt)
+        return str(value)
+
+    cells = [[cell(v) for v in row] for row in frame.itertuples(index=False)]
     header = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in cells]

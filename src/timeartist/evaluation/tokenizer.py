@@ -66,6 +66,7 @@ from timeartist.evaluation.references import MEAN_COLOUR, block_average_code, ch
 from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names
 from timeartist.evaluation.report import write_results
 from timeartist.evaluation.speed import tokenizer_throughput
+from timeartist.hub import DEFAULT_MODEL_DIR
 from timeartist.viz import save_image_grid, save_series_plot
 
 logger = logging.getLogger(__name__)
@@ -471,8 +472,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> pd.DataFrame:
-    from timeartist.hub import DEFAULT_MODEL_DIR
-
     check_out(args.out)
     return run_tokenizer_bench(
         data_root=args.data_root, pipe=load_pipeline(args), out_dir=args.out, datasets=names(args.datasets),
