@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from timeartist.hub import CheckpointError, read_json
 from timeartist.training.config import RUN_FILE, load_run_config
@@ -50,7 +50,7 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     return path
 
 
-def run_config(checkpoint: Path, stage: str | None = None, config: str | None = None, overrides: Sequence[str] = ()) -> tuple[str, object]:
+def run_config(checkpoint: Path, stage: str | None = None, config: str | None = None, overrides: Sequence[str] = ()) -> tuple[str, DictConfig]:
     """(stage, run config) of a checkpoint: given as ``stage`` + ``config`` (+ ``overrides``), else read from the
     run's ``run.json``."""
     record_path = checkpoint.parent.parent / RUN_FILE
