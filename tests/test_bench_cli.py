@@ -115,7 +115,7 @@ def test_bench_suites_quick(tiny_pipeline_dir, data_root, tmp_path, suite):
 
 
 def test_quantizer_usage_one_head_against_two(tmp_path):
-    assert main(["bench", "quantizer-usage", "--steps", "20", "--heldout", "64", "--out", str(tmp_path)]) == 0
+    assert main(["bench", "quantizer-usage", "--steps", "5", "--batch", "16", "--heldout", "32", "--out", str(tmp_path)]) == 0
     frame = pd.DataFrame(results(tmp_path)["rows"])
     assert list(zip(frame["heads"], frame["threshold"])) == [(1, 0.0), (1, 0.5), (2, 0.0), (2, 0.5)]
     assert frame["usage"].between(0, 1).all() and (frame["mse"] > 0).all()
