@@ -28,7 +28,7 @@ test: $(STAMP)
 # Reads ../shared/data or $$TIMEARTIST_DATA; no ETT file, M1, M3, Tourism or Monash file enters any training. The
 # outpainter checkpoint and the forecast defaults are chosen on ETT validation splits by `export`; test splits are
 # read only by the benchmarks; the trend rule (--trend-min-r2) was chosen on validation series by
-# benchmarks/trend_validation.py (M1/M3 histories without their test windows, the corpus, ETT validation), and the
+# `timeartist validate trend` (M1/M3 histories without their test windows, the corpus, ETT validation), and the
 # seasonal blend (--seasonal-blend, --blend-periods) on the ETT validation splits (BENCHMARKS.md section 1).
 # Stage 1a (the image tokenizer, three parts) is the long one; the others take minutes to an hour.
 RUNS ?= runs/default

@@ -6,7 +6,6 @@ Tests that need them take the ``data_root`` fixture and skip, saying why, when t
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -72,16 +71,3 @@ def _seed_and_threads():
     torch.manual_seed(0)
     np.random.seed(0)
     yield
-
-
-@pytest.fixture
-def bench_script():
-    """``bench_script("name")`` loads ``benchmarks/name.py`` as a module (the scripts are not a package)."""
-
-    def load(name: str):
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    return load

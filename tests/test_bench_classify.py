@@ -23,11 +23,11 @@ def test_quick_run_scores_every_method_on_the_same_cases(tiny_pipeline_dir, data
     assert by_method.loc["dtw_1nn", "accuracy"] >= 0.75 and by_method.loc["timeartist", "accuracy"] >= 0.75
     assert by_method.loc["timeartist", "route"].startswith("vision") and by_method.loc["timeartist_codes", "route"].startswith("codes")
     assert by_method.loc["minirocket", "route"] == ""
-    for name in ("classification.csv", "classification.json", "classification.md", "accuracy.png"):
+    for name in ("results.csv", "results.json", "results.md", "accuracy.png"):
         assert (tmp_path / name).stat().st_size > 0
-    meta = json.loads((tmp_path / "classification.json").read_text())["meta"]
+    meta = json.loads((tmp_path / "results.json").read_text())["meta"]
     assert meta["quick"] and "no selection on TEST" in meta["protocol"]
-    report = (tmp_path / "classification.md").read_text()
+    report = (tmp_path / "results.md").read_text()
     assert "| mean |" in report and "## Route chosen on TRAIN" in report
 
 

@@ -42,10 +42,10 @@ def test_quick_run_scores_the_final_window_and_writes_every_output(data_root, tm
     assert summary.nmae == pytest.approx(geometric_mean(ratios.values))
     assert frame[(frame.dataset == GEOMETRIC_MEAN) & (frame.method == "naive")].iloc[0].nmae == pytest.approx(1.0)
 
-    for name in ("competitions.csv", "competitions.json", "competitions.md", "error_by_horizon.png", "forecast_examples.png"):
+    for name in ("results.csv", "results.json", "results.md", "error_by_horizon.png", "forecast_examples.png"):
         assert (tmp_path / name).stat().st_size > 0
-    assert json.loads((tmp_path / "competitions.json").read_text())["meta"]["quick"] is True
-    assert "| geometric mean |" in (tmp_path / "competitions.md").read_text()
+    assert json.loads((tmp_path / "results.json").read_text())["meta"]["quick"] is True
+    assert "| geometric mean |" in (tmp_path / "results.md").read_text()
 
 
 def test_bad_names_list_what_is_available(data_root, tmp_path):

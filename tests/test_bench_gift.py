@@ -104,7 +104,9 @@ class PointPipe:
 
 
 class QuantilePipe(PointPipe):
-    """Stands in for a pipeline with ``forecast_quantiles``: quantiles = last value + (level - 0.5), mean = last value + 1."""
+    """Stands in for a pipeline with a quantile head: quantiles = last value + (level - 0.5), mean = last value + 1."""
+
+    probabilistic = True
 
     def forecast_quantiles(self, context, horizon, quantile_levels, **kwargs):
         self.calls.append((context.shape, {"quantile_levels": quantile_levels, **kwargs}))
@@ -151,9 +153,9 @@ def test_report_beside_the_leaderboard(data_root, tmp_path):
     assert sorted(set(measured.method)) == ["seasonal_naive", "timeartist"]  # the check always runs first
     tirex = frame[(frame.method == "TiRex") & (frame.config == GEOMETRIC_MEAN)].iloc[0]
     assert tirex.crps_ratio == pytest.approx(np.sqrt(0.161 / 0.241 * 0.176 / 0.240))  # over the configs run
-    text = (tmp_path / "gift.md").read_text()
+    text = (tmp_path / "results.md").read_text()
     assert "| ett1/15T/short | mase | 0.9342 | 0.9342 | yes |" in text and "| geometric mean of ratios to seasonal naive |" in text
-    assert json.loads((tmp_path / "gift.json").read_text())["meta"]["seasonal_naive_check"] == "reproduced"
+    assert json.loads((tmp_path / "results.json").read_text())["meta"]["seasonal_naive_check"] == "reproduced"
     assert (tmp_path / "gift_ratios.png").stat().st_size > 10_000
 
 
@@ -189,8 +191,8 @@ def test_bad_names_and_bad_forecasts():
 def test_cli_runs_the_pipeline_quick_and_rejects_bad_arguments(tiny_pipeline_dir, data_root, tmp_path, capsys):
     argv = ["bench", "gift", "--data-root", str(data_root), "--model", str(tiny_pipeline_dir)]
     assert main([*argv, "--quick", "--configs", "15T/short", "--out", str(tmp_path / "quick")]) == 0
-    assert "gift timeartist: geometric mean of ratios" in capsys.readouterr().out
-    quick = pd.read_csv(tmp_path / "quick" / "gift.csv")
+    assert "bench gift:" in capsys.readouterr().out
+    quick = pd.read_csv(tmp_path / "quick" / "results.csv")
     assert set(quick.loc[quick.source == "measured", "windows"].dropna()) == {2}  # the last 2 windows of each series
     assert main([*argv, "--configs", "H/weekly", "--out", str(tmp_path / "bad")]) == 2
     assert "unknown GIFT-Eval configuration 'H/weekly'" in capsys.readouterr().err

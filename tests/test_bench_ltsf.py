@@ -81,12 +81,12 @@ def test_quick_run_writes_every_output(data_root, tmp_path):
     frame = run_ltsf(data_root, ["ETTh1"], [96], ["naive", "seasonal_naive", "seasonal_mean", "auto_theta"], out_dir=tmp_path, quick=True)
     assert set(frame.protocol) == {"quick (stride 241)"}
     assert set(frame[frame.horizon == "96"].series) == {12 * 7}
-    for name in ("ltsf.csv", "ltsf.json", "ltsf.md", "error_by_horizon.png", "forecast_examples.png"):
+    for name in ("results.csv", "results.json", "results.md", "error_by_horizon.png", "forecast_examples.png"):
         assert (tmp_path / name).stat().st_size > 0
-    meta = json.loads((tmp_path / "ltsf.json").read_text())["meta"]
+    meta = json.loads((tmp_path / "results.json").read_text())["meta"]
     k = meta["seasonal_mean_k"]["ETTh1"]
     assert meta["seasonal_mean_validation_mse"]["ETTh1"][str(k)] == min(meta["seasonal_mean_validation_mse"]["ETTh1"].values())
-    markdown = (tmp_path / "ltsf.md").read_text()
+    markdown = (tmp_path / "results.md").read_text()
     assert "quick (stride 241)" in markdown and "| ETTh1 | 96 |" in markdown and "Lookback, period" in markdown
 
 

@@ -17,7 +17,7 @@ def test_quick_run_measures_every_operation(tiny_pipeline_dir, tmp_path):
     assert np.allclose(frame["ms_per_item"], 1000 / frame["items_per_second"])
     assert (frame["python_peak_mb"] > 0).all() and (frame["process_peak_rss_mb"] > 0).all()
     assert frame.attrs["meta"]["device"] == "cpu"
-    for name in ("speed.csv", "speed.json", "speed.md", "throughput.png"):
+    for name in ("results.csv", "results.json", "results.md", "throughput.png"):
         assert (tmp_path / name).stat().st_size > 0
     # The benchmark fits its classifier on a copy: the caller's pipeline still has none.
     with pytest.raises(ValueError, match="fit_classifier"):

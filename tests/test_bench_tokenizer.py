@@ -19,6 +19,8 @@ from timeartist.cli import main
 from timeartist.evaluation.code_space import grows_monotonically, monotone_share
 from timeartist.evaluation.heldout import evenly_spaced, random_views, stride_for, zscore_windows
 from timeartist.evaluation.image_metrics import GaussianStats, fed_of_features, frechet_distance, mean_pairwise_distance
+from timeartist.evaluation.series_dct_validation import band_errors
+from timeartist.evaluation.style_paths import styled
 from timeartist.evaluation.references import MEAN_COLOUR, BlockAverageCode, DCTCode, block_average_code, choose_dct_code, largest_keep, uniform_quantise
 from timeartist.evaluation.tokenizer import HEADLINES, run_tokenizer_bench, summary_table
 from timeartist.models.generator import TokenGenerator, TokenGeneratorConfig
@@ -191,7 +193,7 @@ def test_quick_cli_run_reports_every_part(imagenet_model_dir, data_root, tmp_pat
         code = main(["bench", "tokenizer", "--quick", "--model", str(imagenet_model_dir), "--data-root", str(data_root),
                      "--datasets", "ETTh1", "--out", str(out), "--previous", str(previous)])  # fmt: skip
     assert code == 0, capsys.readouterr().err
-    frame = pd.read_csv(out / "tokenizer.csv")
+    frame = pd.read_csv(out / "results.csv")
     assert list(dict.fromkeys(frame["part"])) == PARTS
     value = frame.set_index(["part", "data", "method", "metric"])["value"]
     # Equal bits: tokens 8 x log2(64) = 48; the DCT code and the block average spend at most that.
@@ -217,12 +219,12 @@ def test_quick_cli_run_reports_every_part(imagenet_model_dir, data_root, tmp_pat
         generation["generated", "fed"] / generation["tokenizer reconstructions (training photos)", "fed"])
     assert (frame[frame["part"] == "speed"]["value"] > 0).all()
     assert frame[frame["part"] == "assets"]["value"].iloc[0] > 0
-    for name in ("tokenizer.json", "tokenizer.md", "reconstructions.png", "series_ETTh1.png", "round_trip.png", "series_images.png",
+    for name in ("results.json", "results.md", "reconstructions.png", "series_ETTh1.png", "round_trip.png", "series_images.png",
                  "style_strip.png", "generated.png"):  # fmt: skip
         assert (out / name).stat().st_size > 0
-    meta = json.loads((out / "tokenizer.json").read_text())["meta"]
-    assert meta["quick"] is True and meta["command"].startswith("timeartist bench tokenizer --quick")
-    report = (out / "tokenizer.md").read_text()
+    results = json.loads((out / "results.json").read_text())
+    assert results["meta"]["quick"] is True and results["command"].startswith("timeartist bench tokenizer --quick")
+    report = (out / "results.md").read_text()
     assert "## Summary" in report and "| previous |" in report and "13.800" in report and "not Inception FID" in report
 
 
@@ -237,23 +239,24 @@ def test_bad_inputs_are_named(tiny_pipeline_dir, data_root, tmp_path):
     with pytest.raises(FileNotFoundError, match="inception-2015-12-05.pt"):
         run_tokenizer_bench(data_root, pipe, datasets=("ETTh1",), inception_weights=tmp_path / "none.pt")
     (tmp_path / "bad.json").write_text("{}")
-    with pytest.raises(ValueError, match="not a tokenizer.json"):
+    with pytest.raises(ValueError, match="not a results.json"):
         run_tokenizer_bench(data_root, pipe, previous=tmp_path / "bad.json")
 
 
-def test_bottleneck_script_compares_codes_with_continuous_latents(tiny_pipeline_dir, data_root, bench_script):
-    results = bench_script("tokenizer_bottleneck").main(
-        ["--model", str(tiny_pipeline_dir), "--config", str(Path(__file__).resolve().parents[1] / "configs" / "tiny" / "warmup.yaml"), "--data-root", str(data_root), "--limit", "8"]
-    )
-    assert set(results) == {"series", "images"}
-    assert results["series"]["n"] == 8 and results["series"]["quantised"] > 0 and results["series"]["continuous"] > 0
-    assert results["images"]["block_8x8"] < results["images"]["mean_colour"]  # finer references reconstruct better
+def test_bottleneck_compares_codes_with_continuous_latents(tiny_pipeline_dir, data_root, tmp_path):
+    config = Path(__file__).resolve().parents[1] / "configs" / "tiny" / "warmup.yaml"
+    argv = ["bench", "bottleneck", "--model", str(tiny_pipeline_dir), "--config", str(config), "--data-root", str(data_root), "--limit", "8"]
+    assert main(argv + ["--out", str(tmp_path)]) == 0
+    mse = pd.read_csv(tmp_path / "results.csv").set_index(["data", "reconstruction"])["mse"]
+    assert set(mse.index.get_level_values(0)) == {"series", "images"} and (mse > 0).all()
+    assert mse["images", "8x8 block average"] < mse["images", "mean colour"]  # finer references reconstruct better
+    assert (tmp_path / "bottleneck.png").stat().st_size > 0
 
 
 @pytest.mark.parametrize("path", ["blend", "renormalised", "requantised", "replaced", "crossfade"])
-def test_every_style_path_runs_from_the_reconstruction_to_the_series_picture(tiny_pipeline_dir, bench_script, path):
+def test_every_style_path_runs_from_the_reconstruction_to_the_series_picture(tiny_pipeline_dir, path):
     pipe = TimeArtistPipeline.from_pretrained(tiny_pipeline_dir)
-    visual, styled = pipe.visual, bench_script("style_paths").styled
+    visual = pipe.visual
     photos = torch.rand(2, 3, visual.image_size, visual.image_size)
     series = np.sin(np.linspace(0, 20, pipe.temporal.seq_len))[None].repeat(2, 0) * np.array([[1.0], [-2.0]])
     with torch.no_grad():
@@ -267,8 +270,7 @@ def test_every_style_path_runs_from_the_reconstruction_to_the_series_picture(tin
         styled(visual, "sideways", q_image, q_series, 0.5)
 
 
-def test_series_dct_validation_bands_split_the_mse(bench_script):
-    band_errors = bench_script("series_dct_validation").band_errors
+def test_series_dct_validation_bands_split_the_mse():
     rng = np.random.default_rng(0)
     windows, reconstruction = rng.normal(size=(5, 512)), rng.normal(size=(5, 512))
     bands = band_errors(reconstruction, windows)

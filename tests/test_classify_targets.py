@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from timeartist.cli import main
 from timeartist.models import AdapterAlignment, TimeArtist, VisionModel
 from timeartist.models.generator import TokenGenerator, TokenGeneratorConfig
 from timeartist.training.align import token_cross_entropy
@@ -134,18 +136,19 @@ def test_stage3_with_generated_targets_writes_its_best_folder(tiny_pipeline_dir,
     assert class_scores(temporal, t2v, bank_histograms(banks, 64), torch.randn(3, 64)).shape == (3, 2)
 
 
-def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir, data_root, tmp_path, bench_script):
+def test_benchmark_quick_mode_writes_its_report(tiny_pipeline_dir, generator_dir, data_root, tmp_path):
     out = tmp_path / "bench"
-    frame = bench_script("classify_targets").main([
-        "--model", str(tiny_pipeline_dir), "--generator", str(generator_dir), "--config", str(REPO / "configs/tiny/classify.yaml"),
-        "--datasets", "GunPoint", "--data-root", str(data_root), "--out", str(out), "--bank-per-class", "3", "--seeds", "0", "--quick",
-        "--set", "training.per_gpu_batch_size=8",
-    ])  # fmt: skip
+    assert main([
+        "bench", "classify-targets", "--model", str(tiny_pipeline_dir), "--generator", str(generator_dir),
+        "--config", str(REPO / "configs/tiny/classify.yaml"), "--datasets", "GunPoint", "--data-root", str(data_root), "--out", str(out),
+        "--bank-per-class", "3", "--seeds", "0", "--quick", "--set", "training.per_gpu_batch_size=8",
+    ]) == 0  # fmt: skip
+    frame = pd.read_csv(out / "results.csv")
     assert list(frame["targets"]) == ["sample_images", "generated"] and list(frame["seed"]) == [0, 0]
     assert list(frame["bank_per_class"]) == [1, 3]
     assert frame["test_accuracy"].between(0, 1).all() and (frame["chance"] == 0.5).all()
     assert (frame["test_cases"] == 20).all()
-    for name in ("classify_targets.csv", "classify_targets.json", "classify_targets.md", "classify_targets.png"):
+    for name in ("results.csv", "results.json", "results.md", "classify_targets.png"):
         assert (out / name).stat().st_size > 0
-    assert "TEST accuracy" in (out / "classify_targets.md").read_text()
+    assert "TEST accuracy" in (out / "results.md").read_text()
     assert np.isfinite(frame["train_seconds"]).all()

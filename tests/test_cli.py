@@ -148,20 +148,6 @@ def test_train_warmup_from_the_cli(tmp_path, capsys):
     assert main(["train", "warmup", "--config", str(tmp_path / "missing.yaml")]) == 2
 
 
-def test_bench_ltsf_quick(tiny_pipeline_dir, data_root, tmp_path):
-    argv = ["bench", "ltsf", "--quick", "--data-root", str(data_root), "--datasets", "ETTh1", "--horizons", "96",
-            "--methods", "visionts,seasonal_naive,naive", "--model", str(tiny_pipeline_dir), "--out", str(tmp_path)]  # fmt: skip
-    assert main(argv) == 0
-    table = pd.read_csv(tmp_path / "ltsf.csv")
-    assert {"visionts", "seasonal_naive", "naive"} <= set(table.method)
-    assert (tmp_path / "error_by_horizon.png").is_file()
-
-
-def test_bench_unknown_dataset_lists_available(data_root, tmp_path, capsys):
-    assert main(["bench", "ltsf", "--quick", "--data-root", str(data_root), "--datasets", "Nope", "--methods", "naive", "--out", str(tmp_path)]) == 2
-    assert "Nope" in capsys.readouterr().err
-
-
 def test_export_adds_an_outpainter(tiny_pipeline_dir, tmp_path):
     import json
 
@@ -232,27 +218,9 @@ def test_export_takes_a_runs_best_checkpoint_and_picks_the_context_on_validation
     assert "positive integer or 'auto'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("suite", ["classify", "speed"])  # tokenizer: tests/test_bench_tokenizer.py
-def test_bench_suites_quick(tiny_pipeline_dir, data_root, tmp_path, suite):
-    argv = ["bench", suite, "--quick", "--data-root", str(data_root), "--model", str(tiny_pipeline_dir), "--out", str(tmp_path)]
-    if suite == "classify":
-        argv += ["--datasets", "Chinatown", "--methods", "timeartist,dtw_1nn"]
-    if suite == "speed":
-        argv += ["--batch-sizes", "2"]
-    assert main(argv) == 0
-    assert any(tmp_path.glob("*.csv")) and any(tmp_path.glob("*.png"))
-
-
 def test_generate_grid(tiny_pipeline_dir, tmp_path):
     assert main(["generate", "--model", str(tiny_pipeline_dir), "--classes", "1,2", "--n", "2", "--steps", "2", "--out", str(tmp_path)]) == 0
     assert Image.open(tmp_path / "generated.png").format == "PNG"
-
-
-def test_bench_ltsf_fixed_seasonal_mean_k(data_root, tmp_path):
-    argv = ["bench", "ltsf", "--quick", "--data-root", str(data_root), "--datasets", "ETTh1", "--horizons", "96",
-            "--methods", "seasonal_mean", "--seasonal-mean-k", "ETTh1=30", "--out", str(tmp_path)]  # fmt: skip
-    assert main(argv) == 0
-    assert '"ETTh1": 30' in (tmp_path / "ltsf.md").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,11 @@
 """forecast_with_outpainter: shape / scale contract, NaN handling, period detection, bad input."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from timeartist.cli import main
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.pipelines.forecasting import OutpainterForecaster, SeriesError, fill_nans, forecast_with_outpainter, linear_trend
 from timeartist.pipelines import periodicity
@@ -197,13 +199,14 @@ def test_long_horizons_are_rolled_out_with_the_whole_context(horizon):
     np.testing.assert_allclose(pred, series[512:], atol=1e-3)  # seasonal naive carried over 10,000 steps
 
 
-def test_long_horizon_benchmark_script(tiny_pipeline_dir, bench_script, tmp_path):
-    results = bench_script("long_horizon").main(
-        ["--model", str(tiny_pipeline_dir), "--synthetic-only", "--horizons", "50,300", "--context", "96", "--out", str(tmp_path)]
-    )
-    assert set(results["synthetic"]) == {50, 300}
-    assert set(results["synthetic"][300]) == {"timeartist", "seasonal_naive", "seasonal_mean"}
-    assert np.isfinite(results["synthetic"][300]["timeartist"]["mse"]) and (tmp_path / "long_horizon.md").is_file()
+def test_long_horizon_benchmark(tiny_pipeline_dir, tmp_path):
+    argv = ["bench", "long-horizon", "--model", str(tiny_pipeline_dir), "--synthetic-only", "--horizons", "50,300", "--context", "96"]
+    assert main(argv + ["--out", str(tmp_path)]) == 0
+    frame = pd.read_csv(tmp_path / "results.csv")
+    assert set(frame["horizon"]) == {50, 300} and set(frame["series"]) == {"synthetic"}
+    assert set(frame[frame["horizon"] == 300]["method"]) == {"timeartist", "seasonal_naive", "seasonal_mean"}
+    assert np.isfinite(frame["mse"]).all() and (frame["spread"] >= 0).all()
+    assert (tmp_path / "results.md").is_file() and (tmp_path / "forecast_examples.png").stat().st_size > 0
 
 
 def test_detect_period_and_frequency_candidates():

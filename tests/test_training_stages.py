@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,7 +18,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
+from timeartist.cli import main
 from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, VisionModel
 from timeartist.pipelines.pipeline import TimeArtistPipeline
 from timeartist.training import list_checkpoints
@@ -71,6 +74,42 @@ def test_warmup_writes_checkpoints_and_a_loadable_shared_pair(warmup_export):
     q, _ = temporal.encode(series)
     assert visual.decode(q).shape == (3, 3, 32, 32)  # series codes decode through the image decoder
     assert any((run / "logs").glob("events.out.tfevents.*"))
+
+
+def same_weights(folder_a: Path, folder_b: Path) -> bool:
+    a, b = load_file(folder_a / "model.safetensors"), load_file(folder_b / "model.safetensors")
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_export_checkpoint_writes_the_runs_ema_weights_as_a_loadable_pair(warmup_export, tmp_path, capsys):
+    run = warmup_export.parent
+    assert main(["export", "--checkpoint", str(run), "--out", str(tmp_path / "ema")]) == 0  # a run folder: its latest
+    assert "EMA weights of step 4" in capsys.readouterr().out
+    temporal, visual = load_tokenizer_pair(tmp_path / "ema")  # the layout temporal_init and export --base read
+    assert temporal.quantize is visual.quantize
+    for part in ("temporal", "visual"):  # the step-4 checkpoint's EMA is what the run exported at its end
+        assert same_weights(tmp_path / "ema" / part, warmup_export / part)
+        assert (tmp_path / "ema" / part / "config.json").read_text() == (warmup_export / part / "config.json").read_text()
+
+    step2 = run / "checkpoints" / "checkpoint-00000002"
+    assert main(["export", "--checkpoint", str(step2), "--raw-weights", "--out", str(tmp_path / "raw")]) == 0
+    raw = load_file(tmp_path / "raw" / "temporal" / "model.safetensors")
+    task = torch.load(step2 / "trainer_state.pt", weights_only=True)["task"]
+    assert all(torch.equal(value, task[f"temporal.{key}"]) for key, value in raw.items())
+    assert not same_weights(tmp_path / "raw" / "temporal", tmp_path / "ema" / "temporal")
+
+    # a run started before run.json existed: the stage and the YAML it was started with
+    old_run = tmp_path / "old_run"
+    shutil.copytree(run / "checkpoints", old_run / "checkpoints")
+    argv = ["export", "--checkpoint", str(old_run), "--out", str(tmp_path / "old")]
+    assert main(argv) == 2
+    assert "pass --stage and --config" in capsys.readouterr().err
+    assert main(argv + ["--stage", "warmup", "--config", str(CONFIGS / "warmup.yaml"), "model.vq_model.codebook_size=64"]) == 0
+    assert same_weights(tmp_path / "old" / "temporal", tmp_path / "ema" / "temporal")
+    assert main(argv + ["--stage", "warmup", "--config", str(CONFIGS / "warmup.yaml"), "model.vq_model.num_latent_tokens=16"]) == 2
+    assert "does not fit the run config's models" in capsys.readouterr().err
+    assert main(["export", "--checkpoint", str(old_run), "--base", str(warmup_export), "--out", str(tmp_path / "x")]) == 2
+    assert not (tmp_path / "x").exists()
 
 
 def test_warmup_checkpoints_carry_the_quantizer_usage_statistics(warmup_export):

@@ -326,35 +326,69 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-# name -> (pipeline method, detect_period): _detected ignores the protocol's period and detects it, shared by a
-# window's channels; _per_channel detects one per channel
-PIPELINE_METHODS = {
-    "artist": ("artist", False),
-    "visionts": ("visionts", False),
-    "visionts_detected": ("visionts", True),
-    "visionts_detected_per_channel": ("visionts", "per_channel"),
+# `timeartist bench NAME` / `timeartist validate NAME`: NAME -> (module of timeartist.evaluation, one-line help). Each
+# module has add_arguments(parser) and run(args) -> result rows (timeartist.evaluation.common says how one plugs in)
+# and is imported only when its command runs or shows its --help. `validate` holds the tools that chose the bundled
+# defaults on validation splits; they never read a test split.
+BENCHMARKS = {
+    "ltsf": ("ltsf", "zero-shot LTSF protocol (ETT splits, every test window) with the baselines on the same windows"),
+    "competitions": ("competitions", "M1, M3 and Monash final windows: normalised MAE against naive"),
+    "long-horizon": ("long_horizon", "horizons of thousands of steps from 512 of context: the roll-out against seasonal baselines"),
+    "classify": ("classification", "UCR/UEA TRAIN/TEST accuracy with MiniRocket, 1-NN DTW and 1-NN Euclidean"),
+    "classify-targets": ("classify_targets", "stage-3 class targets: encoded sample images against generated token banks"),
+    "tokenizer": ("tokenizer", "what the shared code space carries on held-out photos and series (every tokenizer target)"),
+    "style-paths": ("style_paths", "paths from a photo's reconstruction to a series' picture: which are monotone in alpha"),
+    "bottleneck": ("bottleneck", "where the tokenizers lose their reconstruction: codebook or autoencoder"),
+    "quantizer-usage": ("quantizer_usage", "codebook use of one quantizer head against two on a toy autoencoder"),
+    "speed": ("speed", "throughput and peak memory of the pipeline's calls by batch size"),
+    "distributed": ("distributed_throughput", "Parquet-to-Parquet batch forecasting: one process against Dask workers"),
+    "model-speed": ("model_speed", "parameters and CPU throughput of random-weight tokenizers and aligners (tiny, b64)"),
+    "generator-speed": ("generator_speed", "token generator images per second by decoding steps, with and without guidance"),
+    "efficientnet": ("efficientnet_check", "the packaged EfficientNet-Lite0 weights on the ImageNet sample images"),
+    "gift": ("gift", "GIFT-Eval's protocol on ett1 (ETTm1 at 15T and hourly): MASE, CRPS and coverage beside the leaderboard"),
 }
-BENCH_DEFAULTS = {  # suite -> (datasets, methods); None: every dataset the runner finds
-    "ltsf": ("ETTh1,ETTh2,ETTm1", "visionts,seasonal_mean,seasonal_naive,naive,auto_ets"),
-    "competitions": (None, "visionts,naive,seasonal_naive,auto_ets,auto_theta"),
-    "classify": (None, "timeartist,timeartist_codes,minirocket,dtw_1nn,euclidean_1nn"),
-    "tokenizer": ("ETTh1,ETTh2", None),
-    "speed": (None, None),
-    "gift": (None, "seasonal_naive,timeartist"),
+VALIDATIONS = {
+    "period": ("period_validation", "what detecting the period costs the forecast against the true one (ETT validation)"),
+    "trend": ("trend_validation", "the trend rule's options and thresholds on validation series"),
+    "series-dct": ("series_dct_validation", "series tokenizers against the equal-bit DCT code on ETT validation windows"),
 }
 
 
-def _bench_methods(args) -> list:
-    """--methods names -> baseline names as they are and pipeline forecasters for artist / visionts."""
-    names = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if not any(m in PIPELINE_METHODS for m in names):
-        return names
-    pipe = _pipeline(args)
-    return [
-        pipe.forecaster(PIPELINE_METHODS[m][0], batch_size=args.batch_size, detect_period=PIPELINE_METHODS[m][1])
-        if m in PIPELINE_METHODS else m
-        for m in names
-    ]
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help lines end with the option's default, when it has one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+class _BenchParser(argparse.ArgumentParser):
+    """A ``bench`` / ``validate`` subcommand whose options come from its evaluation module, imported on first use
+    (parsing or --help), so that no other command pays for importing it."""
+
+    def __init__(self, *args, module: str | None = None, **kwargs):
+        super().__init__(*args, formatter_class=_DefaultsFormatter, **kwargs)
+        self._module = module
+
+    def _load(self) -> None:
+        if self._module is not None:
+            import importlib
+
+            module = importlib.import_module(f"timeartist.evaluation.{self._module}")
+            self._module = None
+            self.description = self.description or (module.__doc__ or "").split("\n\n")[0].replace("``", "")
+            module.add_arguments(self)
+            self.set_defaults(func=_cmd_bench, run=module.run)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._load()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._load()
+        return super().format_help()
 
 
 def _positive_int(text: str, flag: str) -> int:
@@ -367,84 +401,9 @@ def _split_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
-def _name_ints(text: str | None) -> dict[str, int] | None:
-    """'ETTh1=30,ETTh2=14' -> {'ETTh1': 30, 'ETTh2': 14}."""
-    if not text:
-        return None
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    if any(len(p) != 2 for p in pairs):
-        raise ValueError(f"expected NAME=INT pairs separated by commas, got {text!r}")
-    return {name.strip(): int(value) for name, value in pairs}
-
-
 def _cmd_bench(args) -> int:
-    if args.suite == "ltsf":
-        from timeartist.evaluation.ltsf import run_ltsf
-
-        frame = run_ltsf(
-            data_root=args.data_root, datasets=args.datasets.split(","), horizons=_split_ints(args.horizons),
-            methods=_bench_methods(args), out_dir=args.out, stride_stat=args.stride_stat, quick=args.quick,
-            batch_size=args.batch_size, n_jobs=args.jobs, stat_context=args.stat_context,
-            lookback=_name_ints(args.lookback), seasonal_mean_k=_name_ints(args.seasonal_mean_k),
-        )  # fmt: skip
-    elif args.suite == "classify":
-        from timeartist.evaluation.classification import run_classification_bench
-
-        datasets = args.datasets.split(",") if args.datasets else None
-        methods = [m.strip() for m in args.methods.split(",")]
-        pipe = _pipeline(args) if any(m.startswith("timeartist") for m in methods) else None
-        frame = run_classification_bench(data_root=args.data_root, datasets=datasets, pipe=pipe, out_dir=args.out, quick=args.quick, methods=methods, n_jobs=args.jobs)
-    elif args.suite == "tokenizer":
-        from timeartist.evaluation.tokenizer import run_tokenizer_bench
-
-        from timeartist.pipelines.pipeline import DEFAULT_MODEL_DIR
-
-        frame = run_tokenizer_bench(
-            data_root=args.data_root, pipe=_pipeline(args), out_dir=_out_dir(args.out), datasets=args.datasets.split(","),
-            heldout_datasets=args.heldout_datasets.split(","), quick=args.quick, inception_weights=args.inception_weights,
-            batch_size=args.batch_size, model_dir=args.model or DEFAULT_MODEL_DIR, seed=args.seed, guidance=args.guidance,
-            steps=args.steps, previous=args.previous, command=args.command_line,
-        )  # fmt: skip
-    elif args.suite == "speed":
-        from timeartist.evaluation.speed import run_speed_bench
-
-        frame = run_speed_bench(_pipeline(args), out_dir=args.out, batch_sizes=_split_ints(args.batch_sizes), device=args.device)
-    elif args.suite == "competitions":
-        from timeartist.evaluation.competitions import run_competitions
-
-        datasets = args.datasets.split(",") if args.datasets else None
-        frame = run_competitions(data_root=args.data_root, datasets=datasets, methods=_bench_methods(args), out_dir=args.out, quick=args.quick, n_jobs=args.jobs)
-    elif args.suite == "gift":
-        return _cmd_bench_gift(args)
-    else:
-        raise ValueError(f"unknown benchmark suite {args.suite!r}")
-    print(f"{args.suite}: {len(frame)} result rows written to {args.out}")
-    return 0
-
-
-def _add_bench_gift_args(p) -> None:
-    p.add_argument("--configs", help="gift: comma-separated FREQ/TERM configurations of ett1 (FREQ H or 15T, TERM short, medium or long; default: all 6)")
-
-
-def _cmd_bench_gift(args) -> int:
-    """GIFT-Eval's protocol on ett1; ``--quick`` scores the last 2 windows of each series (no leaderboard check)."""
-    import time
-
-    from timeartist.evaluation.gift import GEOMETRIC_MEAN, METHODS, parse_configs, run_gift
-
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown or not methods:
-        raise ValueError(f"--methods for gift: unknown {unknown}; available: {', '.join(METHODS)}")
-    configs = [c.name for c in parse_configs(args.configs.split(",") if args.configs else None)]
-    out = _out_dir(args.out)
-    pipe = _pipeline(args) if any(m.startswith("timeartist") for m in methods) else None
-    began = time.perf_counter()
-    frame = run_gift(data_root=args.data_root, methods=methods, configs=configs, out_dir=out, pipe=pipe, max_windows=2 if args.quick else None, batch_size=args.batch_size)
-    summary = frame[(frame.config == GEOMETRIC_MEAN) & (frame.source == "measured")]
-    for row in summary.itertuples():
-        print(f"gift {row.method}: geometric mean of ratios to seasonal naive MASE {row.mase_ratio:.3f}, CRPS {row.crps_ratio:.3f}")
-    print(f"gift: {len(configs)} configurations in {time.perf_counter() - began:.0f} s, written to {out}")
+    frame = args.run(args)
+    print(f"{args.command} {args.name}: {len(frame)} result rows written to {args.out}")
     return 0
 
 
@@ -462,7 +421,32 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+PIPELINE_EXPORT_OPTIONS = ("visual", "temporal", "generator", "outpainter", "context_periods", "trend_ensemble", "trend_min_r2",
+                           "seasonal_blend", "blend_periods", "data_root")  # fmt: skip
+
+
+def _export_checkpoint(args) -> int:
+    """--checkpoint: a training checkpoint's EMA (or raw) weights -> the stage's loadable folder."""
+    from timeartist.training.export import export_checkpoint
+
+    composing = [f"--{name.replace('_', '-')}" for name in PIPELINE_EXPORT_OPTIONS if getattr(args, name) is not None]
+    if args.base or composing:
+        raise ValueError(f"--checkpoint writes one training stage's folder; {', '.join(['--base'] * bool(args.base) + composing)} "
+                         "compose a pipeline: run export --base on its output afterwards")  # fmt: skip
+    _out_dir(args.out)
+    path, step = export_checkpoint(args.checkpoint, args.out, ema=not args.raw_weights, stage=args.stage, config=args.config, overrides=args.overrides)
+    print(f"wrote the {'raw' if args.raw_weights else 'EMA'} weights of step {step} to {path}")
+    return 0
+
+
 def _cmd_export(args) -> int:
+    if args.checkpoint:
+        return _export_checkpoint(args)
+    if not args.base:
+        raise ValueError("export needs --base (a pipeline-loadable folder to compose from) or --checkpoint (a training checkpoint)")
+    checkpoint_only = [flag for flag, value in (("--raw-weights", args.raw_weights), ("--stage", args.stage), ("--config", args.config)) if value]
+    if checkpoint_only or args.overrides:
+        raise ValueError(f"{', '.join(checkpoint_only) or 'key=value overrides'} go with --checkpoint only")
     from timeartist.models.outpainter import MAEOutpainter
     from timeartist.pipelines.forecasting import check_combination_options
     from timeartist.pipelines.pipeline import TimeArtistPipeline
@@ -616,8 +600,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.set_defaults(func=_cmd_generate)
 
-    p = sub.add_parser("export", help="assemble a pipeline folder from training exports")
-    p.add_argument("--base", required=True, help="a pipeline-loadable export, e.g. the alignment stage's export folder")
+    p = sub.add_parser("export", help="assemble a pipeline folder from training exports, or export a training checkpoint's weights")
+    p.add_argument("--base", help="a pipeline-loadable export, e.g. the alignment stage's export folder")
+    p.add_argument("--checkpoint",
+                   help="instead of --base: a training checkpoint (<run>/checkpoints/checkpoint-<step>) or a run folder (its latest "
+                        "checkpoint); writes its EMA weights as the stage's folder (warmup: temporal/ + visual/; align: a pipeline; "
+                        "generator, outpainter: the model folder)")  # fmt: skip
+    p.add_argument("--raw-weights", action="store_true", help="--checkpoint: the trained weights instead of their EMA")
+    p.add_argument("--stage", choices=["warmup", "align", "generator", "outpainter"],
+                   help="--checkpoint of a run without run.json (started before runs recorded it): the stage it trains")
+    p.add_argument("--config", help="with --stage: the run YAML the run was started with; its key=value overrides follow the options, as for train")
     p.add_argument("--visual", help="a VisionModel folder replacing the image tokenizer (same codebook, e.g. a fine-tune with it frozen)")
     p.add_argument("--temporal", help="a TimeArtist folder replacing the series tokenizer (same codebook, e.g. its decoder fine-tuned)")
     p.add_argument("--generator", help="a TokenGenerator folder to add")
@@ -629,39 +621,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--trend-ensemble",
         choices=["off", "on", "auto"],
-        help="forecasting default: average in the forecast of the detrended context plus its line; 'auto': only for contexts whose line explains at least --trend-min-r2 of their variance (benchmarks/trend_validation.py scores the choices on validation series)",
+        help="forecasting default: average in the forecast of the detrended context plus its line; 'auto': only for contexts whose line explains at least --trend-min-r2 of their variance (`timeartist validate trend` scores the choices on validation series)",
     )
     p.add_argument("--trend-min-r2", type=float, help="forecasting default for --trend-ensemble auto, in [0, 1]")
     p.add_argument("--seasonal-blend", type=float, help="forecasting default: weight in [0, 1] of the mean of the last --blend-periods periods combined with the outpainter's forecast")
     p.add_argument("--blend-periods", type=int, help="forecasting default: periods averaged for --seasonal-blend")
     p.add_argument("--data-root", help="data folder for --context-periods auto (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--out", required=True)
-    p.set_defaults(func=_cmd_export)
+    p.set_defaults(func=_cmd_export, overrides=[])
 
-    p = sub.add_parser("bench", help="benchmarks on the standard protocols, baselines measured in the same run")
-    p.add_argument("suite", choices=["ltsf", "competitions", "classify", "tokenizer", "speed", "gift"])
-    p.add_argument("--data-root", help="data folder laid out like ../shared/data (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
-    p.add_argument("--datasets", help="comma-separated dataset names (defaults: ltsf ETTh1,ETTh2,ETTm1; tokenizer ETTh1,ETTh2 (series vs DCT); others all found)")
-    p.add_argument("--horizons", default="96,192,336,720", help="ltsf horizons")
-    p.add_argument("--methods", help="forecasting: artist, visionts, visionts_detected, visionts_detected_per_channel, naive, seasonal_naive, seasonal_mean, auto_ets, auto_arima, auto_theta; classify: timeartist, timeartist_codes, minirocket, dtw_1nn, euclidean_1nn; gift: seasonal_naive, timeartist, timeartist_period")
-    p.add_argument("--stride-stat", type=int, default=97, help="ltsf: test-window stride of the table that includes the statsforecast models")
-    p.add_argument("--stat-context", type=int, default=336, help="context length of the statsforecast models")
-    p.add_argument("--lookback", help="ltsf: per-dataset lookback, e.g. ETTh1=2880,ETTh2=1728")
-    p.add_argument("--seasonal-mean-k", help="ltsf: fix seasonal_mean's K per dataset instead of choosing it on validation, e.g. ETTh1=30")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--jobs", type=int, default=1, help="worker processes for the statsforecast models")
-    p.add_argument("--quick", action="store_true", help="a small labelled subset (for CI); tokenizer: small counts of every part (seconds)")
-    p.add_argument("--batch-sizes", default="1,8,64", help="speed: batch sizes")
-    p.add_argument("--inception-weights", help="tokenizer: TorchScript Inception file for an opt-in real FID")
-    p.add_argument("--heldout-datasets", default="ETTh1,ETTh2,ETTm1", help="tokenizer: LTSF sets whose test windows are the held-out series")
-    p.add_argument("--seed", type=int, default=0, help="tokenizer: seed of the random views and the generation draws")
-    p.add_argument("--guidance", type=float, default=4.0, help="tokenizer: guidance of the generated images (as `generate`)")
-    p.add_argument("--steps", type=int, default=8, help="tokenizer: decoding steps of the generated images")
-    p.add_argument("--previous", help="tokenizer: an earlier run's tokenizer.json, shown beside the new values in the summary")
-    p.add_argument("--out", default="bench_output")
-    _add_bench_gift_args(p)
-    _add_model_args(p)
-    p.set_defaults(func=_cmd_bench)
+    for command, table, text in (
+        ("bench", BENCHMARKS, "benchmarks on the standard protocols, baselines measured in the same run"),
+        ("validate", VALIDATIONS, "the validation-split studies that chose the bundled defaults (never a test split)"),
+    ):
+        group = sub.add_parser(command, help=text, description=text).add_subparsers(
+            dest="name", metavar="NAME", required=True, parser_class=_BenchParser
+        )
+        for name, (module, help_text) in table.items():
+            group.add_parser(name, help=help_text, module=module)
 
     p = sub.add_parser("train", help="train a stage from a YAML run config (works under `accelerate launch`)")
     p.add_argument("stage", choices=list(TRAIN_STAGES), help="the training stage to run")
@@ -673,9 +650,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    # ``train`` takes key=value overrides after its options, which argparse cannot mix with subcommands itself.
+    # ``train`` (and ``export --config``) take key=value overrides after their options, which argparse cannot mix with
+    # subcommands itself.
     args, extra = parser.parse_known_args(argv)
-    if extra and not (getattr(args, "command", None) == "train" and all("=" in a and not a.startswith("-") for a in extra)):
+    if extra and not (getattr(args, "command", None) in ("train", "export") and all("=" in a and not a.startswith("-") for a in extra)):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if extra:
         args.overrides = [*args.overrides, *extra]
@@ -688,9 +666,6 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, name, None)
         if value is not None and value <= 0:
             parser.error(f"--{name} must be positive, got {value}")
-    if args.command == "bench":
-        args.datasets = args.datasets or BENCH_DEFAULTS[args.suite][0]
-        args.methods = args.methods or BENCH_DEFAULTS[args.suite][1]
     try:
         return int(args.func(args) or 0)
     except Exception as err:

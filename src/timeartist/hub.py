@@ -29,6 +29,8 @@ from timeartist.errors import CheckpointError
 logger = logging.getLogger(__name__)
 
 CONFIG_NAME = "config.json"
+# The model ``TimeArtistPipeline.from_pretrained()`` loads when given no folder; shipped inside the package.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "assets" / "default_model"
 WEIGHTS_NAME = "model.safetensors"
 
 M = TypeVar("M", bound="PretrainedMixin")
@@ -84,6 +86,18 @@ def atomic_write(path: str | os.PathLike, write_fn) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def output_folder(path: str | os.PathLike) -> Path:
+    """An output folder, created if needed; one that cannot be created or written into is a ValueError naming it."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"cannot create the output folder {out}: {error.strerror or error}") from None
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"cannot write into the output folder {out}: permission denied")
+    return out
 
 
 def load_state_dict_strict(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], source: str = "checkpoint") -> None:

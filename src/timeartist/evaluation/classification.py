@@ -24,10 +24,12 @@ are often sorted by class) and the first ``QUICK_TRAIN_PER_CLASS`` training case
 
 Wall times exclude one-off start-up costs: the EfficientNet-Lite0 weights are loaded, and each aeon model is fitted
 once on two training cases per class (compiling its numba kernels for this input layout), before the clock starts.
+``timeartist bench classify`` (``add_arguments`` / ``run``) runs it with the bundled model.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from functools import partial
@@ -43,6 +45,7 @@ import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from timeartist.data import fill_missing, load_archive, resample_to_length, resolve_data_root  # noqa: E402
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names  # noqa: E402
 from timeartist.evaluation.report import ordered, write_results  # noqa: E402
 from timeartist.pipelines.classification import image_size_for  # noqa: E402
 from timeartist.viz import save_figure  # noqa: E402
@@ -171,6 +174,7 @@ def run_classification_bench(
     quick: bool = False,
     methods: Sequence[str] = METHODS,
     n_jobs: int = 1,
+    command: str | None = None,
 ) -> pd.DataFrame:
     """Accuracy of the TimeArtist classifiers next to MiniRocket, 1-NN DTW and 1-NN Euclidean on UEA/UCR datasets.
 
@@ -179,8 +183,8 @@ def run_classification_bench(
     dataset, replacing any fitted one). ``n_jobs``: worker threads of the aeon models. Returns one row per (dataset,
     method): dataset, method, accuracy, fit_seconds, predict_seconds, route (what the pipeline chose on TRAIN; empty
     for the baselines), input (how the method saw the series), channels, length, classes, train_cases, test_cases;
-    the settings are in ``frame.attrs["meta"]``. With ``out_dir``: ``classification.{csv,json,md}`` and
-    ``accuracy.png``.
+    the settings are in ``frame.attrs["meta"]``. With ``out_dir``: ``results.{json,csv,md}`` (``command``: the
+    command line, shown first) and ``accuracy.png``.
     """
     unknown_methods = [m for m in methods if m not in METHODS]
     if unknown_methods or not methods:
@@ -206,7 +210,7 @@ def run_classification_bench(
         "seconds": time.perf_counter() - began,
     }
     if out_dir is not None:
-        write_classification_report(frame, out_dir)
+        write_classification_report(frame, out_dir, command)
     return frame
 
 
@@ -218,8 +222,8 @@ def accuracy_table(frame: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def write_classification_report(frame: pd.DataFrame, out_dir) -> dict[str, Path]:
-    """``classification.{csv,json,md}`` and a grouped bar chart ``accuracy.png`` under ``out_dir``."""
+def write_classification_report(frame: pd.DataFrame, out_dir, command: str | None = None) -> dict[str, Path]:
+    """``results.{json,csv,md}`` and a grouped bar chart ``accuracy.png`` under ``out_dir``."""
     tables = {
         "Test accuracy": accuracy_table(frame),
         "Wall time (s): fit + predict": frame.assign(seconds=frame["fit_seconds"] + frame["predict_seconds"])
@@ -227,7 +231,7 @@ def write_classification_report(frame: pd.DataFrame, out_dir) -> dict[str, Path]
         "Route chosen on TRAIN": frame.loc[frame["route"] != "", ["dataset", "method", "route"]],
         "Datasets and inputs": frame[["dataset", "method", "channels", "length", "classes", "train_cases", "test_cases", "input"]],
     }
-    paths = write_results(frame, out_dir, "classification", frame.attrs["meta"], tables, "Classification benchmark")
+    paths = write_results(frame, out_dir, frame.attrs["meta"], tables, "Classification benchmark", command)
     paths["accuracy"] = _plot_accuracy(accuracy_table(frame).drop(index="mean"), Path(out_dir) / "accuracy.png")
     return paths
 
@@ -242,3 +246,21 @@ def _plot_accuracy(table: pd.DataFrame, path: Path) -> Path:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=len(table.columns), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)  # above the bars
     return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------- timeartist bench classify
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--datasets", help="comma-separated UCR/UEA names (default: every dataset found)")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated: {', '.join(METHODS)}")
+    parser.add_argument("--jobs", type=int, default=1, help="worker threads of the aeon models")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"a labelled CI subset: {QUICK_TEST_CASES} test cases, the first {QUICK_TRAIN_PER_CLASS} train cases per class")  # fmt: skip
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    methods = names(args.methods)
+    check_out(args.out)
+    pipe = load_pipeline(args) if set(PIPELINE_ROUTES) & set(methods) else None
+    return run_classification_bench(data_root=args.data_root, datasets=names(args.datasets) or None, pipe=pipe, out_dir=args.out,
+                                    quick=args.quick, methods=methods, n_jobs=args.jobs, command=args.command_line)  # fmt: skip

@@ -10,10 +10,12 @@ Datasets: the JSON files split by frequency (``m1_yearly`` ... ``m3_other``) and
 under the data root by file stem. ``m1_yearly_dataset.tsf`` repeats M1 yearly, so the default list leaves
 it out (pass it by name to run it). A history shorter than one period is forecast with period 1.
 ``seasonal_mean`` is an LTSF baseline (its K is chosen on an LTSF validation split), so it is not offered here.
+``timeartist bench competitions`` (``add_arguments`` / ``run``) runs it with the bundled model's forecasters.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from collections import defaultdict
@@ -26,6 +28,7 @@ from tqdm.auto import tqdm
 
 from timeartist.data import ForecastSeries, load_competition_json, read_tsf, resolve_data_root
 from timeartist.evaluation.baselines import STATSFORECAST_MODELS, Forecaster, make_baseline
+from timeartist.evaluation.common import PIPELINE_METHODS, add_common_arguments, check_out, forecasters, names
 from timeartist.evaluation.metrics import geometric_mean, mase_scale, smape
 from timeartist.evaluation.report import (
     ForecastExample,
@@ -122,13 +125,15 @@ def run_competitions(
     quick: bool = False,
     stat_context: int | None = 336,
     n_jobs: int | None = 1,
+    command: str | None = None,
 ) -> pd.DataFrame:
     """Run the competition benchmark; one row per (dataset, method) plus the geometric-mean rows.
 
     ``datasets``: names from ``available_datasets`` (default: all but known duplicates). ``methods``:
     names from ``METHODS`` or ``Forecaster`` objects; ``naive`` is always run since ``nmae`` needs it.
     ``quick``: only the first 20 series of each dataset, labelled in ``protocol``. With ``out_dir``:
-    ``competitions.{csv,json,md}``, ``error_by_horizon.png`` and ``forecast_examples.png``.
+    ``results.{json,csv,md}`` (``command``: the command line, shown first), ``error_by_horizon.png`` and
+    ``forecast_examples.png``.
     """
     found = available_datasets(data_root)
     datasets = list(datasets) if datasets is not None else [d for d in found if d not in DUPLICATES]
@@ -169,7 +174,7 @@ def run_competitions(
         "stat_context": stat_context,
     }
     if out_dir is not None:
-        write_competitions_report(frame, out_dir, curves, examples)
+        write_competitions_report(frame, out_dir, curves, examples, command)
     return frame
 
 
@@ -192,7 +197,7 @@ def results_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table[ordered(table.columns, METHOD_ORDER)]
 
 
-def write_competitions_report(frame: pd.DataFrame, out_dir, curves, examples) -> dict[str, Path]:
+def write_competitions_report(frame: pd.DataFrame, out_dir, curves, examples, command: str | None = None) -> dict[str, Path]:
     """CSV / JSON / markdown of ``frame`` plus error-by-step and forecast-example PNGs under ``out_dir``."""
     tables = {
         "Normalised MAE (MAE / MAE(naive); last row: geometric mean over datasets)": results_table(frame, "nmae"),
@@ -200,8 +205,32 @@ def write_competitions_report(frame: pd.DataFrame, out_dir, curves, examples) ->
         "sMAPE (%)": results_table(frame, "smape"),
         "MASE": results_table(frame, "mase"),
     }
-    paths = write_results(frame, out_dir, "competitions", frame.attrs["meta"], tables, "Competition benchmark (M1, M3, Monash)")
+    paths = write_results(frame, out_dir, frame.attrs["meta"], tables, "Competition benchmark (M1, M3, Monash)", command)
     if curves:
         paths["error_by_horizon"] = plot_error_by_step(curves, Path(out_dir) / "error_by_horizon.png", ylabel="MAE")
     paths["forecast_examples"] = plot_forecast_examples(examples, Path(out_dir) / "forecast_examples.png", context_steps=60)
     return paths
+
+
+# ---------------------------------------------------------------------------------------------- timeartist bench competitions
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--datasets", help="comma-separated dataset names (default: every one found but known duplicates)")
+    parser.add_argument("--methods", default="visionts,naive,seasonal_naive,auto_ets,auto_theta",
+                        help=f"comma-separated: {', '.join([*PIPELINE_METHODS, *METHODS])}")  # fmt: skip
+    parser.add_argument("--stat-context", type=int, default=336, help="context length of the statsforecast models")
+    parser.add_argument("--batch-size", type=int, default=256, help="series per forecast call")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes for the statsforecast models")
+    parser.add_argument("--quick", action="store_true", help=f"a labelled CI subset: the first {QUICK_SERIES} series of each dataset")
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    methods = names(args.methods)
+    unknown = [m for m in methods if m not in (*PIPELINE_METHODS, *METHODS)]
+    if unknown:
+        raise ValueError(f"unknown --methods {unknown}; available: {', '.join([*PIPELINE_METHODS, *METHODS])}")
+    check_out(args.out)
+    return run_competitions(
+        data_root=args.data_root, datasets=names(args.datasets) or None, methods=forecasters(args, methods), out_dir=args.out,
+        quick=args.quick, stat_context=args.stat_context, n_jobs=args.jobs, command=args.command_line,
+    )  # fmt: skip

@@ -21,13 +21,14 @@ checks that first (``check_seasonal_naive``) and stops when the data does not ma
 
 A forecaster is ``f(contexts: list of (L_i,) arrays, horizon, freq, quantile_levels) -> (quantiles (n, H, Q) or None,
 point (n, H))``; ``freq`` is the pandas alias (``"h"``, ``"15min"``); ``None`` quantiles mean a point forecast.
-``timeartist`` is the pipeline (``PipelineQuantileForecaster``: its quantiles once it has ``forecast_quantiles``, else
+``timeartist`` is the pipeline (``PipelineQuantileForecaster``: ``forecast_quantiles`` when its outpainter has a quantile head, else
 its point forecast) with the period detected per series among the frequency's candidates, as ``forecast_df`` does;
 ``timeartist_period`` gives it GIFT-Eval's seasonality (24 / 96) as the period instead.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import time
@@ -37,22 +38,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+from tqdm.auto import tqdm
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy.stats import norm  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
-
-from timeartist.data.ltsf import read_ltsf_csv  # noqa: E402
-from timeartist.data.paths import ltsf_path  # noqa: E402
-from timeartist.evaluation.baselines import repeat_profile  # noqa: E402
-from timeartist.evaluation.metrics import geometric_mean, mase_scale  # noqa: E402
-from timeartist.evaluation.report import ordered, write_results  # noqa: E402
-from timeartist.pipelines.periodicity import period_candidates  # noqa: E402
-from timeartist.viz import save_figure  # noqa: E402
+from timeartist.data.ltsf import read_ltsf_csv
+from timeartist.data.paths import ltsf_path
+from timeartist.evaluation.baselines import repeat_profile
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names
+from timeartist.evaluation.metrics import geometric_mean, mase_scale
+from timeartist.evaluation.report import ordered, plt, write_results
+from timeartist.pipelines.periodicity import period_candidates
+from timeartist.viz import save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +213,7 @@ class SeasonalNaiveQuantiles:
 
 
 class PipelineQuantileForecaster:
-    """The pipeline's forecast: ``pipe.forecast_quantiles`` when the pipeline has it, else the point forecast
+    """The pipeline's forecast: ``pipe.forecast_quantiles`` when it is ``probabilistic``, else the point forecast
     ``pipe.forecast`` (reported as a point forecast). Contexts of equal length forecast as one batch. The period
     is detected per series among the frequency's candidates, as ``forecast_df`` takes them from the timestamps
     (``timeartist``); ``fixed_period=True`` passes GIFT-Eval's seasonality (24 or 96) instead (``timeartist_period``)."""
@@ -226,7 +224,7 @@ class PipelineQuantileForecaster:
 
     @property
     def probabilistic(self) -> bool:
-        return callable(getattr(self.pipe, "forecast_quantiles", None))
+        return bool(getattr(self.pipe, "probabilistic", False))
 
     def __call__(self, contexts, horizon, freq, quantile_levels):
         period = {"period": seasonality_of(freq)} if self.fixed_period else {"candidates": period_candidates(freq)}
@@ -347,6 +345,7 @@ def run_gift(
     pipe=None,
     max_windows: int | None = None,
     batch_size: int = 256,
+    command: str | None = None,
 ) -> pd.DataFrame:
     """Run the GIFT-Eval protocol on ett1; one row per (config, method), the leaderboard's rows beside them
     (``source``), ratios to the leaderboard's seasonal naive and a geometric-mean row per method.
@@ -391,7 +390,34 @@ def run_gift(
         "model_seconds": time.perf_counter() - began,
     }  # fmt: skip
     if out_dir is not None:
-        write_gift_report(frame, out_dir)
+        write_gift_report(frame, out_dir, command)
+    return frame
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--methods", default="seasonal_naive,timeartist", help=f"comma-separated: {', '.join(METHODS)}")
+    parser.add_argument("--configs", help="comma-separated FREQ/TERM configurations of ett1 (FREQ H or 15T, TERM short, medium or long; default: all 6)")
+    parser.add_argument("--batch-size", type=int, default=256, help="series per forecast call")
+    parser.add_argument("--quick", action="store_true", help="score the last 2 windows of each series (no leaderboard check; for CI)")
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    """GIFT-Eval's protocol on ett1, the methods of --methods beside the leaderboard."""
+    methods = names(args.methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"--methods: unknown {unknown}; available: {', '.join(METHODS)}")
+    configs = [c.name for c in parse_configs(names(args.configs) or None)]
+    check_out(args.out)
+    pipe = load_pipeline(args) if any(m.startswith("timeartist") for m in methods) else None
+    frame = run_gift(
+        data_root=args.data_root, methods=methods, configs=configs, out_dir=args.out, pipe=pipe,
+        max_windows=2 if args.quick else None, batch_size=args.batch_size, command=args.command_line,
+    )  # fmt: skip
+    summary = frame[(frame.config == GEOMETRIC_MEAN) & (frame.source == "measured")]
+    for row in summary.itertuples():
+        logger.info("gift %s: geometric mean of ratios to seasonal naive MASE %.3f, CRPS %.3f", row.method, row.mase_ratio, row.crps_ratio)
     return frame
 
 
@@ -410,8 +436,8 @@ def results_table(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table[_method_order(frame)]
 
 
-def write_gift_report(frame: pd.DataFrame, out_dir) -> dict[str, Path]:
-    """``gift.{csv,json,md}`` and ``gift_ratios.png`` under ``out_dir``."""
+def write_gift_report(frame: pd.DataFrame, out_dir, command: str | None = None) -> dict[str, Path]:
+    """``results.{csv,json,md}`` and ``gift_ratios.png`` under ``out_dir``."""
     measured = frame[(frame.source == "measured") & (frame.config != GEOMETRIC_MEAN)]
     check = pd.DataFrame(frame.attrs["meta"]["seasonal_naive_values"])
     check[["ours", "leaderboard"]] = check[["ours", "leaderboard"]].map(lambda v: f"{v:.4f}")  # the check's precision
@@ -425,7 +451,7 @@ def write_gift_report(frame: pd.DataFrame, out_dir) -> dict[str, Path]:
         f"CRPS, the mean weighted quantile loss ({columns}; a point forecast's CRPS is its ND; last row as above)": results_table(frame, "crps"),
         "Our runs: MAE[0.5], ND[0.5], CRPS, 80% interval coverage (share in [q0.1, q0.9]), MSE[mean], seconds": details,
     }
-    paths = write_results(frame, out_dir, "gift", frame.attrs["meta"], tables, "GIFT-Eval protocol on ett1 (ETTm1 at 15T and H)")
+    paths = write_results(frame, out_dir, frame.attrs["meta"], tables, "GIFT-Eval protocol on ett1 (ETTm1 at 15T and H)", command)
     paths["ratios"] = plot_ratios(frame, Path(out_dir) / "gift_ratios.png")
     return paths
 

@@ -19,10 +19,13 @@ Two tables, so that costly models never get a cheaper protocol than the others:
 over the run's horizons, unless ``seasonal_mean_k`` fixes it. Each method reads the last
 ``context`` values of a per-dataset lookback (default ``max(512, 30 * period)``, cut to the train length);
 lookback, period and each method's context are logged and saved.
+
+``timeartist bench ltsf`` (``add_arguments`` / ``run``) runs it with the bundled model's forecasters.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -42,6 +45,7 @@ from timeartist.evaluation.baselines import (
     make_baseline,
     seasonal_mean_errors,
 )
+from timeartist.evaluation.common import add_common_arguments, check_out, forecasters, name_ints, names, positive_ints
 from timeartist.evaluation.report import (
     ForecastExample,
     markdown_table,
@@ -65,6 +69,7 @@ SEASONAL_MEAN_CANDIDATES = tuple(range(1, 31))
 QUICK_STRIDE = 241
 SETTINGS_COLUMNS = ("dataset", "protocol", "method", "period", "lookback", "context")
 METHOD_ORDER = ("artist", "visionts", "seasonal_mean", "seasonal_naive", "naive", *STATSFORECAST_MODELS)
+METHODS_HELP = ("artist", "visionts", "visionts_detected", "visionts_detected_per_channel", *BASELINES)  # --methods
 
 
 @dataclass
@@ -265,6 +270,7 @@ def run_ltsf(
     seasonal_mean_k: Mapping[str, int] | None = None,
     stat_context: int | None = 336,
     n_jobs: int | None = 1,
+    command: str | None = None,
 ) -> pd.DataFrame:
     """Run the LTSF benchmark; return one row per (dataset, protocol, method, horizon incl. "avg").
 
@@ -272,8 +278,8 @@ def run_ltsf(
     ``auto_arima``, ``auto_theta``) or ``Forecaster`` objects (``artist``, ``visionts``).
     ``lookback`` / ``periods`` / ``seasonal_mean_k``: per-dataset overrides. ``stat_context`` and
     ``n_jobs``: context length and worker processes of the statsforecast models. With ``out_dir`` the
-    results are written there as ``ltsf.{csv,json,md}``, ``error_by_horizon.png`` and
-    ``forecast_examples.png``. Columns: dataset, protocol, method, horizon, mse, mae, windows (per
+    results are written there as ``results.{json,csv,md}`` (``command``: the command line, shown first),
+    ``error_by_horizon.png`` and ``forecast_examples.png``. Columns: dataset, protocol, method, horizon, mse, mae, windows (per
     channel), series, period, lookback, context, seconds (wall time of the method on that dataset).
     The run's settings are in ``frame.attrs["meta"]``.
     """
@@ -283,6 +289,8 @@ def run_ltsf(
     if stride_stat < 1 or batch_size < 1:
         raise ValueError(f"stride_stat and batch_size must be >= 1, got {stride_stat} and {batch_size}")
     resolved = _resolve_methods(methods, stat_context, n_jobs)
+    for name in datasets:
+        ltsf_path(name, data_root)  # unknown names and a missing root fail before any work, listing what exists
     rows, settings, k_search, curves, examples = [], [], {}, {}, {}
     for name in datasets:
         data = _open_dataset(name, data_root, horizons, periods, (lookback or {}).get(name))
@@ -332,7 +340,7 @@ def run_ltsf(
     frame.attrs["meta"] = meta
     logger.info("lookback, period and context per method:\n%s", markdown_table(pd.DataFrame(settings)))
     if out_dir is not None:
-        write_ltsf_report(frame, out_dir, curves, examples)
+        write_ltsf_report(frame, out_dir, curves, examples, command)
     return frame
 
 
@@ -353,11 +361,41 @@ def results_table(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
     return table[ordered(table.columns, METHOD_ORDER)]
 
 
-def write_ltsf_report(frame: pd.DataFrame, out_dir, curves, examples) -> dict[str, Path]:
+def write_ltsf_report(frame: pd.DataFrame, out_dir, curves, examples, command: str | None = None) -> dict[str, Path]:
     """CSV / JSON / markdown of ``frame`` plus the two PNG plots, under ``out_dir``."""
     tables = {f"MSE / MAE, {p}": results_table(frame, p) for p in frame["protocol"].unique()}
     tables["Lookback, period and context per method"] = pd.DataFrame(frame.attrs["meta"]["settings"])
-    paths = write_results(frame, out_dir, "ltsf", frame.attrs["meta"], tables, "LTSF benchmark")
+    paths = write_results(frame, out_dir, frame.attrs["meta"], tables, "LTSF benchmark", command)
     paths["error_by_horizon"] = plot_error_by_step(curves, Path(out_dir) / "error_by_horizon.png", ylabel="MSE (scaled)")
     paths["forecast_examples"] = plot_forecast_examples(examples, Path(out_dir) / "forecast_examples.png")
     return paths
+
+
+# ---------------------------------------------------------------------------------------------- timeartist bench ltsf
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--datasets", default="ETTh1,ETTh2,ETTm1", help="comma-separated LTSF dataset names")
+    parser.add_argument("--horizons", default="96,192,336,720", help="comma-separated forecast horizons")
+    parser.add_argument("--methods", default="visionts,seasonal_mean,seasonal_naive,naive,auto_ets",
+                        help=f"comma-separated: {', '.join(METHODS_HELP)}")  # fmt: skip
+    parser.add_argument("--stride-stat", type=int, default=97, help="test-window stride of the table that includes the statsforecast models")
+    parser.add_argument("--stat-context", type=int, default=336, help="context length of the statsforecast models")
+    parser.add_argument("--lookback", help="per-dataset lookback, e.g. ETTh1=2880,ETTh2=1728 (default: max(512, 30 periods))")
+    parser.add_argument("--seasonal-mean-k", help="fix seasonal_mean's K per dataset instead of choosing it on validation, e.g. ETTh1=30")
+    parser.add_argument("--batch-size", type=int, default=256, help="series per forecast call")
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes for the statsforecast models")
+    parser.add_argument("--quick", action="store_true", help=f"a labelled CI subset: test windows 0, {QUICK_STRIDE}, {2 * QUICK_STRIDE}, ... for every method")
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    datasets, horizons = names(args.datasets), positive_ints(args.horizons, "--horizons")
+    lookback, seasonal_mean_k = name_ints(args.lookback, "--lookback"), name_ints(args.seasonal_mean_k, "--seasonal-mean-k")
+    unknown = [m for m in names(args.methods) if m not in METHODS_HELP]
+    if unknown:
+        raise ValueError(f"unknown --methods {unknown}; available: {', '.join(METHODS_HELP)}")
+    check_out(args.out)
+    return run_ltsf(
+        data_root=args.data_root, datasets=datasets, horizons=horizons, methods=forecasters(args, names(args.methods)),
+        out_dir=args.out, stride_stat=args.stride_stat, quick=args.quick, batch_size=args.batch_size, n_jobs=args.jobs,
+        stat_context=args.stat_context, lookback=lookback, seasonal_mean_k=seasonal_mean_k, command=args.command_line,
+    )  # fmt: skip

@@ -1,7 +1,8 @@
-"""Benchmark outputs: one results frame written as CSV, JSON and a markdown table, plus PNG plots.
+"""Benchmark outputs, one layout for every run folder: the results frame as JSON, CSV and markdown, plus PNG plots.
 
-- ``write_results``: ``<stem>.csv``, ``<stem>.json`` (``{"meta": ..., "rows": [...]}``) and ``<stem>.md``
-  (the short meta values as a bullet list, then one markdown table per heading).
+- ``write_results``: ``results.json`` (``{"command": ..., "meta": ..., "rows": [...]}``), ``results.csv`` (the rows)
+  and ``results.md`` (the title, the command, the short meta values as a bullet list, then one markdown table per
+  heading). Folders committed before this layout hold ``<benchmark>.{json,csv,md}`` with the same content.
 - ``plot_error_by_step``: per-step forecast error curves, one panel per dataset, one line per method.
 - ``plot_forecast_examples``: context tail, truth and every method's forecast, one panel per dataset.
 """
@@ -27,6 +28,7 @@ from timeartist.viz import draw_forecast, save_figure  # noqa: E402
 logger = logging.getLogger(__name__)
 
 MAX_MD_META = 200  # characters of one meta value shown in the markdown header
+RESULTS = "results"  # file stem of every run folder's results
 
 
 @dataclass
@@ -50,10 +52,17 @@ def _json_default(value):
 
 
 def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A pipe table of ``frame`` (index included when it is named), floats formatted with ``floatfmt``."""
+    """A pipe table of ``frame`` (index included when it is named), floats formatted with ``floatfmt``, missing
+    values (NaN) left empty."""
     if any(name is not None for name in frame.index.names):
         frame = frame.reset_index()
-    cells = [[format(v, floatfmt) if isinstance(v, (float, np.floating)) else str(v) for v in row] for row in frame.itertuples(index=False)]
+
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else format(value, floatfmt)
+        return str(value)
+
+    cells = [[cell(v) for v in row] for row in frame.itertuples(index=False)]
     header = [str(c) for c in frame.columns]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
@@ -63,22 +72,24 @@ def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
 def write_results(
     frame: pd.DataFrame,
     out_dir: str | Path,
-    stem: str,
     meta: Mapping,
     tables: Mapping[str, pd.DataFrame],
     title: str,
+    command: str | None = None,
+    floatfmt: str = ".3f",
 ) -> dict[str, Path]:
-    """Write ``frame`` as ``<stem>.csv`` / ``<stem>.json`` and ``tables`` (heading -> frame) as ``<stem>.md``."""
+    """Write ``frame`` as ``results.csv`` / ``results.json`` and ``tables`` (heading -> frame, floats as ``floatfmt``)
+    as ``results.md``; ``command``: the command line that made them, shown first."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {kind: out_dir / f"{stem}.{kind}" for kind in ("csv", "json", "md")}
-    payload = {"meta": dict(meta), "rows": frame.to_dict(orient="records")}
-    lines = [f"# {title}", ""]
+    paths = {kind: out_dir / f"{RESULTS}.{kind}" for kind in ("csv", "json", "md")}
+    payload = {"command": command, "meta": dict(meta), "rows": frame.to_dict(orient="records")}
+    lines = [f"# {title}", ""] + ([f"`{command}`", ""] if command else [])
     for key, value in meta.items():  # long nested values (search curves, settings) stay in the JSON only
         text = json.dumps(value, default=_json_default)
-        lines.append(f"- {key}: {text if len(text) <= MAX_MD_META else f'see {stem}.json'}")
+        lines.append(f"- {key}: {text if len(text) <= MAX_MD_META else f'see {RESULTS}.json'}")
     for heading, table in tables.items():
-        lines += ["", f"## {heading}", "", markdown_table(table)]
+        lines += ["", f"## {heading}", "", markdown_table(table, floatfmt)]
     atomic_write(paths["csv"], lambda tmp: frame.to_csv(tmp, index=False))
     atomic_write(paths["json"], lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2, default=_json_default) + "\n"))
     atomic_write(paths["md"], lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
@@ -119,6 +130,18 @@ def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str
         ax.set(title=panel, xlabel="forecast step", ylabel=ylabel)
         ax.grid(alpha=0.3)
     _figure_legend(fig, axes)
+    return save_figure(fig, path)
+
+
+def plot_bar_panels(labels: Sequence[str], panels: Sequence[tuple[Sequence[float], str, str]], path: str | Path, tick_size: int = 8) -> Path:
+    """Bar charts side by side over the same ``labels``, one per panel ``(values, ylabel, title)``."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.2), squeeze=False)
+    for i, (ax, (values, ylabel, title)) in enumerate(zip(axes[0], panels)):
+        ax.bar(list(labels), values, color=f"C{i}")
+        ax.set(ylabel=ylabel, title=title)
+        ax.tick_params(axis="x", labelsize=tick_size)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
     return save_figure(fig, path)
 
 

@@ -21,10 +21,13 @@ Peak memory, measured in one further untimed call so that tracing does not slow 
   call allocated (PyTorch CPU tensors are not traced); and ``process_peak_rss_mb``, ``resource.getrusage`` max RSS
   after the call: the whole process's high-water mark so far (monotone over the run, weights and data included),
   so a row raises it only when that call needed more memory than anything before it.
+
+``timeartist bench speed`` (``add_arguments`` / ``run``) measures the bundled model (or --model) on --device.
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import logging
 import resource
@@ -42,6 +45,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, positive_ints  # noqa: E402
 from timeartist.evaluation.report import write_results  # noqa: E402
 from timeartist.viz import save_figure  # noqa: E402
 
@@ -154,6 +158,7 @@ def run_speed_bench(
     device: str | torch.device | None = None,
     operations: Sequence[str] = OPERATIONS,
     min_seconds: float = 2.0,
+    command: str | None = None,
 ) -> pd.DataFrame:
     """Throughput and peak memory of ``pipe``'s operations at each batch size on ``device``.
 
@@ -161,7 +166,7 @@ def run_speed_bench(
     ``TimeArtistPipeline.from_pretrained(path, device=...)``); ``None`` takes the pipeline's. Returns one
     row per (operation, batch_size): seconds_per_call, items_per_second, ms_per_item, calls, python_peak_mb,
     process_peak_rss_mb (and device_peak_mb on CUDA); settings in ``frame.attrs["meta"]``. With ``out_dir``:
-    ``speed.{csv,json,md}`` and ``throughput.png``.
+    ``results.{json,csv,md}`` (``command``: the command line, shown first) and ``throughput.png``.
     """
     unknown = [op for op in operations if op not in OPERATIONS]
     if unknown or not operations:
@@ -199,18 +204,18 @@ def run_speed_bench(
         "min_seconds": min_seconds,
     }
     if out_dir is not None:
-        write_speed_report(frame, out_dir)
+        write_speed_report(frame, out_dir, command)
     return frame
 
 
-def write_speed_report(frame: pd.DataFrame, out_dir) -> dict[str, Path]:
-    """``speed.{csv,json,md}`` and ``throughput.png`` (items per second against batch size) under ``out_dir``."""
+def write_speed_report(frame: pd.DataFrame, out_dir, command: str | None = None) -> dict[str, Path]:
+    """``results.{json,csv,md}`` and ``throughput.png`` (items per second against batch size) under ``out_dir``."""
     memory = [c for c in ("python_peak_mb", "process_peak_rss_mb", "device_peak_mb") if c in frame]
     tables = {
         "Items per second": frame.pivot_table(index="operation", columns="batch_size", values="items_per_second", sort=False),
         "Peak memory (MB)": frame[["operation", "batch_size", *memory]],
     }
-    paths = write_results(frame, out_dir, "speed", frame.attrs["meta"], tables, "Speed benchmark")
+    paths = write_results(frame, out_dir, frame.attrs["meta"], tables, "Speed benchmark", command)
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for op, part in frame.groupby("operation", sort=False):
         ax.plot(part["batch_size"], part["items_per_second"], marker="o", label=op)
@@ -219,3 +224,17 @@ def write_speed_report(frame: pd.DataFrame, out_dir) -> dict[str, Path]:
     ax.legend(fontsize=7)
     paths["throughput"] = save_figure(fig, Path(out_dir) / "throughput.png")
     return paths
+
+
+# ---------------------------------------------------------------------------------------------- timeartist bench speed
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--batch-sizes", default="1,8,64", help="comma-separated batch sizes")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: one timed call per operation and batch size")
+    add_common_arguments(parser, data=False)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    batch_sizes = positive_ints(args.batch_sizes, "--batch-sizes")
+    check_out(args.out)
+    return run_speed_bench(load_pipeline(args), out_dir=args.out, batch_sizes=batch_sizes, device=args.device,
+                           min_seconds=0.0 if args.quick else 2.0, command=args.command_line)  # fmt: skip

@@ -27,15 +27,16 @@ order of the report:
    threads the process has (``speed.tokenizer_throughput``).
 9. ``assets``: megabytes of the model folder (when ``model_dir`` is given).
 
-With ``out_dir``: ``tokenizer.{csv,json,md}`` (the markdown opens with a summary of the headline numbers beside
+With ``out_dir``: ``results.{json,csv,md}`` (the markdown opens with a summary of the headline numbers beside
 the design's requirements and, with ``previous``, an earlier run's values), ``reconstructions.png`` (held-out
 photos over their reconstructions and the block average), ``series_<dataset>.png``, ``round_trip.png``,
 ``series_images.png``, ``style_strip.png`` and ``generated.png`` (training photos, their reconstructions and images
-generated for their classes).
+generated for their classes). ``timeartist bench tokenizer`` (``add_arguments`` / ``run``) runs it on the bundled model.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -62,8 +63,10 @@ from timeartist.evaluation.image_metrics import (
     FED_LABEL, efficientnet_features, fed_of_features, inception_fid, mean_pairwise_distance, psnr, ssim,
 )  # fmt: skip
 from timeartist.evaluation.references import MEAN_COLOUR, block_average_code, choose_dct_code
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names
 from timeartist.evaluation.report import write_results
 from timeartist.evaluation.speed import tokenizer_throughput
+from timeartist.hub import DEFAULT_MODEL_DIR
 from timeartist.viz import save_image_grid, save_series_plot
 
 logger = logging.getLogger(__name__)
@@ -275,8 +278,8 @@ def run_tokenizer_bench(
     tests), else ``FULL``. ``inception_weights``: path of the TorchScript ``inception-2015-12-05.pt`` for an
     optional Inception FID of the photo round trip. ``model_dir``: the pipeline's folder, for part 9. ``seed``: the
     random views and the generation draws. ``guidance`` / ``steps``: as ``pipe.generate_images``. ``previous``: an
-    earlier run's ``tokenizer.json``, whose values the summary shows beside the new ones. ``command``: the command
-    line, kept in the meta data. With ``out_dir``: the files of the module docstring. Settings in
+    earlier run's ``results.json`` (or ``tokenizer.json``, its name before), whose values the summary shows beside the
+    new ones. ``command``: the command line, shown first in the results. With ``out_dir``: the files of the module docstring. Settings in
     ``frame.attrs["meta"]``.
     """
     if pipe is None:
@@ -366,7 +369,6 @@ def run_tokenizer_bench(
 
     frame = pd.DataFrame(rows)
     frame.attrs["meta"] = {
-        "command": command,
         "timeartist": __version__,
         "model": str(model_dir) if model_dir is not None else "in memory",
         "quick": quick,
@@ -387,7 +389,7 @@ def run_tokenizer_bench(
     if out_dir is not None:
         figures = {"shown": shown, "photo_names": photo_names, "series": examples, "round_trip": round_trip_example, "series_images": series_images, "strip": strip,
                    "alphas": counts.alphas, "generated": generated}  # fmt: skip
-        _write_report(frame, Path(out_dir), previous_rows, figures)
+        _write_report(frame, Path(out_dir), previous_rows, figures, command)
     logger.info("tokenizer bench done in %.0f s", frame.attrs["meta"]["seconds"])
     return frame
 
@@ -397,16 +399,16 @@ KEY = ["part", "data", "method", "metric"]
 
 
 def _read_previous(path: str | Path) -> pd.DataFrame:
-    """The rows of an earlier run's ``tokenizer.json``."""
+    """The rows of an earlier run's ``results.json`` (``tokenizer.json`` in folders written before that name)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"--previous {path}: file not found; expected the tokenizer.json of an earlier run")
+        raise FileNotFoundError(f"--previous {path}: file not found; expected the results.json of an earlier tokenizer bench run")
     try:
         rows = pd.DataFrame(json.loads(path.read_text())["rows"])
     except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise ValueError(f"--previous {path} is not a tokenizer.json written by this benchmark ({error})") from None
+        raise ValueError(f"--previous {path} is not a results.json written by the tokenizer bench ({error})") from None
     if not set(KEY) | {"value"} <= set(rows.columns):
-        raise ValueError(f"--previous {path} has no {KEY + ['value']} columns; expected a tokenizer.json of this benchmark")
+        raise ValueError(f"--previous {path} has no {KEY + ['value']} columns; expected the results.json of a tokenizer bench run")
     return rows
 
 
@@ -424,14 +426,14 @@ def summary_table(frame: pd.DataFrame, previous: pd.DataFrame | None = None) -> 
     return table.drop(columns=["part", "method", "metric"])
 
 
-def _write_report(frame: pd.DataFrame, out_dir: Path, previous: pd.DataFrame | None, figures: dict) -> dict[str, Path]:
+def _write_report(frame: pd.DataFrame, out_dir: Path, previous: pd.DataFrame | None, figures: dict, command: str | None) -> dict[str, Path]:
     summary = summary_table(frame, previous)
     tables = {"Summary": summary.fillna({"previous": "not measured"}) if previous is not None else summary}
     for part, title in PART_TITLES.items():
         rows = frame[frame["part"] == part]
         if len(rows):
             tables[title] = rows.pivot_table(index=["data", "method"], columns="metric", values="value", sort=False).fillna("")
-    paths = write_results(frame, out_dir, "tokenizer", frame.attrs["meta"], tables, "Tokenizer benchmark")
+    paths = write_results(frame, out_dir, frame.attrs["meta"], tables, "Tokenizer benchmark", command)
 
     shown = figures["shown"]
     count = min(8, len(shown["original"]))
@@ -453,3 +455,27 @@ def _write_report(frame: pd.DataFrame, out_dir: Path, previous: pd.DataFrame | N
         titles = [*(n[:16] for n in names[:count]), *["reconstruction"] * count, *(f"generated: {n[:10]}" for n in names[:count])]
         paths["generated"] = save_image_grid(grid, out_dir / "generated.png", titles=titles, ncols=count)
     return paths
+
+
+# ---------------------------------------------------------------------------------------------- timeartist bench tokenizer
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--datasets", default="ETTh1,ETTh2", help="LTSF sets of the series-vs-DCT part (comma-separated)")
+    parser.add_argument("--heldout-datasets", default="ETTh1,ETTh2,ETTm1", help="LTSF sets whose test windows are the held-out series")
+    parser.add_argument("--inception-weights", help="TorchScript Inception file (inception-2015-12-05.pt) for an opt-in real FID")
+    parser.add_argument("--batch-size", type=int, default=256, help="images or series per model call")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random views and the generation draws")
+    parser.add_argument("--guidance", type=float, default=4.0, help="guidance of the generated images (as `generate`)")
+    parser.add_argument("--steps", type=int, default=8, help="decoding steps of the generated images")
+    parser.add_argument("--previous", help="an earlier run's results.json (or tokenizer.json), shown beside the new values in the summary")
+    parser.add_argument("--quick", action="store_true", help="small counts of every part (seconds)")
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    check_out(args.out)
+    return run_tokenizer_bench(
+        data_root=args.data_root, pipe=load_pipeline(args), out_dir=args.out, datasets=names(args.datasets),
+        heldout_datasets=names(args.heldout_datasets), quick=args.quick, inception_weights=args.inception_weights,
+        batch_size=args.batch_size, model_dir=args.model or DEFAULT_MODEL_DIR, seed=args.seed, guidance=args.guidance,
+        steps=args.steps, previous=args.previous, command=args.command_line,
+    )  # fmt: skip

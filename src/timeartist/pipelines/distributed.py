@@ -41,42 +41,44 @@ import torch
 from distributed import Client, LocalCluster, as_completed, get_client, get_worker
 from tqdm.auto import tqdm
 
-from timeartist.pipelines.batch import BatchSummary, check_columns, parquet_files, write_errors, write_part
+from timeartist.hub import DEFAULT_MODEL_DIR
 from timeartist.pipelines.frames import ERRORS
-from timeartist.pipelines.pipeline import DEFAULT_MODEL_DIR, TimeArtistPipeline
+from timeartist.pipelines.parquet import BatchSummary, check_columns, parquet_files, write_errors, write_part
 
 logger = logging.getLogger(__name__)
 
 UNSET_MALLOC_TRIM = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
-_PIPELINES: dict["PipelineRef", TimeArtistPipeline] = {}  # per worker process: loaded once, reused by every task
+_PIPELINES: dict["PipelineRef", object] = {}  # per worker process: loaded once, reused by every task
 _LOAD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class PipelineRef:
-    """What a task carries instead of the model: the pipeline folder (None: the bundled model), the device and the
-    forecast defaults (JSON), so that the workers forecast exactly as the pipeline in the driver."""
+    """What a task carries instead of the model: the pipeline's class (pickled by name), its folder (None: the bundled
+    model), the device and the forecast defaults (JSON), so that the workers forecast exactly as the pipeline in the
+    driver. Holding the class keeps this engine below the pipeline facade, which imports it."""
 
+    pipeline_class: type
     path: str | None
     device: str
     forecast_defaults: str
 
     @classmethod
-    def of(cls, pipe: TimeArtistPipeline) -> "PipelineRef":
+    def of(cls, pipe) -> "PipelineRef":
         if pipe.pretrained_path is None:
             raise ValueError(
                 "Dask workers load the pipeline from its folder, and this one was built in memory: "
                 "save it with pipe.save_pretrained(folder) and load it with TimeArtistPipeline.from_pretrained(folder)"
             )
         path = None if pipe.pretrained_path == DEFAULT_MODEL_DIR.resolve() else str(pipe.pretrained_path)
-        return cls(path, str(pipe.device), json.dumps(pipe.forecast_defaults, sort_keys=True))
+        return cls(type(pipe), path, str(pipe.device), json.dumps(pipe.forecast_defaults, sort_keys=True))
 
-    def load(self) -> TimeArtistPipeline:
+    def load(self):
         """The pipeline, loaded on the first call in this process and cached."""
         with _LOAD_LOCK:
             if self not in _PIPELINES:
                 start = time.perf_counter()
-                pipe = TimeArtistPipeline.from_pretrained(self.path, device=self.device)
+                pipe = self.pipeline_class.from_pretrained(self.path, device=self.device)
                 pipe.forecast_defaults = json.loads(self.forecast_defaults)
                 _PIPELINES[self] = pipe
                 logger.info("loaded the pipeline from %s in %.2f s (pid %d)", self.path or "the bundled model", time.perf_counter() - start, os.getpid())
@@ -156,7 +158,7 @@ def _run_partition(part: pd.DataFrame, ref: PipelineRef, pipe_method: str, kwarg
     return getattr(ref.load(), pipe_method)(part, **kwargs)
 
 
-def _partitions(pipe: TimeArtistPipeline, pipe_method: str, source, kwargs: dict) -> tuple[list, tuple[pd.DataFrame, pd.DataFrame], PipelineRef]:
+def _partitions(pipe, pipe_method: str, source, kwargs: dict) -> tuple[list, tuple[pd.DataFrame, pd.DataFrame], PipelineRef]:
     """The partitions (delayed pandas frames, each holding whole series), the method's empty (result, errors)
     frames as Dask meta (no series, so no model runs), and the reference the tasks carry."""
     if kwargs["errors"] not in ERRORS:
@@ -167,7 +169,7 @@ def _partitions(pipe: TimeArtistPipeline, pipe_method: str, source, kwargs: dict
     return frame.to_delayed(), meta, PipelineRef.of(pipe)
 
 
-def map_long_frame(pipe: TimeArtistPipeline, pipe_method: str, source, **kwargs):
+def map_long_frame(pipe, pipe_method: str, source, **kwargs):
     """``pipe.<pipe_method>`` ("forecast_df" or "series_to_image_df") over a Dask DataFrame or Parquet files -> a lazy
     Dask DataFrame with the columns of the pandas result, or with ``errors="collect"`` a (result, errors) pair
     built on the same partition tasks (compute them together, e.g. ``dask.compute(result, errors)``)."""
@@ -185,7 +187,7 @@ def _write_partition(part: pd.DataFrame, ref: PipelineRef, pipe_method: str, kwa
     return len(frame), errors
 
 
-def write_parts(pipe: TimeArtistPipeline, pipe_method: str, source, out: Path, progress: bool | None = None, **kwargs) -> BatchSummary:
+def write_parts(pipe, pipe_method: str, source, out: Path, progress: bool | None = None, **kwargs) -> BatchSummary:
     """Run ``pipe.<pipe_method>`` per partition on the current Dask client, each task writing its part file into ``out``
     (and the errors of all parts into ``out/_errors.parquet``), with a progress bar over finished partitions."""
     client = get_client()

@@ -9,7 +9,7 @@ Layouts (``layout=``): "native" folds one period per pixel column (column-patch 
 ``MAEOutpainter``); the context is cropped to the most recent periods that fit on the canvas next to the horizon.
 A horizon of up to half the canvas (``width // 2`` periods; 32 periods for the bundled model) is one outpainting;
 a longer one is rolled out: each pass outpaints half a canvas, appends it to the context and goes on from there,
-so the fold stays the period and the context keeps its columns (benchmarks/long_horizon.py measures this against
+so the fold stays the period and the context keeps its columns (``timeartist bench long-horizon`` measures this against
 seasonal naive at horizons 2,000 and 10,000). "visionts" squeezes the whole context and the whole horizon onto the
 canvas with ``align_const`` (pretrained 224x224 MAEs; a horizon that does not fit is a ValueError). "auto" picks
 native when the outpainter's patches span the full canvas height, else visionts.
@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 LAYOUTS = ("auto", "native", "visionts")
 SHORT_CONTEXT = 3  # contexts with at most this many observed values are forecast naively (module docstring)
 # trend_ensemble="auto" adds the detrended view for contexts whose line explains at least this share of their
-# variance; chosen on validation series only (benchmarks/trend_validation.py), as the bundled model's default.
+# variance; chosen on validation series only (``timeartist validate trend``), as the bundled model's default.
 TREND_MIN_R2 = 0.8
 
 

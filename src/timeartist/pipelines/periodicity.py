@@ -39,7 +39,7 @@ default threshold, max(0.05, 2.5 * sqrt(1.5 / L)), is 2.5 standard deviations of
 it errs towards finding a period, which costs a column-averaging forecaster little on a non-seasonal series
 (white noise of 720 steps: period 1 in 38%; a random walk: 76%), while missing a real one costs a flat forecast.
 
-Rules 3 to 5 were chosen on the ETTh1 / ETTh2 / ETTm1 validation splits by ``benchmarks/period_validation.py``
+Rules 3 to 5 were chosen on the ETTh1 / ETTh2 / ETTm1 validation splits by ``timeartist validate period``
 (contexts of 720, 1,440 and 2,880 steps, every 97th window of the hourly sets and every 389th of ETTm1, all
 channels, 4 horizons: the bundled forecaster with the period detected against the same with 24 / 96 given; its
 options override the constants below). Averaged over the 9 (set, context) cells, detection cost 0.038 MSE over

@@ -44,7 +44,7 @@ from timeartist import __version__
 from timeartist.data.archives import resample_to_length
 from timeartist.data.images import to_image_batch
 from timeartist.errors import DataError, check_finite_output
-from timeartist.hub import WEIGHTS_NAME, CheckpointError, atomic_write, file_sha256, read_json, verify_sha256
+from timeartist.hub import DEFAULT_MODEL_DIR, WEIGHTS_NAME, CheckpointError, atomic_write, file_sha256, read_json, verify_sha256
 from timeartist.models.align import AdapterAlignment
 from timeartist.models.efficientnet import EfficientNetLite, load_efficientnet_lite0
 from timeartist.models.generator import TokenGenerator
@@ -65,7 +65,6 @@ from timeartist.pipelines.rendering import is_flat
 logger = logging.getLogger(__name__)
 
 INDEX_NAME = "timeartist_index.json"
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_model"
 COMPONENT_CLASSES = {cls.__name__: cls for cls in (TimeArtist, VisionModel, AdapterAlignment, MAEOutpainter, TokenGenerator)}
 REQUIRED = ("temporal", "visual")
 METHODS = ("visionts", "artist")
@@ -442,6 +441,11 @@ class TimeArtistPipeline:
             kwargs = {**self.forecast_defaults, **kwargs}
             return forecast_with_outpainter(context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, **kwargs)
         return forecast_artist(self, context, horizon, batch_size=batch_size, progress=progress)
+
+    @property
+    def probabilistic(self) -> bool:
+        """Whether ``forecast_quantiles`` works: the outpainter has a quantile head."""
+        return bool(getattr(getattr(self.outpainter, "config", None), "quantile_levels", ()))
 
     def forecast_quantiles(
         self, context, horizon: int, quantile_levels: Sequence[float] = QUANTILE_LEVELS, period: int | None = None,

@@ -36,7 +36,7 @@ from torch import Tensor
 
 from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, TimeArtist, VisionModel
 from timeartist.modules.vit import run_blocks
-from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.config import load_run_config, record_run, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
 from timeartist.training.losses import code_distance, match_pairs
 from timeartist.training.warmup import (
@@ -201,6 +201,20 @@ def build_aligners(cfg: DictConfig, temporal: TimeArtist) -> tuple[AdapterAlignm
     return t2v, v2t
 
 
+def _initial_tokenizers(cfg: DictConfig) -> tuple[TimeArtist, VisionModel]:
+    init = cfg.experiment.get("init_weight")
+    if not init:
+        raise ValueError("alignment needs experiment.init_weight: the warm-up export folder (temporal/, visual/)")
+    return load_tokenizer_pair(init)
+
+
+def export_task(cfg: DictConfig) -> AlignTask:
+    """The task with the run config's tokenizers and aligners and no data: what ``timeartist export --checkpoint``
+    loads a checkpoint into before its ``save_pretrained``."""
+    temporal, visual = _initial_tokenizers(cfg)
+    return AlignTask(temporal, visual, *build_aligners(cfg, temporal))
+
+
 def run_align(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> Path:
     """Train stage 2 from a run config with ``key=value`` overrides. ``experiment.init_weight`` names the
     warm-up export (``temporal/``, ``visual/``). Returns the export folder, a ``TimeArtistPipeline`` folder
@@ -208,10 +222,8 @@ def run_align(config: str | os.PathLike | DictConfig, overrides: Sequence[str] =
     same output_dir."""
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
-    init = cfg.experiment.get("init_weight")
-    if not init:
-        raise ValueError("alignment needs experiment.init_weight: the warm-up export folder (temporal/, visual/)")
-    temporal, visual = load_tokenizer_pair(init)
+    record_run(cfg, "align")
+    temporal, visual = _initial_tokenizers(cfg)
     torch.manual_seed(settings.seed)
     t2v, v2t = build_aligners(cfg, temporal)
     losses = cfg.get("losses") or {}

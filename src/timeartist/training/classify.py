@@ -50,7 +50,7 @@ from timeartist.hub import atomic_write, config_from_dict
 from timeartist.models import AdapterAlignment, TimeArtist, VisionModel
 from timeartist.models.generator import TokenGenerator
 from timeartist.models.imagenet_classes import imagenet_classes
-from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.config import load_run_config, record_run, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
 from timeartist.training.warmup import EVAL_CHUNK, data_path, load_tokenizer_pair, save_tokenizer_pair
 
@@ -322,6 +322,7 @@ def run_classify(config: str | os.PathLike | DictConfig, overrides: Sequence[str
     ``visual/``, ``align_t2v/``, ``timeartist_index.json``) plus ``classes.json`` and ``selection.json``."""
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
+    record_run(cfg, "classify")
     if not settings.eval_every:
         raise ValueError("classification selects its weights on validation: set experiment.eval_every > 0")
     params = cfg.dataset.params

@@ -13,11 +13,13 @@ underneath it, so a training file can build on a model file without repeating it
               max_train_steps, max_grad_norm, num_workers}
 
 Seed keys that only concern its own infrastructure (``enable_wandb``, ``generate_every``, ...) are accepted and
-ignored.
+ignored. ``record_run`` writes the resolved config and its stage to ``<output_dir>/run.json``, so that a checkpoint
+of the run can be exported without the YAML it was started from (``timeartist export --checkpoint``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -25,7 +27,11 @@ from typing import Sequence
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from timeartist import __version__
+from timeartist.hub import atomic_write
 from timeartist.training.engine import TrainerConfig
+
+RUN_FILE = "run.json"
 
 _MISSING = object()
 
@@ -118,3 +124,12 @@ def trainer_config(cfg: DictConfig) -> TrainerConfig:
         return TrainerConfig(**values)
     except TypeError as e:
         raise ValueError(f"bad training settings {values}: {e}") from e
+
+
+def record_run(cfg: DictConfig, stage: str) -> Path:
+    """Write ``{"stage", "timeartist_version", "config"}`` to ``<output_dir>/run.json`` (every process writes the same
+    bytes, atomically); ``export --checkpoint`` rebuilds the stage's models from it."""
+    path = Path(trainer_config(cfg).output_dir) / RUN_FILE
+    record = {"stage": stage, "timeartist_version": __version__, "config": OmegaConf.to_container(cfg, resolve=True)}
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2) + "\n"))
+    return path

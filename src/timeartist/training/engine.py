@@ -299,6 +299,12 @@ def _read_checkpoint_file(folder: Path, name: str, **load_kwargs) -> Any:
         raise CheckpointError(f"{path} cannot be read ({type(error).__name__}: {error})") from error
 
 
+def read_checkpoint_state(folder: str | Path) -> dict:
+    """The trainer state of a checkpoint folder (``task`` weights, ``ema`` shadows or None, optimizer, ``progress``,
+    ...), after checking it against the folder's checksums; a damaged file is a CheckpointError naming it."""
+    return _read_checkpoint_file(Path(folder), _STATE_FILE, map_location="cpu")
+
+
 class Trainer:
     """Runs a ``TrainingTask`` over a map-style dataset with the settings of a ``TrainerConfig``.
 
@@ -404,7 +410,7 @@ class Trainer:
         """Restore a checkpoint written by ``save_checkpoint``; RNG states are applied when the loop starts.
         A damaged checkpoint (checksum mismatch, unreadable file) is a CheckpointError naming the file."""
         path = Path(path)
-        state = _read_checkpoint_file(path, _STATE_FILE, map_location="cpu")
+        state = read_checkpoint_state(path)
         rng = _read_checkpoint_file(path, f"rng-{self.accelerator.process_index}.pt")
         if state["num_processes"] != self.accelerator.num_processes:
             raise ValueError(

@@ -50,7 +50,7 @@ from timeartist.models import TimeArtist, VisionModel
 from timeartist.models.generator import TokenGenerator, TokenGeneratorConfig
 from timeartist.models.imagenet_classes import imagenet_classes
 from timeartist.modules.masking import random_token_mask
-from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.config import load_run_config, record_run, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
 from timeartist.training.losses import code_distance, match_pairs
 from timeartist.training.warmup import image_data, load_tokenizer_pair, series_data
@@ -314,12 +314,19 @@ def _initial_generator(config: TokenGeneratorConfig, init: str | None) -> TokenG
     return generator
 
 
+def export_task(cfg: DictConfig) -> GeneratorTask:
+    """The task with the run config's generator and no data: what ``timeartist export --checkpoint`` loads a
+    checkpoint into before its ``save_pretrained``."""
+    return GeneratorTask(TokenGenerator(TokenGeneratorConfig.from_seed(cfg)))
+
+
 def run_generator(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> Path:
     """Train a ``TokenGenerator`` from a run config (YAML path or DictConfig) with ``key=value`` overrides;
     returns the export folder (a ``TokenGenerator.from_pretrained`` folder). Resumes a run in the same output_dir;
     ``model.generator_init`` starts from exported weights instead of a random initialisation."""
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
+    record_run(cfg, "generator")
     model_config = TokenGeneratorConfig.from_seed(cfg)
     bank = build_token_bank(cfg, with_series=model_config.num_series_tokens > 0)
     bank.check_fits(model_config)

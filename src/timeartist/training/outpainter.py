@@ -58,7 +58,7 @@ from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.pipelines.forecasting import forecast_with_outpainter
 from timeartist.pipelines.periodicity import detect_period, period_candidates
 from timeartist.pipelines.rendering import NORM_CONST, normalise, plan_layout, render
-from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.config import load_run_config, record_run, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
 
 logger = logging.getLogger(__name__)
@@ -442,6 +442,13 @@ def select_forecast_defaults(
     return {"context_periods": k, "flip_ensemble": flip}, scores
 
 
+def _model_config(cfg: DictConfig) -> tuple[OutpainterConfig, str | None]:
+    """The run config's ``OutpainterConfig`` and its ``model.outpainter_init`` folder (None: a fresh model)."""
+    values = OmegaConf.to_container(cfg.model, resolve=True)
+    init = values.pop("outpainter_init", None)
+    return config_from_dict(OutpainterConfig, values), init
+
+
 def initial_outpainter(config: OutpainterConfig, init: str | None) -> MAEOutpainter:
     """A fresh ``MAEOutpainter``, or one starting from the exported outpainter folder ``init`` (``model.outpainter_init``),
     whose architecture must equal the run's except that the run may add a quantile head (left at its initialisation)."""
@@ -457,11 +464,15 @@ def initial_outpainter(config: OutpainterConfig, init: str | None) -> MAEOutpain
     return model
 
 
+def export_task(cfg: DictConfig) -> OutpainterTask:
+    """The task with the run config's outpainter and no data: what ``timeartist export --checkpoint`` loads a
+    checkpoint into before its ``save_pretrained``."""
+    return OutpainterTask(MAEOutpainter(_model_config(cfg)[0]), ValidationConfig(), trainer_config(cfg).output_dir)
+
+
 def build_outpainter_task(cfg: DictConfig) -> tuple[OutpainterTask, SeriesWindows, RenderBatch]:
     """Task, dataset and collate function of a run config."""
-    model_values = OmegaConf.to_container(cfg.model, resolve=True)
-    init = model_values.pop("outpainter_init", None)
-    model_config = config_from_dict(OutpainterConfig, model_values)
+    model_config, init = _model_config(cfg)
     data_config = config_from_dict(OutpainterDataConfig, OmegaConf.to_container(OmegaConf.select(cfg, "dataset.params", default={}) or {}))
     validation = config_from_dict(ValidationConfig, OmegaConf.to_container(OmegaConf.select(cfg, "validation", default={}) or {}))
     if validation.data_root is None:
@@ -485,6 +496,7 @@ def run_outpainter(config: str | os.PathLike | DictConfig, overrides: Sequence[s
     export folder (a ``MAEOutpainter.from_pretrained`` folder). Resumes a run in the same output_dir."""
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
+    record_run(cfg, "outpainter")
     torch.manual_seed(settings.seed)  # model initialisation
     task, data, collate = build_outpainter_task(cfg)
     return Trainer(task, settings, data, collate_fn=collate).fit()

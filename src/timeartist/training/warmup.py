@@ -63,7 +63,7 @@ from timeartist import __version__
 from timeartist.hub import atomic_write
 from timeartist.models import TimeArtist, TimeArtistConfig, VisionModel, VisionModelConfig
 from timeartist.modules.quantizer import codebook_stats, share_quantizer
-from timeartist.training.config import load_run_config, trainer_config
+from timeartist.training.config import load_run_config, record_run, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
 from timeartist.training.losses import PerceptualLoss, code_entropy_loss
 
@@ -443,11 +443,18 @@ def build_warmup_task(cfg: DictConfig) -> tuple[WarmupTask, Dataset]:
     return task, ZipDataset(**parts)
 
 
+def export_task(cfg: DictConfig) -> WarmupTask:
+    """The task with the run config's tokenizers and no data: what ``timeartist export --checkpoint`` loads a
+    checkpoint into before its ``save_pretrained``."""
+    return WarmupTask(*build_tokenizers(cfg))
+
+
 def run_warmup(config: str | os.PathLike | DictConfig, overrides: Sequence[str] = ()) -> Path:
     """Train stage 1 from a run config (YAML path or DictConfig) with ``key=value`` overrides; returns the
     export folder (``temporal/``, ``visual/``, ``timeartist_index.json``). Resumes a run in the same output_dir."""
     cfg = load_run_config(config, overrides)
     settings = trainer_config(cfg)
+    record_run(cfg, "warmup")
     torch.manual_seed(settings.seed)  # model initialisation
     task, data = build_warmup_task(cfg)
     return Trainer(task, settings, data).fit()

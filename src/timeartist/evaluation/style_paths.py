@@ -13,29 +13,37 @@ windows; never an ETT or held-out file), the share of (photo, series) pairs whos
 
 Beside them, the scale every path has to climb: the mean feature distance of a photo to its own reconstruction
 (alpha 0), to a series' picture (alpha 1) and to the other photos. A pair's curve can only grow steadily when the
-rise from the first to the second is large against the spread of one step.
-
-    .venv/bin/python benchmarks/style_paths.py --out benchmarks/results/style_paths
+rise from the first to the second is large against the spread of one step. Results: one row per path, the reference
+distances in the meta data, and ``style_paths.png`` (each path's mean distance over alpha, the steps' spread as bars).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+import matplotlib
 
-from timeartist.evaluation.code_space import grows_monotonically
-from timeartist.evaluation.heldout import evenly_spaced, imagenet_folder, load_images, ltsf_windows
-from timeartist.evaluation.image_metrics import efficientnet_features
-from timeartist.pipelines.pipeline import TimeArtistPipeline
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
-logger = logging.getLogger("style_paths")
+from timeartist.data.paths import ltsf_path  # noqa: E402
+from timeartist.evaluation.code_space import grows_monotonically  # noqa: E402
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names  # noqa: E402
+from timeartist.evaluation.heldout import evenly_spaced, imagenet_folder, load_images, ltsf_windows  # noqa: E402
+from timeartist.evaluation.image_metrics import efficientnet_features  # noqa: E402
+from timeartist.evaluation.report import write_results  # noqa: E402
+from timeartist.viz import save_figure  # noqa: E402
+
+logger = logging.getLogger(__name__)
 ALPHAS = np.linspace(0.0, 1.0, 6)
+PATHS = ("blend", "renormalised", "requantised", "replaced", "crossfade")
+PHOTOS, SERIES = 20, 5
 
 
 def styled(visual, path: str, q_image: torch.Tensor, q_series: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -88,41 +96,52 @@ def path_distances(pipe, path: str, photos: torch.Tensor, series: np.ndarray, ne
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="pipeline folder (default: the bundled model)")
-    parser.add_argument("--data-root", default=None)
-    parser.add_argument("--paths", default="blend,renormalised,requantised,replaced,crossfade")
-    parser.add_argument("--out", default=None, help="folder for style_paths.json / .md")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    pipe = TimeArtistPipeline.from_pretrained(args.model)
+def plot_paths(frame: pd.DataFrame, path: Path) -> Path:
+    """Each path's mean feature distance to the photo over alpha, with the spread of its steps as error bars."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    for offset, row in enumerate(frame.itertuples()):
+        errors = np.concatenate([[0.0], row.step_std])  # the spread of the step into each alpha
+        ax.errorbar(ALPHAS + 0.006 * (offset - 2), row.mean_curve, yerr=errors, marker="o", capsize=2,
+                    label=f"{row.path} ({row.monotone_share:.0%} of pairs monotone)")  # fmt: skip
+    ax.set(xlabel="alpha (0: the photo's codes, 1: the series' codes)", ylabel="feature distance to the photo",
+           title="Style-transfer paths, mean over photo x series pairs")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated paths: {', '.join(PATHS)}")
+    add_common_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    paths = names(args.paths)
+    if not paths or set(paths) - set(PATHS):
+        raise ValueError(f"unknown --paths {sorted(set(paths) - set(PATHS)) or paths}; available: {', '.join(PATHS)}")
+    for name in ("exchange_rate", "illness"):
+        ltsf_path(name, args.data_root)  # a missing data folder fails before the model loads
+    check_out(args.out)
+    pipe = load_pipeline(args)
     train = imagenet_folder(args.data_root, pipe.visual.image_size, "train")
-    photos = load_images(train, evenly_spaced(len(train), 20))
+    photos = load_images(train, evenly_spaced(len(train), PHOTOS))
     length = pipe.temporal.seq_len
     series = np.concatenate([ltsf_windows("exchange_rate", args.data_root, "train", length, 97), ltsf_windows("illness", args.data_root, "train", length, 7)])
-    series = series[evenly_spaced(len(series), 5)]
+    series = series[evenly_spaced(len(series), SERIES)]
     network = pipe.classifier_network()
     scale = reference_distances(pipe, photos, series, network)
     logger.info("reference distances: %s", scale)
-    results = {}
-    for path in args.paths.split(","):
+    rows = []
+    for path in paths:
         curves = path_distances(pipe, path, photos, series, network).reshape(-1, len(ALPHAS))
         steps = np.diff(curves, axis=1)
-        results[path] = {"monotone_share": float(np.mean([grows_monotonically(c) for c in curves])),
-                         "mean_curve": curves.mean(0).round(3).tolist(), "step_mean": steps.mean(0).round(3).tolist(),
-                         "step_std": steps.std(0).round(3).tolist()}  # fmt: skip
-        logger.info("%s: %s", path, results[path])
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "style_paths.json").write_text(json.dumps({"alphas": ALPHAS.tolist(), "pairs": len(photos) * len(series), "reference_distances": scale, "paths": results}, indent=2))
-        lines = ["# Style-transfer paths on training photos x training series\n", f"{len(photos)} photos x {len(series)} series, alphas {ALPHAS.round(1).tolist()}\n",
-                 "| path | pairs monotone | mean distance over alpha | step mean | step std |", "|---|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {k} | {r['monotone_share']:.0%} | {r['mean_curve']} | {r['step_mean']} | {r['step_std']} |" for k, r in results.items()]
-        lines += ["", "Mean feature distance of a photo to: " + ", ".join(f"{k.removeprefix('photo_to_').replace('_', ' ')} {v:.2f}" for k, v in scale.items())]
-        (out / "style_paths.md").write_text("\n".join(lines) + "\n")
-
-
-if __name__ == "__main__":
-    main()
+        rows.append({"path": path, "monotone_share": float(np.mean([grows_monotonically(c) for c in curves])),
+                     "mean_curve": curves.mean(0).round(3).tolist(), "step_mean": steps.mean(0).round(3).tolist(),
+                     "step_std": steps.std(0).round(3).tolist()})  # fmt: skip
+        logger.info("%s: %s", path, rows[-1])
+    frame = pd.DataFrame(rows)
+    frame.attrs["meta"] = {"photos": f"{len(photos)} training ImageNet samples", "series": f"{len(series)} exchange_rate / illness train windows",
+                           "pairs": len(photos) * len(series), "alphas": ALPHAS.round(2).tolist(), "reference_distances": scale}  # fmt: skip
+    write_results(frame, args.out, frame.attrs["meta"], {"Paths": frame}, "Style-transfer paths on training photos x training series", args.command_line)
+    plot_paths(frame, Path(args.out) / "style_paths.png")
+    return frame

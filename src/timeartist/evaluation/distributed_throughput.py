@@ -15,16 +15,15 @@ scheduler) and for every worker process: on a machine that other jobs share, ser
 free core would do, where series per wall second depends on what the other jobs leave. The fixed overhead is reported apart: cluster start, model load per worker (``PipelineRef.load``, timed on
 each worker), one run on 10 series (scheduling a small job), and what shipping the pickled pipeline with the tasks
 would cost instead of the reference the tasks carry. Every Dask result is checked against the single-process one
-(same series, max |difference|). Results: ``throughput.md``, ``.csv`` and ``.json`` in ``--out``.
-
-    .venv/bin/python benchmarks/distributed_throughput.py --out benchmarks/results/distributed
-    .venv/bin/python benchmarks/distributed_throughput.py --series 5000 --out /tmp/quick      # a quick check
+(same series, max |difference|). Results: one row per engine, the overhead in the meta data, and
+``throughput.png`` (series per wall second and per CPU second by engine). Needs ``pip install 'timeartist[distributed]'``;
+``--series 5000`` is a quick check.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import logging
 import os
 import pickle
 import platform
@@ -39,10 +38,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from timeartist.evaluation.report import markdown_table
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, positive_ints
+from timeartist.evaluation.report import plot_bar_panels, write_results
 from timeartist.pipelines.batch import forecast_parquet
-from timeartist.pipelines.distributed import PipelineRef, local_cluster
-from timeartist.pipelines.pipeline import TimeArtistPipeline
+
+logger = logging.getLogger(__name__)
 
 
 def write_series(folder: Path, series: int, length: int, files: int, seed: int = 0) -> None:
@@ -80,28 +80,30 @@ def read_sorted(folder: Path) -> pd.DataFrame:
     return pd.read_parquet(folder).sort_values(["unique_id", "ds"]).reset_index(drop=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--series", type=int, default=100_000)
-    parser.add_argument("--length", type=int, default=512)
-    parser.add_argument("--horizon", type=int, default=48)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--series", type=int, default=100_000, help="synthetic hourly series")
+    parser.add_argument("--length", type=int, default=512, help="steps per series")
+    parser.add_argument("--horizon", type=int, default=48, help="forecast horizon")
     parser.add_argument("--files", type=int, default=20, help="input Parquet files (= Dask partitions)")
-    parser.add_argument("--workers", default="1,2", help="Dask worker counts to measure")
-    parser.add_argument("--model", default=None, help="pipeline folder (default: the bundled model)")
-    parser.add_argument("--work", default=None, help="scratch folder for the data and outputs (default: a temporary one)")
-    parser.add_argument("--out", default="benchmarks/results/distributed")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    parser.add_argument("--workers", default="1,2", help="comma-separated Dask worker counts to measure")
+    parser.add_argument("--work", help="scratch folder for the data and outputs (default: a temporary one, removed at the end)")
+    add_common_arguments(parser, data=False)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    from timeartist.pipelines.distributed import PipelineRef, local_cluster  # the distributed extra
+
+    worker_counts = positive_ints(args.workers, "--workers")
+    check_out(args.out)
+    torch.set_num_threads(1)  # the protocol: one torch thread in the process, as in each worker
     work = Path(args.work or tempfile.mkdtemp(prefix="timeartist_bench_"))
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
     source = str(data / "*.parquet")
     _, seconds = timed(lambda: write_series(data, args.series, args.length, args.files))
-    print(f"wrote {args.series} series x {args.length} steps into {args.files} files in {seconds:.1f} s")
+    logger.info("wrote %d series x %d steps into %d files in %.1f s", args.series, args.length, args.files, seconds)
 
-    pipe = TimeArtistPipeline.from_pretrained(args.model)
+    pipe = load_pipeline(args)
     load_before = load_average()
     rows, overhead = [], {}
     cpu = cpu_seconds()
@@ -111,7 +113,7 @@ def main() -> None:
     rows.append({"engine": "pandas (one process, 1 torch thread)", "workers": 1, "seconds": seconds, "series_per_s": args.series / seconds,
                  "cpu_s_workers": cpu, "cpu_s_driver": 0.0, "series_per_cpu_s": args.series / cpu,
                  "forecast_rows": summary.rows, "failed": summary.failed, "max_abs_diff_vs_pandas": 0.0})  # fmt: skip
-    print(rows[-1])
+    logger.info("%s", rows[-1])
 
     ref = PipelineRef.of(pipe)
     shipped = pickle.dumps(pipe)
@@ -123,7 +125,7 @@ def main() -> None:
     tiny.mkdir(exist_ok=True)
     pd.read_parquet(data / "series_000.parquet").query(f"unique_id < {10}").to_parquet(tiny / "tiny.parquet", index=False)
 
-    for workers in [int(w) for w in args.workers.split(",")]:
+    for workers in worker_counts:
         start = time.perf_counter()
         with local_cluster(n_workers=workers) as client:
             overhead[f"{workers} workers: cluster start (s)"] = time.perf_counter() - start
@@ -139,30 +141,22 @@ def main() -> None:
         rows.append({"engine": f"dask, {workers} worker{'s' * (workers > 1)}", "workers": workers, "seconds": seconds, "series_per_s": args.series / seconds,
                      "cpu_s_workers": worker_cpu, "cpu_s_driver": driver_cpu, "series_per_cpu_s": args.series / (worker_cpu + driver_cpu),
                      "forecast_rows": summary.rows, "failed": summary.failed, "max_abs_diff_vs_pandas": diff})  # fmt: skip
-        print(rows[-1])
+        logger.info("%s", rows[-1])
 
-    table = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
     meta = {
-        "command": "benchmarks/distributed_throughput.py " + " ".join(f"--{k} {v}" for k, v in vars(args).items() if v is not None and k != "work"),
         "series": args.series, "length": args.length, "horizon": args.horizon, "files": args.files,
         "machine": f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}",
         "uptime_before": load_before, "uptime_after": load_average(), "overhead": overhead,
         "torch": torch.__version__,
     }  # fmt: skip
-    table.to_csv(out / "throughput.csv", index=False)
-    (out / "throughput.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
-    lines = [
-        f"# Batch forecasting throughput: {args.series:,} series x {args.length} steps, horizon {args.horizon}", "",
-        f"Command: `{meta['command']}`", "", f"Machine: {meta['machine']}; torch {meta['torch']}.",
-        f"Load before: `{load_before}`", f"Load after: `{meta['uptime_after']}`", "",
-        markdown_table(table, floatfmt=".4g"), "", "Fixed overhead:", "",
-        *(f"- {k}: {v:.3g}" for k, v in overhead.items()),
-    ]  # fmt: skip
-    (out / "throughput.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    overhead_table = pd.DataFrame({"what": list(overhead), "value": list(overhead.values())})
+    title = f"Batch forecasting throughput: {args.series:,} series x {args.length} steps, horizon {args.horizon}"
+    write_results(frame, args.out, meta, {"Throughput": frame, "Fixed overhead": overhead_table}, title, args.command_line)
+    labels = [engine.replace(" (", "\n(") for engine in frame["engine"]]
+    panels = [(frame["series_per_s"], "series per wall second", "what the processes got of the machine"),
+              (frame["series_per_cpu_s"], "series per CPU second", "what a free core would do")]  # fmt: skip
+    plot_bar_panels(labels, panels, Path(args.out) / "throughput.png", tick_size=7)
     if args.work is None:
         shutil.rmtree(work)
-
-
-if __name__ == "__main__":
-    main()
+    return frame

@@ -9,12 +9,7 @@ accuracy of the argmax is reported beside chance (1 / classes) and the majority-
 this scoring. The number of distinct target sequences (over all classes, per class, and distinct banks) shows how
 much the image tokenizer / generator tells the assigned classes apart. Every run is repeated for ``--seeds``
 (the training seed, which also fixes the validation split, and the seed of the generated banks); tables give the
-mean and standard deviation over seeds.
-
-    .venv/bin/python benchmarks/classify_targets.py --generator /work/notes/gen_default/run/export \
-        --datasets JapaneseVowels BasicMotions Handwriting GunPoint --out benchmarks/results/classify_targets \
-        --runs /work/notes/classify_targets/runs
-    .venv/bin/python benchmarks/classify_targets.py --generator GEN --datasets GunPoint --quick --out /tmp/ct
+mean and standard deviation over seeds; ``classify_targets.png`` draws them.
 
 ``--quick`` is a labelled smoke run: ``QUICK_STEPS`` training steps, at most ``QUICK_TEST_CASES`` TEST cases
 spread over the file. Each run writes under ``<runs>/<dataset>/<source>/seed<k>`` (``--runs``, default
@@ -38,20 +33,20 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from timeartist.data import LabelEncoder, load_archive  # noqa: E402
+from timeartist.data import LabelEncoder, archive_path, load_archive  # noqa: E402
+from timeartist.evaluation.common import add_common_arguments, check_out, names  # noqa: E402
 from timeartist.evaluation.report import write_results  # noqa: E402
+from timeartist.hub import DEFAULT_MODEL_DIR  # noqa: E402
 from timeartist.training.classify import (  # noqa: E402
     SELECTION_FILE, TARGET_SOURCES, bank_histograms, class_scores, load_stage3, prepare_series, run_classify,
 )  # fmt: skip
 from timeartist.viz import save_figure  # noqa: E402
 
-logger = logging.getLogger("classify_targets")
+logger = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
 DATASETS = ("JapaneseVowels", "BasicMotions", "Handwriting")
 QUICK_STEPS = 4
 QUICK_TEST_CASES = 20
-STEM = "classify_targets"
 
 
 def score_test(best_dir: Path, name: str, data_root, quick: bool) -> dict:
@@ -132,32 +127,36 @@ def plot(frame: pd.DataFrame, path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> pd.DataFrame:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(REPO / "src/timeartist/assets/default_model"),
-                        help="alignment export / pipeline folder with temporal/, visual/, align_t2v/")  # fmt: skip
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generator", required=True, help="TokenGenerator folder in the model's code space")
-    parser.add_argument("--config", default=str(REPO / "configs/default/classify.yaml"), help="stage-3 run config")
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), help="UCR/UEA names (e.g. add GunPoint)")
-    parser.add_argument("--data-root", default=None, help="data folder (default: $TIMEARTIST_DATA or ../shared/data)")
-    parser.add_argument("--out", required=True, help="output folder for the CSV/JSON/markdown/PNG and the runs")
-    parser.add_argument("--runs", default=None, help="folder of the stage-3 runs (default: <out>/runs)")
-    parser.add_argument("--sources", nargs="+", default=list(TARGET_SOURCES), choices=TARGET_SOURCES)
-    parser.add_argument("--bank-per-class", type=int, default=16)
-    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--config", default="configs/default/classify.yaml", help="stage-3 run config (relative to the repository root)")
+    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated UCR/UEA names (e.g. add GunPoint)")
+    parser.add_argument("--runs", help="folder of the stage-3 runs (default: <out>/runs)")
+    parser.add_argument("--sources", default=",".join(TARGET_SOURCES), help=f"comma-separated target sources: {', '.join(TARGET_SOURCES)}")
+    parser.add_argument("--bank-per-class", type=int, default=16, help="generated sequences per class")
+    parser.add_argument("--guidance", type=float, default=3.0, help="guidance of the generated banks")
     parser.add_argument("--gen-steps", type=int, default=8, help="decoding steps of the generator")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature of the generator")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training and bank seeds, one run each")
-    parser.add_argument("--train-steps", type=int, default=None, help="stage-3 steps (default: the config's)")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated training and bank seeds, one run each")
+    parser.add_argument("--train-steps", type=int, help="stage-3 steps (default: the config's)")
     parser.add_argument("--set", nargs="*", default=[], help="extra key=value overrides of the run config")
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK_STEPS} steps, <= {QUICK_TEST_CASES} TEST cases")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    torch.set_num_threads(args.threads)
+    add_common_arguments(parser)
 
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    args.model = args.model or str(DEFAULT_MODEL_DIR)
+    datasets, sources, seeds = names(args.datasets), names(args.sources), [int(s) for s in names(args.seeds)]
+    if not datasets or not seeds or not sources or set(sources) - set(TARGET_SOURCES):
+        raise ValueError(f"need datasets, seeds and sources among {', '.join(TARGET_SOURCES)}; got {datasets}, {seeds}, {sources}")
+    for path, flag in ((args.generator, "--generator"), (args.config, "--config"), (args.model, "--model")):
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{flag} {path} not found")
+    for name in datasets:
+        archive_path(name, "test", args.data_root)  # unknown names fail before any training
+    check_out(args.out)
     began = time.perf_counter()
-    rows = [run_one(args, name, source, seed) for name in args.datasets for source in args.sources for seed in args.seeds]
+    rows = [run_one(args, name, source, seed) for name in datasets for source in sources for seed in seeds]
     frame = pd.DataFrame(rows)
     meta = {
         "protocol": "stage 3 per target source with one config and seed; weights selected on a stratified split of "
@@ -167,10 +166,10 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "config": args.config,
         "generated_banks": {"bank_per_class": args.bank_per_class, "guidance": args.guidance, "steps": args.gen_steps,
                             "temperature": args.temperature},
-        "seeds": args.seeds,
+        "seeds": seeds,
         "quick": f"{QUICK_STEPS} training steps, <= {QUICK_TEST_CASES} TEST cases" if args.quick else False,
         "seconds": time.perf_counter() - began,
-    }
+    }  # fmt: skip
     accuracy = frame.pivot_table(index="dataset", columns="targets", values="test_accuracy", sort=False)
     spread = frame.pivot_table(index="dataset", columns="targets", values="test_accuracy", aggfunc="std", sort=False)
     accuracy = accuracy.join(spread.add_suffix(" std"))
@@ -179,15 +178,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     columns = ["classes", "bank_per_class", "distinct_sequences", "distinct_per_class", "shared_sequences",
                "distinct_banks", "codes_used", "val_accuracy", "test_accuracy", "predicted_classes", "train_seconds"]  # fmt: skip
     tables = {
-        f"TEST accuracy (mean and std over seeds {args.seeds})": accuracy,
+        f"TEST accuracy (mean and std over seeds {seeds})": accuracy,
         "Targets and selection (mean over seeds)": frame.groupby(["dataset", "targets"], sort=False)[columns].mean(),
     }
-    out = Path(args.out)
-    write_results(frame, out, STEM, meta, tables, "Stage-3 class targets: sample images vs generated banks")
-    plot(frame, out / f"{STEM}.png")
-    logger.info("wrote %s", out)
+    write_results(frame, args.out, meta, tables, "Stage-3 class targets: sample images vs generated banks", args.command_line)
+    plot(frame, Path(args.out) / "classify_targets.png")
     return frame
-
-
-if __name__ == "__main__":
-    main()

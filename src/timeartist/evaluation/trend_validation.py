@@ -12,31 +12,42 @@ Options scored: off, on for every series, and "auto" at each ``--min-r2`` thresh
   contexts.
 
 Forecasts go through the competition runner (``evaluation.competitions.forecast_series``): gaps interpolated, the
-series' seasonality as the period when the context holds one whole period, else 1.
-
-    .venv/bin/python benchmarks/trend_validation.py --out benchmarks/results/trend_validation
+series' seasonality as the period when the context holds one whole period, else 1. ``--parts`` runs some of the
+three. Results: one row per (part, data, option) with its score, and ``trend_validation.png`` (each part's scores by
+option).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
+import matplotlib
 
-from timeartist.data.competitions import ForecastSeries
-from timeartist.data.corpus import read_corpus
-from timeartist.evaluation.baselines import make_baseline
-from timeartist.evaluation.competitions import JSON_SUBSETS, forecast_series, load_dataset
-from timeartist.evaluation.metrics import geometric_mean
-from timeartist.pipelines.pipeline import TimeArtistPipeline
-from timeartist.training.outpainter import ValidationConfig, validation_mse, validation_windows
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
-logger = logging.getLogger("trend_validation")
+from timeartist.data.competitions import ForecastSeries  # noqa: E402
+from timeartist.data.corpus import read_corpus  # noqa: E402
+from timeartist.evaluation.baselines import make_baseline  # noqa: E402
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names, positive_ints  # noqa: E402
+from timeartist.evaluation.competitions import JSON_SUBSETS, forecast_series, load_dataset  # noqa: E402
+from timeartist.evaluation.metrics import geometric_mean  # noqa: E402
+from timeartist.evaluation.report import write_results  # noqa: E402
+from timeartist.training.outpainter import ValidationConfig, validation_mse, validation_windows  # noqa: E402
+from timeartist.viz import save_figure  # noqa: E402
+
+logger = logging.getLogger(__name__)
 CORPUS_SHAPES = {"YS": (1, 6, 24), "QS": (4, 8, 32), "MS": (12, 18, 72)}  # freq: (period, horizon, context)
+PARTS = {  # part -> what its score is
+    "competitions": "M1/M3 histories without their test window: MAE / MAE(naive)",
+    "corpus": "training corpus cut to M-competition shapes: MAE / MAE(naive)",
+    "ett": "ETT validation windows: MSE",
+}
 
 
 def trend_options(min_r2s: list[float]) -> dict[str, dict]:
@@ -108,27 +119,51 @@ def ett(pipe, contexts, options, data_root=None) -> dict[str, dict[str, float]]:
     return scores
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="pipeline folder (default: the bundled model)")
-    parser.add_argument("--data-root")
-    parser.add_argument("--ett-contexts", default="720,2880")
+def plot_scores(frame: pd.DataFrame, path: Path) -> Path:
+    parts = list(dict.fromkeys(frame["part"]))
+    fig, axes = plt.subplots(1, len(parts), figsize=(5.0 * len(parts), 3.6), squeeze=False)
+    options = list(dict.fromkeys(frame["option"]))
+    for ax, part in zip(axes[0], parts):
+        table = frame[frame["part"] == part].pivot_table(index="option", columns="data", values="score", sort=False).reindex(options)
+        for data in table.columns:
+            ax.plot(range(len(options)), table[data], marker="o", label=str(data))
+        ax.set_xticks(range(len(options)), [o.replace("trend_ensemble=", "") for o in options], rotation=40, ha="right", fontsize=7)
+        ax.set(title=part, ylabel=PARTS[part].split(": ")[-1])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated: {', '.join(PARTS)}")
+    parser.add_argument("--ett-contexts", default="720,2880", help="contexts of the ETT validation windows")
     parser.add_argument("--min-r2", default="0.2,0.35,0.5,0.65,0.8", help="thresholds of trend_ensemble='auto' to score")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    options = trend_options([float(t) for t in args.min_r2.split(",")])
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    pipe = TimeArtistPipeline.from_pretrained(args.model)
-    result = {
-        "competitions_validation": competitions(pipe, options, args.data_root),
-        "corpus_validation": corpus(pipe, options, args.data_root),
-        "ett_validation_mse": ett(pipe, [int(c) for c in args.ett_contexts.split(",")], options, args.data_root),
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "trend_validation.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    add_common_arguments(parser)
 
 
-if __name__ == "__main__":
-    main()
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    parts = names(args.parts)
+    if not parts or set(parts) - set(PARTS):
+        raise ValueError(f"unknown --parts {parts}; available: {', '.join(PARTS)}")
+    try:
+        options = trend_options([float(t) for t in names(args.min_r2)])
+    except ValueError:
+        raise ValueError(f"--min-r2 expects numbers separated by commas, e.g. 0.5,0.8; got {args.min_r2!r}") from None
+    contexts = positive_ints(args.ett_contexts, "--ett-contexts")
+    check_out(args.out)
+    pipe = load_pipeline(args)
+    scores = {}
+    if "competitions" in parts:
+        scores["competitions"] = competitions(pipe, options, args.data_root)
+    if "corpus" in parts:
+        scores["corpus"] = corpus(pipe, options, args.data_root)
+    if "ett" in parts:
+        scores["ett"] = ett(pipe, contexts, options, args.data_root)
+    frame = pd.DataFrame([{"part": part, "data": data, "option": option, "score": score}
+                          for part, by_data in scores.items() for data, by_option in by_data.items() for option, score in by_option.items()])  # fmt: skip
+    meta = {"scores": {part: PARTS[part] for part in scores}, "options": options, "ett_contexts": contexts}
+    tables = {PARTS[part]: frame[frame["part"] == part].pivot_table(index="data", columns="option", values="score", sort=False) for part in scores}
+    write_results(frame, args.out, meta, tables, "Trend rule on validation series", args.command_line)
+    plot_scores(frame, Path(args.out) / "trend_validation.png")
+    return frame

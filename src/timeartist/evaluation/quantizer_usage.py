@@ -3,24 +3,25 @@
 A toy autoencoder (2-layer MLP encoder -> (B, D, 1, N) latents -> MultiHeadQuantizer -> 2-layer MLP decoder)
 is trained on synthetic sine windows for a few hundred steps, once per quantizer setting, with the same seed,
 data and optimiser. Usage, entropy and perplexity are then measured on held-out windows drawn with another
-seed, and so is the reconstruction MSE.
-
-    .venv/bin/python benchmarks/quantizer_usage.py            # K=64, D=4, N=8, 400 steps
-    .venv/bin/python benchmarks/quantizer_usage.py --steps 800 --threshold 0.5
+seed, and so is the reconstruction MSE. Four runs: one head and two heads, each without and with dead-code
+re-seeding at ``--threshold``. Results: one row per run, and ``quantizer_usage.png`` (codebook use and held-out MSE).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
+from pathlib import Path
 
+import pandas as pd
 import torch
 from einops import rearrange
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
+from timeartist.evaluation.common import add_common_arguments, check_out
+from timeartist.evaluation.report import plot_bar_panels, write_results
 from timeartist.modules.quantizer import MultiHeadQuantizer, codebook_stats
 
 
@@ -55,7 +56,9 @@ class ToyAutoencoder(nn.Module):
         return self.decoder(rearrange(z_q, "b d 1 n -> b (n d)")), out, z
 
 
-def run(heads: int, threshold: float, args: argparse.Namespace) -> dict:
+def train_and_measure(heads: int, threshold: float, args: argparse.Namespace) -> dict:
+    """Train the toy autoencoder with ``heads`` quantizer heads and dead-code ``threshold``; its held-out codebook
+    statistics and MSE."""
     torch.manual_seed(args.seed)
     quantizer = MultiHeadQuantizer(args.codebook_size, args.token_size, heads=heads, dead_code_threshold=threshold)
     model = ToyAutoencoder(quantizer, args.length, args.tokens)
@@ -63,7 +66,7 @@ def run(heads: int, threshold: float, args: argparse.Namespace) -> dict:
     train_gen = torch.Generator().manual_seed(args.seed)
     start = time.perf_counter()
     reseeded = 0
-    for _ in tqdm(range(args.steps), desc=f"heads={heads} threshold={threshold}", disable=not sys.stderr.isatty()):
+    for _ in tqdm(range(args.steps), desc=f"heads={heads} threshold={threshold}", disable=None):
         x = sine_windows(args.batch, args.length, train_gen)
         recon, out, z = model(x)
         loss = nn.functional.mse_loss(recon, x) + out["quantizer_loss"]
@@ -82,32 +85,33 @@ def run(heads: int, threshold: float, args: argparse.Namespace) -> dict:
                 reseeded=reseeded, seconds=seconds, sizes="x".join(map(str, quantizer.head_codebook_sizes)))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--codebook-size", type=int, default=64)
-    parser.add_argument("--token-size", type=int, default=4)
-    parser.add_argument("--tokens", type=int, default=8)
-    parser.add_argument("--length", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=400)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--heldout", type=int, default=1024)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--threshold", type=float, default=0.5, help="dead-code threshold for the re-seeding rows")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-    torch.set_num_threads(2)
-
-    rows = [run(h, t, args) for h in (1, 2) for t in (0.0, args.threshold)]
-    print(f"K={args.codebook_size}, D={args.token_size}, N={args.tokens}, L={args.length}, steps={args.steps}, "
-          f"batch={args.batch}, held-out windows={args.heldout} ({args.heldout * args.tokens} tokens), seed={args.seed}")
-    print("| heads | sizes | dead-code threshold | usage | entropy (bits) | perplexity | per-head usage | "
-          "held-out MSE | codes re-seeded | train s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        per_head = " / ".join(f"{r[f'head{h}_usage']:.2f}" for h in range(r["heads"]))
-        print(f"| {r['heads']} | {r['sizes']} | {r['threshold']:g} | {r['usage']:.3f} | {r['entropy']:.2f} | "
-              f"{r['perplexity']:.1f} | {per_head} | {r['mse']:.3f} | {r['reseeded']} | {r['seconds']:.1f} |")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--codebook-size", type=int, default=64, help="K")
+    parser.add_argument("--token-size", type=int, default=4, help="D, the code dimension")
+    parser.add_argument("--tokens", type=int, default=8, help="N, tokens per window")
+    parser.add_argument("--length", type=int, default=64, help="window length")
+    parser.add_argument("--steps", type=int, default=400, help="training steps of each run")
+    parser.add_argument("--batch", type=int, default=64, help="windows per training step")
+    parser.add_argument("--heldout", type=int, default=1024, help="held-out windows")
+    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    parser.add_argument("--threshold", type=float, default=0.5, help="dead-code threshold of the re-seeding rows")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the model and the training windows (held out: seed + 1)")
+    add_common_arguments(parser, model=False, data=False)
 
 
-if __name__ == "__main__":
-    main()
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    check_out(args.out)
+    rows = [train_and_measure(h, t, args) for h in (1, 2) for t in (0.0, args.threshold)]
+    frame = pd.DataFrame(rows)
+    meta = {"codebook": f"K={args.codebook_size}, D={args.token_size}, N={args.tokens} tokens per window of {args.length}",
+            "training": f"{args.steps} steps x {args.batch} windows, Adam lr {args.lr}, seed {args.seed}",
+            "held out": f"{args.heldout} windows ({args.heldout * args.tokens} tokens), seed {args.seed + 1}",
+            "torch_threads": torch.get_num_threads()}  # fmt: skip
+    columns = ["heads", "sizes", "threshold", "usage", "entropy", "perplexity", *[f"head{h}_usage" for h in range(2)], "mse", "reseeded", "seconds"]
+    table = frame[[c for c in columns if c in frame]]
+    write_results(frame, args.out, meta, {"Codebook use and reconstruction": table}, "Codebook use: one head against two", args.command_line)
+    labels = [f"{r.heads} head{'s' * (r.heads > 1)}\nthreshold {r.threshold:g}" for r in frame.itertuples()]
+    panels = [(frame["usage"], "share of the K codes used (held out)", f"codebook use, K={args.codebook_size}"),
+              (frame["mse"], "held-out MSE", "reconstruction")]  # fmt: skip
+    plot_bar_panels(labels, panels, Path(args.out) / "quantizer_usage.png")
+    return frame
