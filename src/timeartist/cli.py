@@ -346,6 +346,7 @@ BENCHMARKS = {
     "generator-speed": ("generator_speed", "token generator images per second by decoding steps, with and without guidance"),
     "efficientnet": ("efficientnet_check", "the packaged EfficientNet-Lite0 weights on the ImageNet sample images"),
     "gift": ("gift", "GIFT-Eval's protocol on ett1 (ETTm1 at 15T and hourly): MASE, CRPS and coverage beside the leaderboard"),
+    "sanity": ("sanity", "known-answer series (trends, random walks, level shifts, several seasons, ...) against the simple baselines"),
 }
 VALIDATIONS = {
     "period": ("period_validation", "what detecting the period costs the forecast against the true one (ETT validation)"),

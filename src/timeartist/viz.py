@@ -110,8 +110,11 @@ def draw_forecast(
     legend: bool = True,
     times=None,
     ylabel: str | None = None,
+    band: tuple[np.ndarray, np.ndarray] | None = None,
+    band_label: str = "80% interval",
 ) -> None:
-    """On ``ax``: the tail of the history, then each named forecast (and the truth when known) over the horizon.
+    """On ``ax``: the tail of the history, then each named forecast (and the truth when known) over the horizon, and
+    ``band`` (low, high), e.g. the 0.1 and 0.9 quantiles, shaded in the first forecast's colour.
 
     times: the time stamps of the whole history and the horizon (``len(history) + horizon`` datetimes or numbers),
     drawn on the x axis; default: step numbers. ``legend=True`` puts the legend outside the axes, on the right, so
@@ -130,6 +133,9 @@ def draw_forecast(
     ax.plot(x[:t0], history, color=SERIES_COLOR, linewidth=1.0, label="history")
     if truth is not None:
         ax.plot(x[t0 : t0 + len(truth)], truth, color="black", linewidth=1.0, label="truth")
+    if band is not None:
+        low, high = (np.asarray(b, dtype=float).ravel() for b in band)
+        ax.fill_between(x[t0 : t0 + len(low)], low, high, color=FORECAST_COLORS[0], alpha=0.2, linewidth=0, label=band_label)
     for i, (name, values) in enumerate(curves.items()):
         ax.plot(x[t0 : t0 + len(values)], values, color=FORECAST_COLORS[i % len(FORECAST_COLORS)], linewidth=1.2, label=name)
     ax.axvline(x[t0 - 1] + (x[t0] - x[t0 - 1]) / 2, color="grey", linewidth=0.6, linestyle=":")
@@ -164,8 +170,9 @@ def save_forecast_plot(
     history_steps: int | None = None,
     times=None,
     ylabel: str | None = None,
+    band: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Path:
     """One panel of ``draw_forecast`` as PNG."""
     fig, ax = plt.subplots(figsize=(8, 3))
-    draw_forecast(ax, history, forecasts, truth, title, history_steps, times=times, ylabel=ylabel)
+    draw_forecast(ax, history, forecasts, truth, title, history_steps, times=times, ylabel=ylabel, band=band)
     return save_figure(fig, path)

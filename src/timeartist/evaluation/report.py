@@ -97,7 +97,7 @@ def write_results(
     return paths
 
 
-def _panels(count: int, width: float = 5.0, height: float = 3.2):
+def report_panels(count: int, width: float = 5.0, height: float = 3.2):
     cols = min(count, 3)
     rows = -(-count // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
@@ -106,7 +106,7 @@ def _panels(count: int, width: float = 5.0, height: float = 3.2):
     return fig, list(axes.flat)
 
 
-def _figure_legend(fig, axes) -> None:
+def figure_legend(fig, axes) -> None:
     """One legend below the panels with every line label of any panel (panels may draw different methods), so
     that no legend hides a curve."""
     labels = {}
@@ -121,7 +121,7 @@ def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str
     """``curves[panel][method] (H,)``: error at each forecast step; one panel per dataset."""
     if not curves:
         raise ValueError("no error curves to plot")
-    fig, axes = _panels(len(curves))
+    fig, axes = report_panels(len(curves))
     # one colour per method in every panel (panels may lack a method), so that the figure legend holds for all
     colors = {method: f"C{i % 10}" for i, method in enumerate(dict.fromkeys(m for methods in curves.values() for m in methods))}
     for ax, (panel, methods) in zip(axes, curves.items()):
@@ -129,7 +129,7 @@ def plot_error_by_step(curves: Mapping[str, Mapping[str, np.ndarray]], path: str
             ax.plot(np.arange(1, len(values) + 1), values, label=method, linewidth=1.2, color=colors[method])
         ax.set(title=panel, xlabel="forecast step", ylabel=ylabel)
         ax.grid(alpha=0.3)
-    _figure_legend(fig, axes)
+    figure_legend(fig, axes)
     return save_figure(fig, path)
 
 
@@ -149,11 +149,11 @@ def plot_forecast_examples(examples: Mapping[str, ForecastExample], path: str | 
     """Draw the last ``context_steps`` of each example's context, its target and every forecast."""
     if not examples:
         raise ValueError("no forecast examples to plot")
-    fig, axes = _panels(len(examples), width=6.0)
+    fig, axes = report_panels(len(examples), width=6.0)
     for ax, (panel, example) in zip(axes, examples.items()):
         draw_forecast(ax, example.context, example.forecasts, example.target, example.title or panel, context_steps, legend=False)
         ax.grid(alpha=0.3)
-    _figure_legend(fig, axes)
+    figure_legend(fig, axes)
     return save_figure(fig, path)
 
 

@@ -17,17 +17,28 @@ Scores per series (then averaged over the seeds of a class):
 The suite's headline is, per class, the model's mean MASE divided by the best baseline's mean MASE (<= 1: holds its
 own). The forecaster sees the values only: no timestamps, no period (``forecast(context, horizon)``), as a user
 calling ``TimeArtistPipeline.forecast`` does.
+
+    timeartist bench sanity --out benchmarks/results/default_model/sanity            # the reported suite (seed 0)
+    timeartist bench sanity --seed 1 --out ...                                         # the validation instance
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
-from timeartist.evaluation.metrics import mase_scale
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names
+from timeartist.evaluation.metrics import geometric_mean, mase_scale
+from timeartist.evaluation.report import figure_legend, report_panels, write_results
+from timeartist.viz import draw_forecast, save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -233,3 +244,92 @@ def score(case: SanityCase, forecast: np.ndarray, quantiles: np.ndarray | None =
         result.coverage = float(np.mean((case.future >= low) & (case.future <= high)))
         result.crps = weighted_quantile_loss(quantiles, case.future, levels)
     return result
+
+
+# ---------------------------------------------------------------------------------------------- the benchmark
+def model_forecasts(pipe, cases: Sequence[SanityCase], levels=QUANTILE_LEVELS) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """The pipeline's (point, quantiles (H, Q) or None) for each case, from the values alone (``forecast`` or, for a
+    ``probabilistic`` pipeline, ``forecast_quantiles`` at ``levels``)."""
+    out = []
+    for case in cases:
+        if getattr(pipe, "probabilistic", False):
+            quantiles, point = pipe.forecast_quantiles(case.context, case.horizon, quantile_levels=levels)
+            out.append((np.asarray(point), np.asarray(quantiles)))
+        else:
+            out.append((np.asarray(pipe.forecast(case.context, case.horizon)), None))
+    return out
+
+
+def run_sanity(pipe, classes: Sequence[str] | None = None, seeds: int = 5, seed: int = 0, out_dir=None, command: str | None = None) -> pd.DataFrame:
+    """Score the pipeline and every simple baseline on ``sanity_cases``: one row per (class, case, method) with MASE,
+    relative MSE and, for the pipeline's quantiles, coverage and CRPS. With ``out_dir``: ``results.*`` (per-class
+    table: the pipeline's mean MASE over the best baseline's) and ``sanity_examples.png``."""
+    cases = sanity_cases(classes, seeds, seed)
+    began = time.perf_counter()
+    forecasts = model_forecasts(pipe, tqdm(cases, desc="sanity", disable=None))
+    seconds = time.perf_counter() - began
+    rows = []
+    for k, (case, (point, quantiles)) in enumerate(zip(cases, forecasts)):
+        for method, values, q in [("timeartist", point, quantiles), *((m, v, None) for m, v in baseline_forecasts(case).items())]:
+            result = score(case, values, q)
+            rows.append({"class": case.name, "case": k % seeds, "method": method, "mase": result.mase, "rel_mse": result.rel_mse,
+                         "coverage80": result.coverage, "crps": result.crps})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    summary = summary_table(frame)
+    frame.attrs["summary"] = summary
+    if out_dir is not None:
+        meta = {
+            "protocol": "known-answer series (evaluation.sanity), values only; MASE against the in-sample naive error at the "
+                        "class's shortest true period; ratio = the pipeline's mean MASE / the best simple baseline's",
+            "classes": list(dict.fromkeys(c.name for c in cases)), "seeds": seeds, "seed": seed, "model_seconds": seconds,
+            "geometric_mean_ratio": geometric_mean(summary["ratio"].tolist()), "max_ratio": float(summary["ratio"].max()),
+        }  # fmt: skip
+        write_results(frame, out_dir, meta, {"Per class (mean over the cases)": summary}, "Known-answer forecasting suite", command)
+        plot_sanity_examples(cases, forecasts, Path(out_dir) / "sanity_examples.png", seeds)
+    return frame
+
+
+def summary_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per class: the pipeline's mean MASE, the best simple baseline (by mean MASE) and its MASE, their ratio, and the
+    pipeline's 80% coverage and CRPS when it gave quantiles."""
+    means = frame.groupby(["class", "method"], sort=False)[["mase", "rel_mse", "coverage80", "crps"]].mean().reset_index()
+    rows = []
+    for name, part in means.groupby("class", sort=False):
+        ours = part[part.method == "timeartist"].iloc[0]
+        baselines = part[part.method != "timeartist"]
+        best = baselines.loc[baselines.mase.idxmin()]
+        rows.append({"class": name, "timeartist": ours.mase, "best baseline": best.method, "baseline MASE": best.mase,
+                     "ratio": ours.mase / best.mase, "rel. MSE": ours.rel_mse, "coverage80": ours.coverage80, "CRPS": ours.crps})  # fmt: skip
+    return pd.DataFrame(rows).set_index("class")
+
+
+def plot_sanity_examples(cases: Sequence[SanityCase], forecasts, path, seeds: int) -> Path:
+    """The first case of every class: history tail, truth, the pipeline's forecast with its 80% band, the best
+    baseline for that case."""
+    firsts = [(c, f) for k, (c, f) in enumerate(zip(cases, forecasts)) if k % seeds == 0]
+    fig, axes = report_panels(len(firsts), width=5.5)
+    for ax, (case, (point, quantiles)) in zip(axes, firsts):
+        baselines = baseline_forecasts(case)
+        best = min(baselines, key=lambda m: score(case, baselines[m]).mase)
+        band = None if quantiles is None else (quantiles[:, QUANTILE_LEVELS.index(0.1)], quantiles[:, QUANTILE_LEVELS.index(0.9)])
+        draw_forecast(ax, case.context, {"timeartist": point, best: baselines[best]}, case.future, case.name,
+                      history_steps=min(len(case.context), max(3 * case.horizon, 2 * max(case.periods, default=1))), legend=False, band=band)  # fmt: skip
+        ax.grid(alpha=0.3)
+    figure_legend(fig, axes)
+    return save_figure(fig, path)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classes", help=f"comma-separated classes (default: all): {', '.join(CLASSES)}")
+    parser.add_argument("--seeds", type=int, default=20, help="cases per class")
+    parser.add_argument("--seed", type=int, default=0, help="the suite's seed (1 is the validation instance the defaults were chosen on)")
+    add_common_arguments(parser, data=False)
+
+
+def run(args: argparse.Namespace) -> pd.DataFrame:
+    classes = names(args.classes) or None
+    sanity_cases(classes, 1, args.seed)  # checks the class names before anything is written
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+    check_out(args.out)
+    return run_sanity(load_pipeline(args), classes, args.seeds, args.seed, args.out, args.command_line)
