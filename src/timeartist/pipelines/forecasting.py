@@ -35,6 +35,7 @@ rounding noise.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from dataclasses import dataclass
@@ -60,6 +61,8 @@ SHORT_CONTEXT = 3  # contexts with at most this many observed values are forecas
 # trend_ensemble="auto" adds the detrended view for contexts whose line explains at least this share of their
 # variance; chosen on validation series only (``timeartist validate trend``), as the bundled model's default.
 TREND_MIN_R2 = 0.8
+BACKTESTS = 2  # check_on_backtest: origins the outpainter forecasts from ...
+RULE_BACKTESTS = 6  # ... and the simple rules (numpy: cheap), which picks each row's challenger more reliably
 
 
 class SeriesError(DataError):
@@ -247,7 +250,7 @@ def forecast_with_outpainter(
     explains at least ``trend_min_r2`` of their context's variance. seasonal_blend: weight of the mean of the last
     ``blend_periods`` periods in a combination with the outpainter's forecast, for the series whose context holds that
     many periods (period > 1; shorter contexts are left alone). choose_period: with ``period=None``, let backtests on
-    each context choose among the detected period, the common seasonal periods and none (``backtest.choose_periods``).
+    each context choose between the detected period and its longer calendar season (``backtest.choose_periods``).
     restore_detail: periods averaged to forecast what a
     period longer than the canvas height loses on the canvas (``_outpaint_batch``; ``None``: off).
     quantile_levels: also return quantile forecasts at these levels (needs an outpainter with a quantile head; levels
@@ -295,7 +298,9 @@ def forecast_with_outpainter(
         if period is not None:
             periods = np.full(active.size, period)
         else:
-            periods = _choose_periods(rows[active], int(horizon), candidates, choose_period)
+            periods = np.atleast_1d(detect_period(rows[active], candidates))
+            if choose_period:
+                periods = choose_periods(rows[active], int(horizon), periods)
             if channels_share_period and len(lead) == 2:  # the channels of one series share its clock
                 every = np.ones(len(rows), dtype=int)
                 every[active] = periods
@@ -308,11 +313,6 @@ def forecast_with_outpainter(
         return point
     return to_input_scale(interpolate_levels(forecast[..., 1:], levels, quantile_levels), contexts, context), point
 
-
-def _choose_periods(rows: np.ndarray, horizon: int, candidates: tuple[int, ...] | None, choose: bool) -> np.ndarray:
-    """Detected periods of rows (N, L) -> (N,), then, with ``choose``, the backtests' choice (``choose_periods``)."""
-    periods = np.atleast_1d(detect_period(rows, candidates))
-    return choose_periods(rows, horizon, periods) if choose else periods
 
 @dataclass
 class _Outpainting:
@@ -411,43 +411,50 @@ def check_on_backtest(
     calibrate: float | None,
 ) -> np.ndarray:  # fmt: skip
     """The outpainter checked on each context's own recent past (``backtest``): contexts (N, L), their periods (N,),
-    the outpainter's forecasts (N, H, 1 + Q) -> the same, adjusted by what its forecast of the last stretch of
-    min(H, L // 3) steps, made from the context before it, shows.
+    the outpainter's forecasts (N, H, 1 + Q) -> the same, adjusted by how it forecasts the stretches of min(H, L // 3)
+    steps after ``BACKTESTS`` origins of the context (the last first; each from the context before it, without the
+    flip view, which halves the cost).
 
     ``calibrate`` (quantile forecasts): the spread around the point is scaled by c ** calibrate, where c (0.25 ... 4)
-    minimises the pinball loss of the backtest's quantiles scaled by c; 0 keeps the model's spread, 1 trusts the one
-    backtest entirely.
+    minimises the pinball loss of the backtests' quantiles scaled by c; 0 keeps the model's spread.
 
-    ``margin`` (None: off): the simple rules (``simple_forecasts`` at the row's period) forecast the stretch after up
-    to ``ORIGINS`` origins; the one with the lowest mean error is each row's challenger, and where its error at the
-    last origin is below ``margin`` times the outpainter's, its forecast replaces the point, with the spread around it
-    scaled by the ratio of the two errors."""
+    ``margin`` (None: off): the simple rules (``simple_forecasts`` at the row's period) forecast the stretches after
+    ``RULE_BACKTESTS`` origins; the rule with the lowest mean error is each row's challenger, and where its error on
+    the outpainter's origins is below ``margin`` times the outpainter's, its forecast replaces the point, with the
+    spread around it scaled by the ratio of the two errors."""
     length = rows.shape[1]
     stretch = min(horizon, length // 3)
-    if stretch < 1:
+    origins = backtest_origins(length, stretch, history=max(2, length // 3), count=BACKTESTS) if stretch >= 1 else []
+    if not origins:
         return forecast
-    origin = length - stretch
-    target = rows[:, origin:]
-    backtest = run(rows[:, :origin], stretch, np.where(periods <= origin, periods, 1))
+    quick = dataclasses.replace(run, flip_ensemble=False, progress=False)
+    backtests = [quick(rows[:, :o], stretch, np.where(periods <= o, periods, 1)) for o in origins]  # (N, S, 1 + Q) each
+    targets = [rows[:, o : o + stretch] for o in origins]
     out = forecast.copy()
     if calibrate is not None and out.shape[-1] > 1:
-        scale = spread_scale(backtest, target, run.levels) ** calibrate
+        scale = spread_scale(np.concatenate(backtests, axis=1), np.concatenate(targets, axis=1), run.levels) ** calibrate
         out[..., 1:] = out[..., :1] + (out[..., 1:] - out[..., :1]) * scale[:, None, None]
     if margin is None:
         return out
-    own_error = np.abs(backtest[..., 0] - target).mean(axis=1)
+    own_errors = [np.abs(b[..., 0] - t).mean(axis=1) for b, t in zip(backtests, targets)]  # (N,) per origin
+    rule_origins = backtest_origins(length, stretch, history=2, count=RULE_BACKTESTS)  # origins[k] == rule_origins[k]
     for p in np.unique(periods):
         index = np.flatnonzero(periods == p)
-        errors = {}  # rule -> [(N_p,) error at each origin where the rule applies], the last origin first
-        for start in backtest_origins(length, stretch, history=2):
+        errors = {}  # rule -> {origin number: (N_p,) error}, only where the rule applies (its period fits)
+        for k, start in enumerate(rule_origins):
             for name, values in simple_forecasts(rows[index, :start], stretch, int(p) if p <= start else 1).items():
-                errors.setdefault(name, []).append(np.abs(values - rows[index, start : start + stretch]).mean(axis=1))
+                errors.setdefault(name, {})[k] = np.abs(values - rows[index, start : start + stretch]).mean(axis=1)
         full = simple_forecasts(rows[index], horizon, int(p))
         names = [name for name in full if name in errors]
-        mean_errors = np.stack([np.mean(errors[name], axis=0) for name in names])  # (rules, N_p)
-        best = mean_errors.argmin(axis=0)
-        challenger = np.stack([errors[name][0] for name in names])[best, np.arange(len(index))]
-        ratio = challenger / np.maximum(own_error[index], np.finfo(np.float64).tiny)
+        # the challenger: the rule with the lowest error over all its origins; then against the outpainter on the
+        # outpainter's origins where the rule applies
+        best = np.stack([np.mean(list(errors[name].values()), axis=0) for name in names]).argmin(axis=0)
+        ratios = np.stack([
+            np.mean([errors[name][k] for k in range(len(origins)) if k in errors[name]] or [np.full(len(index), np.inf)], axis=0)
+            / np.maximum(np.mean([own_errors[k][index] for k in range(len(origins)) if k in errors[name]] or [np.ones(len(index))], axis=0), np.finfo(np.float64).tiny)
+            for name in names
+        ])  # fmt: skip
+        ratio = ratios[best, np.arange(len(index))]
         for j, name in enumerate(names):
             chosen = (ratio < margin) & (best == j)
             if chosen.any():
