@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -143,6 +144,7 @@ def forecast_with_outpainter(
     batch_size: int = 256,
     device: torch.device | str | None = None,
     progress: bool | None = None,
+    on_outpaint: Callable[[RenderLayout, torch.Tensor, torch.Tensor], None] | None = None,
 ):
     """Forecast ``horizon`` steps after each context by outpainting its rendering.
 
@@ -161,7 +163,11 @@ def forecast_with_outpainter(
     many periods (period > 1; shorter contexts are left alone). bf16: run the outpainter under bfloat16
     autocast (``None``: where the hardware computes in bfloat16 natively, ``bf16_native``; the bundled outpainter
     was trained under it, and on ETT validation it changes the MSE by about 1e-5 relative at 2.8x the speed). progress: tqdm bar over
-    batches (``None``: only on a terminal). Returns (H,), (B, H) or (B, H, C) in the input's type and scale.
+    batches (``None``: only on a terminal). on_outpaint: called as ``on_outpaint(layout, canvases, filled)`` for every
+    outpainter call, with the rendered canvases (b, 3, H, W) of the batch's (normalised) contexts and what the
+    outpainter made of them, in call order: per pass the plain view first, then the sign-flipped and detrended views
+    when those ensembles apply (``timeartist serve`` shows the first one, the picture the outpainter saw; the layout
+    tells the period and where the context ends). Returns (H,), (B, H) or (B, H, C) in the input's type and scale.
     """
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
@@ -209,7 +215,9 @@ def forecast_with_outpainter(
     bf16 = bf16_native(torch.device(device)) if bf16 is None else bool(bf16)
     forecast = np.empty((len(rows), int(horizon)))
     for index, keep, plan in tqdm(jobs, desc="forecast", disable=(None if progress is None else not progress)):
-        views = partial(_outpaint_views, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, flip=flip_ensemble, bf16=bf16)
+        views = partial(
+            _outpaint_views, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, flip=flip_ensemble, bf16=bf16, on_outpaint=on_outpaint,
+        )  # fmt: skip
         history = rows[index, -keep:]
         while history.shape[1] < keep + horizon:  # one pass, or a roll-out of plan.horizon steps per pass
             batch = history[:, -keep:]
@@ -287,17 +295,20 @@ def bf16_native(device: torch.device) -> bool:
         return False
 
 
-def _outpaint_views(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, flip: bool, bf16: bool) -> np.ndarray:
+def _outpaint_views(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, flip: bool, bf16: bool, on_outpaint=None) -> np.ndarray:
     """One pass's forecast (B, horizon), averaged with the negated forecast of the negated context if ``flip``."""
-    step = _outpaint_batch(rows, plan, outpainter, norm_const, device, bf16)
-    return (step - _outpaint_batch(-rows, plan, outpainter, norm_const, device, bf16)) / 2 if flip else step
+    outpaint = partial(_outpaint_batch, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, bf16=bf16, on_outpaint=on_outpaint)
+    step = outpaint(rows)
+    return (step - outpaint(-rows)) / 2 if flip else step
 
 
-def _outpaint_batch(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, bf16: bool) -> np.ndarray:
+def _outpaint_batch(rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, bf16: bool, on_outpaint=None) -> np.ndarray:
     """Contexts (B, L) float64 -> forecasts (B, horizon) float64 for one layout."""
     x, mean, scale = normalise(torch.from_numpy(rows), norm_const)
     images = render(x.float(), plan).to(device)
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
-        filled = outpainter.outpaint(images, plan.visible_cols)
-    series = read_back(filled.float().cpu(), plan)[:, plan.context_len :].double()
+        filled = outpainter.outpaint(images, plan.visible_cols).float()
+    if on_outpaint is not None:
+        on_outpaint(plan, images.cpu(), filled.cpu())
+    series = read_back(filled.cpu(), plan)[:, plan.context_len :].double()
     return (series * scale + mean).numpy()

@@ -1,0 +1,70 @@
+"""Figures and pictures the playground shows.
+
+Figures are built as ``matplotlib.figure.Figure`` objects, not through pyplot: the server draws for several
+requests at once, and pyplot's global figure registry is neither thread-safe nor freed unless closed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+
+from timeartist.pipelines.rendering import NORM_CONST, RenderLayout
+from timeartist.viz import FORECAST_COLORS, SERIES_COLOR, to_pil
+
+DISPLAY_SCALE = 4  # the tokenizers' pictures are 64 px: shown 4x larger with visible pixels
+
+
+def forecast_figure(
+    history: np.ndarray, history_x: np.ndarray, forecast: np.ndarray, forecast_x: np.ndarray, title: str,
+    band: tuple[np.ndarray, np.ndarray, str] | None = None,
+) -> Figure:  # fmt: skip
+    """The recent history and the forecast after it; ``band`` = (lower, upper, label) shades a quantile band."""
+    figure = Figure(figsize=(9, 3.4), layout="constrained")
+    ax = figure.subplots()
+    ax.plot(history_x, history, color=SERIES_COLOR, linewidth=1.0, label="history")
+    color = FORECAST_COLORS[0]
+    if band is not None:
+        lower, upper, label = band
+        ax.fill_between(forecast_x, lower, upper, color=color, alpha=0.2, linewidth=0, label=label)
+    ax.plot(forecast_x, forecast, color=color, linewidth=1.3, label="forecast")
+    ax.axvline(forecast_x[0], color="grey", linewidth=0.6, linestyle=":")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=8)
+    return figure
+
+
+def canvas_figure(layout: RenderLayout, canvas: np.ndarray, filled: np.ndarray) -> Figure:
+    """The outpainter's input canvas (3, H, W) over what it painted: one column per period, one row per phase;
+    the dotted line is where the context ends. Values are the normalised series (std ``NORM_CONST``)."""
+    figure = Figure(figsize=(9, 3.6), layout="constrained")
+    axes = figure.subplots(2, 1, sharex=True)
+    limit = 3 * NORM_CONST
+    titles = (
+        f"what the outpainter saw: the context folded by its period {layout.period} (a column per period, a row per phase)",
+        "what it painted: the columns right of the line are read back as the forecast",
+    )
+    for ax, image, title in zip(axes, (canvas, filled), titles):
+        shown = ax.imshow(np.asarray(image).mean(axis=0), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+        ax.axvline(layout.context_width - 0.5, color="black", linewidth=1.0, linestyle=":")
+        ax.set_title(title, fontsize=9)
+        ax.set_yticks([])
+        ax.tick_params(labelsize=8)
+    figure.colorbar(shown, ax=axes, shrink=0.8, label="normalised value")
+    return figure
+
+
+def series_figure(values: np.ndarray, title: str) -> Figure:
+    figure = Figure(figsize=(6, 2.4), layout="constrained")
+    ax = figure.subplots()
+    ax.plot(np.asarray(values, dtype=float).ravel(), color=SERIES_COLOR, linewidth=1.0)
+    ax.set_title(title, fontsize=9)
+    ax.tick_params(labelsize=8)
+    return figure
+
+
+def pictures(images) -> list[Image.Image]:
+    """Images (B, 3, S, S) in [0, 1] -> PIL images ``DISPLAY_SCALE`` times larger, each pixel a visible block."""
+    return [image.resize((image.width * DISPLAY_SCALE, image.height * DISPLAY_SCALE), Image.NEAREST) for image in to_pil(images)]
