@@ -430,8 +430,7 @@ def _cmd_serve(args) -> int:
         if reason:
             raise ValueError(f"--screenshots cannot run: {reason}")
         out = _out_dir(args.screenshots)
-    from timeartist.serve import launch
-    from timeartist.serve.server import free_port
+    from timeartist.serve.server import free_port, launch
 
     pipe = _pipeline(args)
     if args.screenshots:

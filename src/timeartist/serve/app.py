@@ -64,13 +64,14 @@ def _status(text: str, error: bool = False) -> str:
 
 def _in_page(fn, outputs: int):
     """``fn`` returning (status text, *outputs) -> an event handler whose errors become the status line (outputs
-    cleared): a user error shows its message, anything else a one-line internal error (traceback in the log)."""
+    cleared): a user error shows its message, anything else a one-line internal error (traceback in the log). A
+    status of None leaves the line as it is (a file removed from its component has nothing to report)."""
 
     @functools.wraps(fn)
     def handler(*args, **kwargs):
         try:
             status, *values = fn(*args, **kwargs)
-            return _status(status), *values
+            return (gr.update() if status is None else _status(status)), *values
         except USER_ERRORS as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             return _status(" ".join(str(message).split()), error=True), *([None] * outputs)
@@ -131,7 +132,7 @@ class Playground:
     def columns(self, file):
         """A table's column choices: (status, time column dropdown, value column dropdown)."""
         if not file:
-            return "pick an example or upload a CSV or Parquet file", gr.update(choices=[], value=None), gr.update(choices=[], value=None)
+            return None, gr.update(choices=[], value=None), gr.update(choices=[], value=None)
         frame = inputs.read_table(file)
         time = inputs.guess_time_column(frame)
         values = inputs.value_columns(frame, time)
@@ -145,7 +146,7 @@ class Playground:
 
     # ------------------------------------------------------------------ forecast
     def forecast(self, file, time, value, horizon, period, levels):
-        """(status, forecast figure, outpainter figure, table, CSV path) for one series."""
+        """(status, forecast figure, the picture the outpainter saw, table, CSV path) for one series."""
         series = self._series(file, time, value)
         horizon, period, levels = inputs.parse_horizon(horizon), inputs.parse_period(period), inputs.parse_levels(levels)
         length = len(series.values)
@@ -180,7 +181,7 @@ class Playground:
             f"{', '.join(f'{q:g}' for q in levels)}: this model makes point forecasts only, so the line is the point "
             "forecast and no band is drawn."
         )
-        return status, figure, views.canvas_figure(layout, canvas, filled), table, path
+        return status, figure, views.canvas_picture(layout, canvas.numpy(), filled.numpy()), table, path
 
     # ------------------------------------------------------------------ series <-> image
     def series_pictures(self, file, time, value):
@@ -197,7 +198,7 @@ class Playground:
     def photo_series(self, photo_file):
         """(status, the photo as the tokenizer sees it, its series figure, the photo) for an uploaded photo."""
         if not photo_file:
-            return "upload a photo", None, None, None
+            return None, None, None, None
         photo = inputs.read_photo(photo_file)
         aligned = self.pipe.align_v2t is not None
         series = self.pipe.image_to_series([photo], aligned=aligned, progress=False)[0]
@@ -222,7 +223,7 @@ class Playground:
 
     def label_choices(self, train_file):
         if not train_file:
-            return "upload a labelled TRAIN table", gr.update(choices=[], value=None)
+            return None, gr.update(choices=[], value=None)
         frame = inputs.read_table(train_file)
         return f"{Path(train_file).name}: {len(frame):,} series", gr.update(choices=list(frame.columns), value=inputs.guess_label_column(frame))
 
@@ -280,8 +281,9 @@ class Playground:
             example = gr.Dropdown(choices=list(examples.SERIES_EXAMPLES), value=None, label="example series", elem_id=f"{prefix}-example")
             file = gr.File(label=f"or upload a CSV or Parquet file (up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id=f"{prefix}-file", height=120)
         with gr.Row():
-            time = gr.Dropdown(label="time column", elem_id=f"{prefix}-time", choices=[])
-            value = gr.Dropdown(label="value column", elem_id=f"{prefix}-value", choices=[])
+            # Custom values let API callers name columns of a table the page has not read; the handlers check them.
+            time = gr.Dropdown(label="time column", elem_id=f"{prefix}-time", choices=[], allow_custom_value=True)
+            value = gr.Dropdown(label="value column", elem_id=f"{prefix}-value", choices=[], allow_custom_value=True)
         example.input(self.example_file, [example], [file], api_visibility="private")
         _on(file.change, self.columns, [file], [time, value], status, api_name=f"{prefix}_columns")
         return SeriesSource(file, time, value)
@@ -303,7 +305,10 @@ class Playground:
                 run = gr.Button("Forecast", variant="primary", elem_id="forecast-run")
                 status.render()
                 plot = gr.Plot(label="history and forecast", elem_id="forecast-plot")
-                canvas = gr.Plot(label="the picture the outpainter saw", elem_id="forecast-canvas")
+                canvas = gr.Image(
+                    label="the picture the outpainter saw (top: a column per period, a row per phase; blue low, red high) and what it painted "
+                    "(bottom: right of the dotted line, read back as the forecast)", elem_id="forecast-canvas", interactive=False, format="png",
+                )  # fmt: skip
                 with gr.Row():
                     table = gr.Dataframe(label="forecast", elem_id="forecast-table", interactive=False, max_height=320)
                     download = gr.File(label="forecast as CSV", elem_id="forecast-download", interactive=False)
@@ -331,9 +336,9 @@ class Playground:
                         styled = gr.Image(label="the photo in the series' style", elem_id="style-image", interactive=False, height=260)
                 drawn = _on(draw.click, self.series_pictures, source.inputs, [window_plot, pictures, window], status, api_name="series_to_image")
                 read = _on(photo_file.change, self.photo_series, [photo_file], [photo_seen, photo_plot, photo], photo_status, api_name="image_to_series")
+                _on(alpha.change, self.style, [photo, window, alpha], [styled], style_status, api_name="style", trigger_mode="always_last")
                 for event in (drawn.then, read.then):  # a new series or photo restyles at once
                     _on(event, self.style, [photo, window, alpha], [styled], style_status, api_visibility="private")
-                _on(alpha.change, self.style, [photo, window, alpha], [styled], style_status, api_name="style", trigger_mode="always_last")
 
             with gr.Tab("Classify", elem_id="tab-classify"):
                 status = _status_line("classify-status")
@@ -342,7 +347,7 @@ class Playground:
                     test = gr.File(label="TEST: one series a row, same columns (labels optional)", elem_id="classify-test", height=120)
                 with gr.Row():
                     example = gr.Button("use the example: three wave shapes", elem_id="classify-example")
-                    label = gr.Dropdown(label="label column", choices=[], elem_id="classify-label")
+                    label = gr.Dropdown(label="label column", choices=[], elem_id="classify-label", allow_custom_value=True)
                     route = gr.Radio(["auto", "vision", "codes"], value="auto", label="route", elem_id="classify-route")
                 run = gr.Button("Classify", variant="primary", elem_id="classify-run")
                 status.render()
@@ -376,6 +381,7 @@ class Playground:
                 gallery = gr.Gallery(label="drawn images", elem_id="generate-gallery", columns=8, height="auto", object_fit="contain")
                 _on(by_class.click, self.generate_classes, [classes, steps, guidance, count, seed], [gallery], status, api_name="generate")
                 _on(by_series.click, self.generate_series, [*source.inputs, steps, guidance, count, seed], [gallery], status, api_name="generate_for_series")
-        # Model calls run one at a time per event (the default); a flood of requests waits in a bounded queue.
-        app.queue(default_concurrency_limit=1, max_size=64)
+        # Two calls of each event at a time (two cores; every handler keeps its state per request, a classifier fit
+        # on its own copy of the pipeline); a flood of requests waits in a bounded queue.
+        app.queue(default_concurrency_limit=2, max_size=64)
         return app

@@ -74,7 +74,8 @@ def show_tab(page, tab: str) -> None:
 
 
 def status(page, elem_id: str) -> str:
-    return page.inner_text(f"#{elem_id}").strip()
+    """The text of the status line ``elem_id`` (without the progress timer shown over it while it runs)."""
+    return page.inner_text(f"#{elem_id} p").strip()
 
 
 def after(page, elem_id: str, action: Callable[[], None]) -> str:

@@ -57,7 +57,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
         if path.suffix.lower() == ".parquet":
             frame = pd.read_parquet(path)
         else:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, float_precision="round_trip")  # the numbers exactly as written
     except pd.errors.EmptyDataError:
         raise ValueError(f"{path.name} has no header row: expected a CSV with column names and one row per time step") from None
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
@@ -74,9 +74,22 @@ def numeric_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
 
 
+def _dates(column: pd.Series) -> bool:
+    """A datetime column, or text whose first cells read as dates (how a CSV stores them)."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return True
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    try:
+        pd.to_datetime(column.head(20), format="mixed")
+    except (ValueError, TypeError, OverflowError):
+        return False
+    return True
+
+
 def guess_time_column(frame: pd.DataFrame) -> str:
-    """A datetime column, else one with a usual time name, else ``NO_TIME``."""
-    dated = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    """A column of dates, else one with a usual time name, else ``NO_TIME``."""
+    dated = [c for c in frame.columns if _dates(frame[c])]
     named = [c for c in frame.columns if c.lower() in TIME_NAMES]
     return (dated or named or [NO_TIME])[0]
 
