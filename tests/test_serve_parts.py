@@ -154,7 +154,8 @@ def test_on_outpaint_shows_each_outpainter_call_and_changes_nothing(tiny_pipelin
     picture = np.asarray(views.canvas_picture(layout, canvas[0].numpy(), filled[0].numpy(), width=256))
     scale = 256 // canvas.shape[-1]
     assert picture.shape[1] == canvas.shape[-1] * scale
-    edge = layout.context_width * scale
-    assert (picture[::2, edge - 1 : edge + 1] == 0).all()  # the dotted line where the context ends
-    top_future = picture[: canvas.shape[-2] * scale, edge + 1 :]
+    edge, end = layout.context_width * scale, (layout.context_width + 40 // 12 + 1) * scale  # 40 steps: 4 columns of 12
+    assert (picture[::2, edge - 1 : edge + 1] == 0).all() and (picture[::2, end - 1 : end + 1] == 0).all()  # dotted lines
+    assert (picture[::2, edge + 1 : end - 1] != 0).any(axis=-1).all()  # nothing else dotted
+    top_future = picture[: canvas.shape[-2] * scale, edge + 1 : end - 1]
     np.testing.assert_array_equal(top_future, np.broadcast_to(top_future[0, 0], top_future.shape))  # nothing drawn there yet

@@ -39,7 +39,7 @@ import pandas as pd  # noqa: E402
 from timeartist.models.imagenet_classes import imagenet_classes  # noqa: E402
 from timeartist.pipelines.forecasting import SeriesError  # noqa: E402
 from timeartist.pipelines.frames import frequency_candidates, future_times  # noqa: E402
-from timeartist.pipelines.pipeline import TimeArtistPipeline  # noqa: E402
+from timeartist.pipelines.pipeline import DEFAULT_MODEL_DIR, TimeArtistPipeline  # noqa: E402
 from timeartist.serve import examples, inputs, views  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -279,20 +279,23 @@ class Playground:
     def _series_source(self, prefix: str, status) -> SeriesSource:
         with gr.Row():
             example = gr.Dropdown(choices=list(examples.SERIES_EXAMPLES), value=None, label="example series", elem_id=f"{prefix}-example")
-            file = gr.File(label=f"or upload a CSV or Parquet file (up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id=f"{prefix}-file", height=120)
+            file = gr.File(label=f"or upload a CSV or Parquet file (up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id=f"{prefix}-file", height=150)
         with gr.Row():
             # Custom values let API callers name columns of a table the page has not read; the handlers check them.
             time = gr.Dropdown(label="time column", elem_id=f"{prefix}-time", choices=[], allow_custom_value=True)
             value = gr.Dropdown(label="value column", elem_id=f"{prefix}-value", choices=[], allow_custom_value=True)
         example.input(self.example_file, [example], [file], api_visibility="private")
+        file.upload(lambda: None, [], [example], api_visibility="private")  # an uploaded file replaces the example
         _on(file.change, self.columns, [file], [time, value], status, api_name=f"{prefix}_columns")
         return SeriesSource(file, time, value)
 
     def build(self) -> gr.Blocks:
+        path = self.pipe.pretrained_path
+        model = "the bundled default model" if path == DEFAULT_MODEL_DIR.resolve() else f"`{path}`" if path else "a pipeline built in memory"
         with gr.Blocks(title="timeartist playground", analytics_enabled=False, delete_cache=(3600, 3600)) as app:
             gr.Markdown(
                 "## timeartist playground\n"
-                f"Model: `{self.pipe.pretrained_path or 'built in memory'}`. Everything runs on this machine; nothing is sent anywhere. "
+                f"Model: {model}. Everything runs on this machine; nothing is sent anywhere. "
                 f"Uploads: CSV or Parquet tables and PNG/JPEG/BMP/GIF/WebP/TIFF photos, up to {inputs.UPLOAD_LIMIT_MB} MB each."
             )
             with gr.Tab("Forecast", elem_id="tab-forecast"):
@@ -307,7 +310,7 @@ class Playground:
                 plot = gr.Plot(label="history and forecast", elem_id="forecast-plot")
                 canvas = gr.Image(
                     label="the picture the outpainter saw (top: a column per period, a row per phase; blue low, red high) and what it painted "
-                    "(bottom: right of the dotted line, read back as the forecast)", elem_id="forecast-canvas", interactive=False, format="png",
+                    "(bottom: between the dotted lines, read back as the forecast)", elem_id="forecast-canvas", interactive=False, format="png",
                 )  # fmt: skip
                 with gr.Row():
                     table = gr.Dataframe(label="forecast", elem_id="forecast-table", interactive=False, max_height=320)
@@ -325,7 +328,7 @@ class Playground:
                         window_plot = gr.Plot(label="the series window", elem_id="convert-series")
                         pictures = gr.Gallery(label="its picture", elem_id="convert-pictures", columns=2, height=300, object_fit="contain")
                     with gr.Column():
-                        photo_file = gr.File(label=f"a photo (up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id="photo-file", height=120)
+                        photo_file = gr.File(label=f"a photo (up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id="photo-file", height=150)
                         photo_status = _status_line("photo-status")
                         photo_status.render()
                         photo_seen = gr.Image(label="the photo as the tokenizer sees it", elem_id="photo-seen", interactive=False, height=260)
@@ -343,8 +346,8 @@ class Playground:
             with gr.Tab("Classify", elem_id="tab-classify"):
                 status = _status_line("classify-status")
                 with gr.Row():
-                    train = gr.File(label=f"TRAIN: one series a row and a label column (CSV or Parquet, up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id="classify-train", height=120)
-                    test = gr.File(label="TEST: one series a row, same columns (labels optional)", elem_id="classify-test", height=120)
+                    train = gr.File(label=f"TRAIN: one series a row and a label column (CSV or Parquet, up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id="classify-train", height=150)
+                    test = gr.File(label="TEST: one series a row, same columns (labels optional)", elem_id="classify-test", height=150)
                 with gr.Row():
                     example = gr.Button("use the example: three wave shapes", elem_id="classify-example")
                     label = gr.Dropdown(label="label column", choices=[], elem_id="classify-label", allow_custom_value=True)
@@ -378,7 +381,7 @@ class Playground:
                         source = self._series_source("generate", status)
                         by_series = gr.Button("Draw for the series", elem_id="generate-series-run")
                 status.render()
-                gallery = gr.Gallery(label="drawn images", elem_id="generate-gallery", columns=8, height="auto", object_fit="contain")
+                gallery = gr.Gallery(label="drawn images", elem_id="generate-gallery", columns=8, height=300, object_fit="contain")
                 _on(by_class.click, self.generate_classes, [classes, steps, guidance, count, seed], [gallery], status, api_name="generate")
                 _on(by_series.click, self.generate_series, [*source.inputs, steps, guidance, count, seed], [gallery], status, api_name="generate_for_series")
         # Two calls of each event at a time (two cores; every handler keeps its state per request, a classifier fit

@@ -6,6 +6,8 @@ requests at once, and pyplot's global figure registry is neither thread-safe nor
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
@@ -40,8 +42,9 @@ def forecast_figure(
 def canvas_picture(layout: RenderLayout, canvas: np.ndarray, filled: np.ndarray, width: int = 768) -> Image.Image:
     """The outpainter's input canvas (3, H, W) above what it painted, as one picture about ``width`` pixels wide: a
     column per period, a row per phase, blue below the context's mean and red above (the normalised series, std
-    ``NORM_CONST``); a dotted black column marks where the context ends. An image, not a figure: it costs
-    milliseconds where a matplotlib figure costs a large part of the page's forecast time."""
+    ``NORM_CONST``); dotted black columns mark where the context ends and where the part read back as the forecast
+    (of this pass) ends. An image, not a figure: it costs milliseconds where a matplotlib figure costs a large part
+    of the page's forecast time."""
     limit = 3 * NORM_CONST
     panels = [colormaps["RdBu_r"](np.clip(np.asarray(image).mean(axis=0) / limit / 2 + 0.5, 0, 1))[..., :3] for image in (canvas, filled)]
     height = panels[0].shape[0]
@@ -49,8 +52,10 @@ def canvas_picture(layout: RenderLayout, canvas: np.ndarray, filled: np.ndarray,
     rgb = np.concatenate([panels[0], gap, panels[1]])
     scale = max(1, width // rgb.shape[1])
     rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
-    edge = layout.context_width * scale
-    rgb[::2, edge - 1 : edge + 1] = 0  # dotted: every other pixel row
+    columns = canvas.shape[-1]
+    end = (layout.pad_left + layout.context_len + layout.horizon) / layout.period * columns / layout.canvas_periods
+    for edge in (layout.context_width, min(columns, math.ceil(end))):
+        rgb[::2, max(0, edge * scale - 1) : edge * scale + 1] = 0  # dotted: every other pixel row
     return Image.fromarray((rgb * 255 + 0.5).astype(np.uint8))
 
 
