@@ -24,7 +24,9 @@ import html
 import itertools
 import logging
 import os
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from timeartist.data.images import to_image_batch  # noqa: E402
 from timeartist.models.imagenet_classes import imagenet_classes  # noqa: E402
 from timeartist.pipelines.forecasting import SeriesError  # noqa: E402
 from timeartist.pipelines.frames import frequency_candidates, future_times  # noqa: E402
@@ -44,6 +47,7 @@ from timeartist.serve import examples, inputs, views  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
+CONCURRENCY = 2
 USER_ERRORS = (ValueError, OSError, KeyError)  # what bad input raises; anything else is a bug (logged with its traceback)
 DEFAULT_CLASSES = (948, 130, 388, 417)  # Granny Smith, flamingo, giant panda, balloon
 CSS = """
@@ -83,8 +87,10 @@ def _in_page(fn, outputs: int):
 
 
 def _on(event, fn, inputs_: list, outputs: list, status, **kwargs):
-    """Register ``fn`` (see ``_in_page``) on ``event`` with its status line as the first output."""
-    return event(_in_page(fn, len(outputs)), inputs_, [status, *outputs], **kwargs)
+    """Register ``fn`` (see ``_in_page``) on ``event`` with its status line as the first output. Two calls of an
+    event run at a time (two cores; every handler keeps its state per request, a classifier fit on its own copy of
+    the pipeline), the others wait in Gradio's queue."""
+    return event(_in_page(fn, len(outputs)), inputs_, [status, *outputs], concurrency_limit=CONCURRENCY, **kwargs)
 
 
 def _status_line(elem_id: str):
@@ -108,17 +114,29 @@ class SeriesSource:
 
 class Playground:
     """The app's handlers over one pipeline; ``build()`` lays out the page. Files the page offers for download are
-    written into ``workdir``."""
+    written into ``workdir`` (default: a temporary folder, removed by ``close``) and kept for ``KEEP_FILES_S``."""
+
+    KEEP_FILES_S = 3600  # Gradio serves its own copy of a returned file; ours only has to outlive the response
 
     def __init__(self, pipe: TimeArtistPipeline, workdir: str | os.PathLike | None = None):
         self.pipe = pipe
+        self._temporary = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="timeartist-serve-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
 
+    def close(self) -> None:
+        if self._temporary:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
     # ------------------------------------------------------------------ files
     def _write_csv(self, frame: pd.DataFrame, name: str) -> str:
-        folder = Path(tempfile.mkdtemp(dir=self.workdir))  # one folder per file: concurrent requests never share a path
-        path = folder / name
+        """``frame`` as ``name`` in a new folder of ``workdir`` (concurrent requests never share a path); folders
+        older than ``KEEP_FILES_S`` go, so a long-running server does not fill its disk."""
+        cutoff = time.time() - self.KEEP_FILES_S
+        for old in self.workdir.iterdir():
+            if old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        path = Path(tempfile.mkdtemp(dir=self.workdir)) / name
         frame.to_csv(path, index=False)
         return str(path)
 
@@ -202,7 +220,7 @@ class Playground:
         photo = inputs.read_photo(photo_file)
         aligned = self.pipe.align_v2t is not None
         series = self.pipe.image_to_series([photo], aligned=aligned, progress=False)[0]
-        seen = views.pictures(self.pipe._image_batch([photo]))[0]
+        seen = views.pictures(to_image_batch([photo], self.pipe.visual.config.image_size))[0]
         name = Path(photo_file).name
         figure = views.series_figure(series, f"{name} as a series ({'after' if aligned else 'before'} alignment)")
         return f"{name}: {photo.width} x {photo.height} px, read as its centred square at {seen.width // views.DISPLAY_SCALE} px", seen, figure, photo
@@ -255,6 +273,9 @@ class Playground:
         if not classes:
             raise ValueError("choose at least one ImageNet class")
         names = self._class_names()
+        unknown = [c for c in classes if not 0 <= int(c) < len(names)]
+        if unknown:
+            raise ValueError(f"unknown class ids {unknown}: this generator knows classes 0 to {len(names) - 1}")
         gallery = []
         for i, c in enumerate(progress.tqdm(classes, desc="drawing")):
             images = self.pipe.generate_images([int(c)] * int(count), steps=int(steps), guidance=float(guidance), seed=int(seed) + i)
@@ -384,7 +405,4 @@ class Playground:
                 gallery = gr.Gallery(label="drawn images", elem_id="generate-gallery", columns=8, height=300, object_fit="contain")
                 _on(by_class.click, self.generate_classes, [classes, steps, guidance, count, seed], [gallery], status, api_name="generate")
                 _on(by_series.click, self.generate_series, [*source.inputs, steps, guidance, count, seed], [gallery], status, api_name="generate_for_series")
-        # Two calls of each event at a time (two cores; every handler keeps its state per request, a classifier fit
-        # on its own copy of the pipeline); a flood of requests waits in a bounded queue.
-        app.queue(default_concurrency_limit=2, max_size=64)
         return app
