@@ -306,6 +306,16 @@ def test_the_page_still_works_after_the_errors(page, uploads, served):
     assert served.up()
 
 
+def test_screenshots_show_every_tab_in_use(chromium, served, tmp_path):
+    """`timeartist serve --screenshots` drives all four tabs through their examples in its own browser."""
+    pytest.importorskip("skimage", reason="the screenshots upload scikit-image's example photo")
+    shots = browser.take_screenshots(served.url, tmp_path, context=chromium[0])
+    assert [p.name for p in shots] == [f"playground_{tab}.png" for tab in browser.TABS]
+    pictures = [np.asarray(Image.open(p).convert("RGB")) for p in shots]
+    assert all(p.shape[1] == browser.VIEWPORT["width"] and p.shape[0] >= 900 for p in pictures)
+    assert len({p.tobytes() for p in pictures}) == 4
+
+
 def test_no_request_leaves_the_browser_machine(chromium):
     """Run late: every request the browser made in this module went to this machine."""
     _, requests = chromium

@@ -159,3 +159,16 @@ def test_on_outpaint_shows_each_outpainter_call_and_changes_nothing(tiny_pipelin
     assert (picture[::2, edge + 1 : end - 1] != 0).any(axis=-1).all()  # nothing else dotted
     top_future = picture[: canvas.shape[-2] * scale, edge + 1 : end - 1]
     np.testing.assert_array_equal(top_future, np.broadcast_to(top_future[0, 0], top_future.shape))  # nothing drawn there yet
+
+
+def test_serve_refuses_bad_arguments_before_loading_anything(capsys, monkeypatch, tmp_path):
+    from timeartist.cli import main
+    from timeartist.serve import browser
+
+    pytest.importorskip("gradio", reason="the playground needs the serve extra: pip install 'timeartist[serve]'")
+    assert main(["serve", "--port", "70000", "--model", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == "timeartist serve: error: --port must be from 1 to 65535, got 70000\n"
+    monkeypatch.setattr(browser, "unavailable", lambda: "no Chromium found (apt-get install chromium)")
+    assert main(["serve", "--screenshots", str(tmp_path / "shots"), "--model", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == "timeartist serve: error: --screenshots cannot run: no Chromium found (apt-get install chromium)\n"
+    assert not (tmp_path / "shots").exists()

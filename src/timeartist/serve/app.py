@@ -319,90 +319,97 @@ class Playground:
                 f"Model: {model}. Everything runs on this machine; nothing is sent anywhere. "
                 f"Uploads: CSV or Parquet tables and PNG/JPEG/BMP/GIF/WebP/TIFF photos, up to {inputs.UPLOAD_LIMIT_MB} MB each."
             )
-            with gr.Tab("Forecast", elem_id="tab-forecast"):
-                status = _status_line("forecast-status")
-                source = self._series_source("forecast", status)
-                with gr.Row():
-                    horizon = gr.Textbox(value="96", label=f"horizon (steps, up to {inputs.MAX_HORIZON:,})", elem_id="forecast-horizon")
-                    period = gr.Textbox(value="auto", label="period (steps, or auto)", elem_id="forecast-period")
-                    levels = gr.Textbox(value="0.1, 0.5, 0.9", label="quantile levels (for bands)", elem_id="forecast-levels")
-                run = gr.Button("Forecast", variant="primary", elem_id="forecast-run")
-                status.render()
-                plot = gr.Plot(label="history and forecast", elem_id="forecast-plot")
-                canvas = gr.Image(
-                    label="the picture the outpainter saw (top: a column per period, a row per phase; blue low, red high) and what it painted "
-                    "(bottom: between the dotted lines, read back as the forecast)", elem_id="forecast-canvas", interactive=False, format="png",
-                )  # fmt: skip
-                with gr.Row():
-                    table = gr.Dataframe(label="forecast", elem_id="forecast-table", interactive=False, max_height=320)
-                    download = gr.File(label="forecast as CSV", elem_id="forecast-download", interactive=False)
-                _on(run.click, self.forecast, [*source.inputs, horizon, period, levels], [plot, canvas, table, download], status, api_name="forecast")
-
-            with gr.Tab("Series <-> image", elem_id="tab-convert"):
-                status = _status_line("convert-status")
-                window, photo = gr.State(), gr.State()
-                with gr.Row():
-                    with gr.Column():
-                        source = self._series_source("convert", status)
-                        draw = gr.Button("Series -> picture", variant="primary", elem_id="convert-run")
-                        status.render()
-                        window_plot = gr.Plot(label="the series window", elem_id="convert-series")
-                        pictures = gr.Gallery(label="its picture", elem_id="convert-pictures", columns=2, height=300, object_fit="contain")
-                    with gr.Column():
-                        photo_file = gr.File(label=f"a photo (up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id="photo-file", height=150)
-                        photo_status = _status_line("photo-status")
-                        photo_status.render()
-                        photo_seen = gr.Image(label="the photo as the tokenizer sees it", elem_id="photo-seen", interactive=False, height=260)
-                        photo_plot = gr.Plot(label="the photo as a series", elem_id="photo-series")
-                        alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="style: alpha, the weight of the series' codes", elem_id="style-alpha")
-                        style_status = _status_line("style-status")
-                        style_status.render()
-                        styled = gr.Image(label="the photo in the series' style", elem_id="style-image", interactive=False, height=260)
-                drawn = _on(draw.click, self.series_pictures, source.inputs, [window_plot, pictures, window], status, api_name="series_to_image")
-                read = _on(photo_file.change, self.photo_series, [photo_file], [photo_seen, photo_plot, photo], photo_status, api_name="image_to_series")
-                _on(alpha.change, self.style, [photo, window, alpha], [styled], style_status, api_name="style", trigger_mode="always_last")
-                for event in (drawn.then, read.then):  # a new series or photo restyles at once
-                    _on(event, self.style, [photo, window, alpha], [styled], style_status, api_visibility="private")
-
-            with gr.Tab("Classify", elem_id="tab-classify"):
-                status = _status_line("classify-status")
-                with gr.Row():
-                    train = gr.File(label=f"TRAIN: one series a row and a label column (CSV or Parquet, up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id="classify-train", height=150)
-                    test = gr.File(label="TEST: one series a row, same columns (labels optional)", elem_id="classify-test", height=150)
-                with gr.Row():
-                    example = gr.Button("use the example: three wave shapes", elem_id="classify-example")
-                    label = gr.Dropdown(label="label column", choices=[], elem_id="classify-label", allow_custom_value=True)
-                    route = gr.Radio(["auto", "vision", "codes"], value="auto", label="route", elem_id="classify-route")
-                run = gr.Button("Classify", variant="primary", elem_id="classify-run")
-                status.render()
-                with gr.Row():
-                    predictions = gr.Dataframe(label="predictions", elem_id="classify-table", interactive=False, max_height=320)
-                    prototypes = gr.Gallery(label="each class as the classifier sees it", elem_id="classify-prototypes", columns=3, height=300, object_fit="contain")
-                download = gr.File(label="predictions as CSV", elem_id="classify-download", interactive=False)
-                example.click(self.example_classes, [], [train, test], api_visibility="private")
-                _on(train.change, self.label_choices, [train], [label], status, api_visibility="private")
-                _on(run.click, self.classify, [train, test, label, route], [predictions, prototypes, download], status, api_name="classify")
-
-            with gr.Tab("Generate", elem_id="tab-generate"):
-                status = _status_line("generate-status")
-                names = self._class_names()
-                with gr.Row():
-                    steps = gr.Slider(1, 16, value=8, step=1, label="decoding steps", elem_id="generate-steps")
-                    guidance = gr.Slider(0, 8, value=3, step=0.5, label="guidance (0: ignore the condition, 1: plain conditional)", elem_id="generate-guidance")
-                    count = gr.Slider(1, 8, value=2, step=1, label="images per class or series", elem_id="generate-count")
-                    seed = gr.Number(value=0, precision=0, label="seed", elem_id="generate-seed")
-                with gr.Row():
-                    with gr.Column():
-                        classes = gr.Dropdown(
-                            choices=[(f"{i}: {n}", i) for i, n in enumerate(names)], value=[c for c in DEFAULT_CLASSES if c < len(names)],
-                            multiselect=True, label="ImageNet classes", elem_id="generate-classes",
-                        )  # fmt: skip
-                        by_class = gr.Button("Draw for the classes", variant="primary", elem_id="generate-run")
-                    with gr.Column():
-                        source = self._series_source("generate", status)
-                        by_series = gr.Button("Draw for the series", elem_id="generate-series-run")
-                status.render()
-                gallery = gr.Gallery(label="drawn images", elem_id="generate-gallery", columns=8, height=300, object_fit="contain")
-                _on(by_class.click, self.generate_classes, [classes, steps, guidance, count, seed], [gallery], status, api_name="generate")
-                _on(by_series.click, self.generate_series, [*source.inputs, steps, guidance, count, seed], [gallery], status, api_name="generate_for_series")
+            for tab in (self._forecast_tab, self._convert_tab, self._classify_tab, self._generate_tab):
+                tab()
         return app
+
+    def _forecast_tab(self) -> None:
+        with gr.Tab("Forecast", elem_id="tab-forecast"):
+            status = _status_line("forecast-status")
+            source = self._series_source("forecast", status)
+            with gr.Row():
+                horizon = gr.Textbox(value="96", label=f"horizon (steps, up to {inputs.MAX_HORIZON:,})", elem_id="forecast-horizon")
+                period = gr.Textbox(value="auto", label="period (steps, or auto)", elem_id="forecast-period")
+                levels = gr.Textbox(value="0.1, 0.5, 0.9", label="quantile levels (for bands)", elem_id="forecast-levels")
+            run = gr.Button("Forecast", variant="primary", elem_id="forecast-run")
+            status.render()
+            plot = gr.Plot(label="history and forecast", elem_id="forecast-plot")
+            canvas = gr.Image(
+                label="the picture the outpainter saw (top: a column per period, a row per phase; blue low, red high) and what it painted "
+                "(bottom: between the dotted lines, read back as the forecast)", elem_id="forecast-canvas", interactive=False, format="png",
+            )  # fmt: skip
+            with gr.Row():
+                table = gr.Dataframe(label="forecast", elem_id="forecast-table", interactive=False, max_height=320)
+                download = gr.File(label="forecast as CSV", elem_id="forecast-download", interactive=False)
+            _on(run.click, self.forecast, [*source.inputs, horizon, period, levels], [plot, canvas, table, download], status, api_name="forecast")
+
+    def _convert_tab(self) -> None:
+        with gr.Tab("Series <-> image", elem_id="tab-convert"):
+            status = _status_line("convert-status")
+            window, photo = gr.State(), gr.State()
+            with gr.Row():
+                with gr.Column():
+                    source = self._series_source("convert", status)
+                    draw = gr.Button("Series -> picture", variant="primary", elem_id="convert-run")
+                    status.render()
+                    window_plot = gr.Plot(label="the series window", elem_id="convert-series")
+                    pictures = gr.Gallery(label="its picture", elem_id="convert-pictures", columns=2, height=300, object_fit="contain")
+                with gr.Column():
+                    photo_file = gr.File(label=f"a photo (up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id="photo-file", height=150)
+                    photo_status = _status_line("photo-status")
+                    photo_status.render()
+                    photo_seen = gr.Image(label="the photo as the tokenizer sees it", elem_id="photo-seen", interactive=False, height=260)
+                    photo_plot = gr.Plot(label="the photo as a series", elem_id="photo-series")
+                    alpha = gr.Slider(0, 1, value=0.5, step=0.05, label="style: alpha, the weight of the series' codes", elem_id="style-alpha")
+                    style_status = _status_line("style-status")
+                    style_status.render()
+                    styled = gr.Image(label="the photo in the series' style", elem_id="style-image", interactive=False, height=260)
+            drawn = _on(draw.click, self.series_pictures, source.inputs, [window_plot, pictures, window], status, api_name="series_to_image")
+            read = _on(photo_file.change, self.photo_series, [photo_file], [photo_seen, photo_plot, photo], photo_status, api_name="image_to_series")
+            _on(alpha.change, self.style, [photo, window, alpha], [styled], style_status, api_name="style", trigger_mode="always_last")
+            for event in (drawn.then, read.then):  # a new series or photo restyles at once
+                _on(event, self.style, [photo, window, alpha], [styled], style_status, api_visibility="private")
+
+    def _classify_tab(self) -> None:
+        with gr.Tab("Classify", elem_id="tab-classify"):
+            status = _status_line("classify-status")
+            with gr.Row():
+                train = gr.File(label=f"TRAIN: one series a row and a label column (CSV or Parquet, up to {inputs.UPLOAD_LIMIT_MB} MB)", elem_id="classify-train", height=150)
+                test = gr.File(label="TEST: one series a row, same columns (labels optional)", elem_id="classify-test", height=150)
+            with gr.Row():
+                example = gr.Button("use the example: three wave shapes", elem_id="classify-example")
+                label = gr.Dropdown(label="label column", choices=[], elem_id="classify-label", allow_custom_value=True)
+                route = gr.Radio(["auto", "vision", "codes"], value="auto", label="route", elem_id="classify-route")
+            run = gr.Button("Classify", variant="primary", elem_id="classify-run")
+            status.render()
+            with gr.Row():
+                predictions = gr.Dataframe(label="predictions", elem_id="classify-table", interactive=False, max_height=320)
+                prototypes = gr.Gallery(label="each class as the classifier sees it", elem_id="classify-prototypes", columns=3, height=300, object_fit="contain")
+            download = gr.File(label="predictions as CSV", elem_id="classify-download", interactive=False)
+            example.click(self.example_classes, [], [train, test], api_visibility="private")
+            _on(train.change, self.label_choices, [train], [label], status, api_visibility="private")
+            _on(run.click, self.classify, [train, test, label, route], [predictions, prototypes, download], status, api_name="classify")
+
+    def _generate_tab(self) -> None:
+        with gr.Tab("Generate", elem_id="tab-generate"):
+            status = _status_line("generate-status")
+            names = self._class_names()
+            with gr.Row():
+                steps = gr.Slider(1, 16, value=8, step=1, label="decoding steps", elem_id="generate-steps")
+                guidance = gr.Slider(0, 8, value=3, step=0.5, label="guidance (0: ignore the condition, 1: plain conditional)", elem_id="generate-guidance")
+                count = gr.Slider(1, 8, value=2, step=1, label="images per class or series", elem_id="generate-count")
+                seed = gr.Number(value=0, precision=0, label="seed", elem_id="generate-seed")
+            with gr.Row():
+                with gr.Column():
+                    classes = gr.Dropdown(
+                        choices=[(f"{i}: {n}", i) for i, n in enumerate(names)], value=[c for c in DEFAULT_CLASSES if c < len(names)],
+                        multiselect=True, label="ImageNet classes", elem_id="generate-classes",
+                    )  # fmt: skip
+                    by_class = gr.Button("Draw for the classes", variant="primary", elem_id="generate-run")
+                with gr.Column():
+                    source = self._series_source("generate", status)
+                    by_series = gr.Button("Draw for the series", elem_id="generate-series-run")
+            status.render()
+            gallery = gr.Gallery(label="drawn images", elem_id="generate-gallery", columns=8, height=300, object_fit="contain")
+            _on(by_class.click, self.generate_classes, [classes, steps, guidance, count, seed], [gallery], status, api_name="generate")
+            _on(by_series.click, self.generate_series, [*source.inputs, steps, guidance, count, seed], [gallery], status, api_name="generate_for_series")

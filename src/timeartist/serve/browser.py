@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 CHROMIUM_ARGS = (
@@ -103,10 +103,10 @@ def pick(page, elem_id: str, option: str) -> None:
     page.locator(f"#{elem_id} li[aria-label='{option}']").click()
 
 
-def take_screenshots(url: str, out_dir: str | os.PathLike, photo: str | os.PathLike | None = None) -> list[Path]:
+def take_screenshots(url: str, out_dir: str | os.PathLike, photo: str | os.PathLike | None = None, context=None) -> list[Path]:
     """One full-page screenshot of each tab in use, ``playground_<tab>.png`` in ``out_dir``: the first example series
     forecast, its pictures beside ``photo`` (default: ``example_photo``) and their mix, the classification example,
-    and generated images."""
+    and generated images. ``context``: a browser context of ``chromium()`` to use (default: a new one)."""
     from timeartist.serve.examples import SERIES_EXAMPLES
 
     out = Path(out_dir)
@@ -119,7 +119,7 @@ def take_screenshots(url: str, out_dir: str | os.PathLike, photo: str | os.PathL
         shots.append(out / f"playground_{tab}.png")
         page.screenshot(path=str(shots[-1]), full_page=True)
 
-    with chromium() as context, tempfile.TemporaryDirectory() as tmp:
+    with nullcontext(context) if context is not None else chromium() as context, tempfile.TemporaryDirectory() as tmp:
         photo = photo or example_photo(tmp)
         page = open_app(context, url)
         after(page, "forecast-status", lambda: pick(page, "forecast-example", example))
@@ -137,6 +137,7 @@ def take_screenshots(url: str, out_dir: str | os.PathLike, photo: str | os.PathL
         show_tab(page, "generate")
         after(page, "generate-status", lambda: page.click("#generate-run"))
         shoot("generate")
+        page.close()
     return shots
 
 
