@@ -1,20 +1,23 @@
 """Figures and pictures the playground shows.
 
 Figures are built as ``matplotlib.figure.Figure`` objects, not through pyplot: the server draws for several
-requests at once, and pyplot's global figure registry is neither thread-safe nor freed unless closed.
+requests at once, and pyplot's global figure registry is neither thread-safe nor freed unless closed. Matplotlib
+(and ``timeartist.viz``, which loads it) is imported at the first drawing, not with this module: it costs the
+server's start more than half a second, 7% of the time to its page.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.figure import Figure
 from PIL import Image
 
 from timeartist.pipelines.rendering import NORM_CONST, RenderLayout
-from timeartist.viz import FORECAST_COLORS, SERIES_COLOR, to_pil
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DISPLAY_SCALE = 4  # the tokenizers' pictures are 64 px: shown 4x larger with visible pixels
 
@@ -24,7 +27,9 @@ def forecast_figure(
     band: tuple[np.ndarray, np.ndarray, str] | None = None,
 ) -> Figure:  # fmt: skip
     """The recent history and the forecast after it; ``band`` = (lower, upper, label) shades a quantile band."""
-    figure = Figure(figsize=(9, 3.4), layout="constrained")
+    from timeartist.viz import FORECAST_COLORS, SERIES_COLOR
+
+    figure = _figure(9, 3.4)
     ax = figure.subplots()
     ax.plot(history_x, history, color=SERIES_COLOR, linewidth=1.0, label="history")
     color = FORECAST_COLORS[0]
@@ -45,6 +50,8 @@ def canvas_picture(layout: RenderLayout, canvas: np.ndarray, filled: np.ndarray,
     ``NORM_CONST``); dotted black columns mark where the context ends and where the part read back as the forecast
     (of this pass) ends. An image, not a figure: it costs milliseconds where a matplotlib figure costs a large part
     of the page's forecast time."""
+    from matplotlib import colormaps
+
     limit = 3 * NORM_CONST
     panels = [colormaps["RdBu_r"](np.clip(np.asarray(image).mean(axis=0) / limit / 2 + 0.5, 0, 1))[..., :3] for image in (canvas, filled)]
     height = panels[0].shape[0]
@@ -60,7 +67,9 @@ def canvas_picture(layout: RenderLayout, canvas: np.ndarray, filled: np.ndarray,
 
 
 def series_figure(values: np.ndarray, title: str) -> Figure:
-    figure = Figure(figsize=(6, 2.4), layout="constrained")
+    from timeartist.viz import SERIES_COLOR
+
+    figure = _figure(6, 2.4)
     ax = figure.subplots()
     ax.plot(np.asarray(values, dtype=float).ravel(), color=SERIES_COLOR, linewidth=1.0)
     ax.set_title(title, fontsize=9)
@@ -70,4 +79,12 @@ def series_figure(values: np.ndarray, title: str) -> Figure:
 
 def pictures(images) -> list[Image.Image]:
     """Images (B, 3, S, S) in [0, 1] -> PIL images ``DISPLAY_SCALE`` times larger, each pixel a visible block."""
+    from timeartist.viz import to_pil
+
     return [image.resize((image.width * DISPLAY_SCALE, image.height * DISPLAY_SCALE), Image.NEAREST) for image in to_pil(images)]
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
