@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,10 @@ CSS = """
 .ta-status p { margin: 0.2em 0; }
 .ta-error { color: #b91c1c; font-weight: 600; }
 .ta-ok { color: #166534; }
+.ta-table { max-height: 320px; overflow: auto; }
+.ta-table table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; border: none !important; }
+.ta-table th { position: sticky; top: 0; background: var(--block-background-fill); text-align: left; }
+.ta-table th, .ta-table td { padding: 0.25em 0.8em !important; border: none !important; border-bottom: 1px solid var(--border-color-primary) !important; }
 """
 
 
@@ -129,16 +134,27 @@ class Playground:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     # ------------------------------------------------------------------ files
-    def _write_csv(self, frame: pd.DataFrame, name: str) -> str:
-        """``frame`` as ``name`` in a new folder of ``workdir`` (concurrent requests never share a path); folders
-        older than ``KEEP_FILES_S`` go, so a long-running server does not fill its disk."""
+    def _file(self, name: str, write: Callable[[Path], object]) -> str:
+        """``write(path)`` for a file called ``name`` in a new folder of ``workdir``; folders older than
+        ``KEEP_FILES_S`` go, so a long-running server does not fill its disk.
+
+        Results leave as files of their own, pictures too: Gradio copies a returned file into its cache atomically,
+        but writes a returned PIL image straight to a path named by its content, so two requests with the same
+        picture (20 identical forecasts) overwrite it while it is being sent and a download ends short."""
         cutoff = time.time() - self.KEEP_FILES_S
         for old in self.workdir.iterdir():
             if old.stat().st_mtime < cutoff:
                 shutil.rmtree(old, ignore_errors=True)
         path = Path(tempfile.mkdtemp(dir=self.workdir)) / name
-        frame.to_csv(path, index=False)
+        write(path)
         return str(path)
+
+    def _write_csv(self, frame: pd.DataFrame, name: str) -> str:
+        return self._file(name, lambda path: frame.to_csv(path, index=False))
+
+    def _pngs(self, images) -> list[str]:
+        """Images (B, 3, S, S) in [0, 1] as PNG files, shown ``views.DISPLAY_SCALE`` times larger."""
+        return [self._file("picture.png", picture.save) for picture in views.pictures(images)]
 
     def example_file(self, name: str | None):
         """An example series written as CSV, to put into the file component (which then says what it holds)."""
@@ -164,7 +180,7 @@ class Playground:
 
     # ------------------------------------------------------------------ forecast
     def forecast(self, file, time, value, horizon, period, levels):
-        """(status, forecast figure, the picture the outpainter saw, table, CSV path) for one series."""
+        """(status, forecast figure, the picture the outpainter saw, table (HTML), CSV path) for one series."""
         series = self._series(file, time, value)
         horizon, period, levels = inputs.parse_horizon(horizon), inputs.parse_period(period), inputs.parse_levels(levels)
         length = len(series.values)
@@ -199,7 +215,8 @@ class Playground:
             f"{', '.join(f'{q:g}' for q in levels)}: this model makes point forecasts only, so the line is the point "
             "forecast and no band is drawn."
         )
-        return status, figure, views.canvas_picture(layout, canvas.numpy(), filled.numpy()), table, path
+        picture = self._file("outpainter.png", views.canvas_picture(layout, canvas.numpy(), filled.numpy()).save)
+        return status, figure, picture, views.table_html(table), path
 
     # ------------------------------------------------------------------ series <-> image
     def series_pictures(self, file, time, value):
@@ -207,9 +224,9 @@ class Playground:
         series = self._series(file, time, value)
         window = series.values[-self.pipe.temporal.seq_len :]
         before = self.pipe.series_to_image(window, aligned=False, progress=False)
-        gallery = [(views.pictures(before)[0], "before alignment (shared codebook)")]
+        gallery = [(self._pngs(before)[0], "before alignment (shared codebook)")]
         if self.pipe.align_t2v is not None:
-            gallery.append((views.pictures(self.pipe.series_to_image(window, aligned=True, progress=False))[0], "after alignment"))
+            gallery.append((self._pngs(self.pipe.series_to_image(window, aligned=True, progress=False))[0], "after alignment"))
         figure = views.series_figure(window, f"{series.name}: the last {len(window):,} steps")
         return f"{series.name}: the last {len(window):,} steps as {len(gallery)} pictures", figure, gallery, window
 
@@ -220,10 +237,11 @@ class Playground:
         photo = inputs.read_photo(photo_file)
         aligned = self.pipe.align_v2t is not None
         series = self.pipe.image_to_series([photo], aligned=aligned, progress=False)[0]
-        seen = views.pictures(to_image_batch([photo], self.pipe.visual.config.image_size))[0]
+        size = self.pipe.visual.config.image_size
+        seen = self._pngs(to_image_batch([photo], size))[0]
         name = Path(photo_file).name
         figure = views.series_figure(series, f"{name} as a series ({'after' if aligned else 'before'} alignment)")
-        return f"{name}: {photo.width} x {photo.height} px, read as its centred square at {seen.width // views.DISPLAY_SCALE} px", seen, figure, photo
+        return f"{name}: {photo.width} x {photo.height} px, read as its centred square at {size} px", seen, figure, photo
 
     def style(self, photo, window, alpha):
         """(status, the photo rendered in the series' style) at weight ``alpha`` of the series' codes."""
@@ -231,7 +249,7 @@ class Playground:
             return "upload a photo and draw a series to mix them", None
         alpha = float(alpha)
         styled = self.pipe.style_transfer(photo, window, alpha=alpha)
-        return f"alpha {alpha:g}: {alpha:.0%} series codes, {1 - alpha:.0%} photo codes", views.pictures(styled)[0]
+        return f"alpha {alpha:g}: {alpha:.0%} series codes, {1 - alpha:.0%} photo codes", self._pngs(styled)[0]
 
     # ------------------------------------------------------------------ classify
     def example_classes(self):
@@ -246,7 +264,7 @@ class Playground:
         return f"{Path(train_file).name}: {len(frame):,} series", gr.update(choices=list(frame.columns), value=inputs.guess_label_column(frame))
 
     def classify(self, train_file, test_file, label, route, progress=gr.Progress()):
-        """(status, predictions table, class prototypes gallery, predictions CSV path)."""
+        """(status, predictions table (HTML), class prototypes gallery, predictions CSV path)."""
         if not train_file or not test_file:
             raise ValueError("upload a labelled TRAIN table and a TEST table (or use the example)")
         train_name, test_name = Path(train_file).name, Path(test_file).name
@@ -264,8 +282,8 @@ class Playground:
             table["label"] = y_test
             status += f"; accuracy on TEST {np.mean(predicted == y_test):.3f} ({len(y_test)} series)"
         classes, prototypes = job.class_prototypes()
-        gallery = [(picture, f"class {c}: its most typical TRAIN series") for picture, c in zip(views.pictures(prototypes), classes)]
-        return status, table, gallery, self._write_csv(table, "predictions.csv")
+        gallery = [(picture, f"class {c}: its most typical TRAIN series") for picture, c in zip(self._pngs(prototypes), classes)]
+        return status, views.table_html(table), gallery, self._write_csv(table, "predictions.csv")
 
     # ------------------------------------------------------------------ generate
     def generate_classes(self, classes, steps, guidance, count, seed, progress=gr.Progress()):
@@ -279,7 +297,7 @@ class Playground:
         gallery = []
         for i, c in enumerate(progress.tqdm(classes, desc="drawing")):
             images = self.pipe.generate_images([int(c)] * int(count), steps=int(steps), guidance=float(guidance), seed=int(seed) + i)
-            gallery += [(picture, names[int(c)]) for picture in views.pictures(images)]
+            gallery += [(picture, names[int(c)]) for picture in self._pngs(images)]
         return f"{len(gallery)} images for {len(classes)} classes ({int(steps)} steps, guidance {float(guidance):g})", gallery
 
     def generate_series(self, file, time, value, steps, guidance, count, seed):
@@ -287,7 +305,7 @@ class Playground:
         series = self._series(file, time, value)
         window = series.values[-self.pipe.temporal.seq_len :]
         images = self.pipe.series_to_image(np.tile(window, (int(count), 1)), sample=True, guidance=float(guidance), seed=int(seed), progress=False)
-        gallery = [(picture, f"{series.name}, draw {i + 1}") for i, picture in enumerate(views.pictures(images))]
+        gallery = [(picture, f"{series.name}, draw {i + 1}") for i, picture in enumerate(self._pngs(images))]
         return f"{len(gallery)} images drawn for the last {len(window):,} steps of {series.name}", gallery
 
     def _class_names(self) -> list[str]:
@@ -336,10 +354,10 @@ class Playground:
             plot = gr.Plot(label="history and forecast", elem_id="forecast-plot")
             canvas = gr.Image(
                 label="the picture the outpainter saw (top: a column per period, a row per phase; blue low, red high) and what it painted "
-                "(bottom: between the dotted lines, read back as the forecast)", elem_id="forecast-canvas", interactive=False, format="png",
+                "(bottom: between the dotted lines, read back as the forecast)", elem_id="forecast-canvas", interactive=False,
             )  # fmt: skip
             with gr.Row():
-                table = gr.Dataframe(label="forecast", elem_id="forecast-table", interactive=False, max_height=320)
+                table = gr.HTML(label="forecast", elem_id="forecast-table")
                 download = gr.File(label="forecast as CSV", elem_id="forecast-download", interactive=False)
             _on(run.click, self.forecast, [*source.inputs, horizon, period, levels], [plot, canvas, table, download], status, api_name="forecast")
 
@@ -383,7 +401,7 @@ class Playground:
             run = gr.Button("Classify", variant="primary", elem_id="classify-run")
             status.render()
             with gr.Row():
-                predictions = gr.Dataframe(label="predictions", elem_id="classify-table", interactive=False, max_height=320)
+                predictions = gr.HTML(label="predictions", elem_id="classify-table")
                 prototypes = gr.Gallery(label="each class as the classifier sees it", elem_id="classify-prototypes", columns=3, height=300, object_fit="contain")
             download = gr.File(label="predictions as CSV", elem_id="classify-download", interactive=False)
             example.click(self.example_classes, [], [train, test], api_visibility="private")

@@ -114,29 +114,35 @@ def take_screenshots(url: str, out_dir: str | os.PathLike, photo: str | os.PathL
     example = next(iter(SERIES_EXAMPLES))
     shots = []
 
-    def shoot(tab: str) -> None:
-        page.wait_for_function("Array.from(document.images).every((image) => image.complete)")  # the pictures results point to
+    def shoot(tab: str, *results: str) -> None:
+        """Wait for the tab's ``results`` (selectors) and for every picture (those below the fold load lazily, so
+        scroll past them), then take the shot with the fade-in transitions finished."""
+        for selector in results:
+            page.wait_for_selector(selector)
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_function("Array.from(document.images).every((image) => image.complete && image.naturalWidth > 0)")
+        page.evaluate("window.scrollTo(0, 0)")
         shots.append(out / f"playground_{tab}.png")
-        page.screenshot(path=str(shots[-1]), full_page=True)
+        page.screenshot(path=str(shots[-1]), full_page=True, animations="disabled")
 
     with nullcontext(context) if context is not None else chromium() as context, tempfile.TemporaryDirectory() as tmp:
         photo = photo or example_photo(tmp)
         page = open_app(context, url)
         after(page, "forecast-status", lambda: pick(page, "forecast-example", example))
         after(page, "forecast-status", lambda: page.click("#forecast-run"))
-        shoot("forecast")
+        shoot("forecast", "#forecast-plot img", "#forecast-canvas img", "#forecast-table td", "#forecast-download a")
         show_tab(page, "convert")
         after(page, "convert-status", lambda: pick(page, "convert-example", example))
         after(page, "style-status", lambda: page.click("#convert-run"))
         after(page, "style-status", lambda: upload(page, "photo-file", photo))
-        shoot("convert")
+        shoot("convert", "#convert-series img", "#convert-pictures img", "#photo-seen img", "#photo-series img", "#style-image img")
         show_tab(page, "classify")
         after(page, "classify-status", lambda: page.click("#classify-example"))
         after(page, "classify-status", lambda: page.click("#classify-run"))
-        shoot("classify")
+        shoot("classify", "#classify-table td", "#classify-prototypes img", "#classify-download a")
         show_tab(page, "generate")
         after(page, "generate-status", lambda: page.click("#generate-run"))
-        shoot("generate")
+        shoot("generate", "#generate-gallery img")
         page.close()
     return shots
 

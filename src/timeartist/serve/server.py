@@ -6,10 +6,12 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass
 
 from timeartist.pipelines.pipeline import TimeArtistPipeline
+from timeartist.serve import views
 from timeartist.serve.app import CSS, Playground, gr
 from timeartist.serve.inputs import UPLOAD_LIMIT_MB
 
@@ -61,6 +63,7 @@ def launch(pipe: TimeArtistPipeline, host: str = "127.0.0.1", port: int = 7860, 
         footer_links=["api", "settings"], css=CSS,
     )  # fmt: skip
     logger.info("playground serving at %s", url)
+    threading.Thread(target=views.warm_up, name="timeartist-warm-up", daemon=True).start()
     return Server(app, playground, url)
 
 

@@ -77,6 +77,21 @@ def series_figure(values: np.ndarray, title: str) -> Figure:
     return figure
 
 
+def table_html(frame) -> str:
+    """A DataFrame as an HTML table in a scrolling box (CSS class ``ta-table``), numbers in full precision: the page
+    shows what its CSV holds. (Gradio's Dataframe component imports pandas' Styler and with it matplotlib, which
+    costs the server's start a second; a plain table does not.)"""
+    return f'<div class="ta-table">{frame.to_html(index=False, border=0, float_format=lambda v: repr(float(v)))}</div>'
+
+
+def warm_up() -> None:
+    """Import what the first drawing needs (for a server to run once its page is up, so that no visitor waits)."""
+    from matplotlib import colormaps  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+    import timeartist.viz  # noqa: F401
+
+
 def pictures(images) -> list[Image.Image]:
     """Images (B, 3, S, S) in [0, 1] -> PIL images ``DISPLAY_SCALE`` times larger, each pixel a visible block."""
     from timeartist.viz import to_pil
