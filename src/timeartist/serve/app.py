@@ -48,7 +48,6 @@ from timeartist.serve import examples, inputs, views  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-CONCURRENCY = 2
 USER_ERRORS = (ValueError, OSError, KeyError)  # what bad input raises; anything else is a bug (logged with its traceback)
 DEFAULT_CLASSES = (948, 130, 388, 417)  # Granny Smith, flamingo, giant panda, balloon
 CSS = """
@@ -91,11 +90,15 @@ def _in_page(fn, outputs: int):
     return handler
 
 
-def _on(event, fn, inputs_: list, outputs: list, status, **kwargs):
-    """Register ``fn`` (see ``_in_page``) on ``event`` with its status line as the first output. Two calls of an
-    event run at a time (two cores; every handler keeps its state per request, a classifier fit on its own copy of
-    the pipeline), the others wait in Gradio's queue."""
-    return event(_in_page(fn, len(outputs)), inputs_, [status, *outputs], concurrency_limit=CONCURRENCY, **kwargs)
+def _on(event, fn, inputs_: list, outputs: list, status, model: bool = True, **kwargs):
+    """Register ``fn`` (see ``_in_page``) on ``event`` with its status line as the first output.
+
+    Calls that run the model (``model``) run one at a time, whichever tab they come from, the others wait in Gradio's
+    queue: torch uses both cores for one call anyway, and two forecasts computed at the same time in two threads
+    differed in the 8th digit now and then (1 in 60 in a test of 20 concurrent requests), where one at a time they
+    are identical. Reading a table's columns runs beside them."""
+    limits = {"concurrency_id": "model", "concurrency_limit": 1} if model else {"concurrency_limit": 4}
+    return event(_in_page(fn, len(outputs)), inputs_, [status, *outputs], **limits, **kwargs)
 
 
 def _status_line(elem_id: str):
@@ -325,7 +328,7 @@ class Playground:
             value = gr.Dropdown(label="value column", elem_id=f"{prefix}-value", choices=[], allow_custom_value=True)
         example.input(self.example_file, [example], [file], api_visibility="private")
         file.upload(lambda: None, [], [example], api_visibility="private")  # an uploaded file replaces the example
-        _on(file.change, self.columns, [file], [time, value], status, api_name=f"{prefix}_columns")
+        _on(file.change, self.columns, [file], [time, value], status, model=False, api_name=f"{prefix}_columns")
         return SeriesSource(file, time, value)
 
     def build(self) -> gr.Blocks:
@@ -405,7 +408,7 @@ class Playground:
                 prototypes = gr.Gallery(label="each class as the classifier sees it", elem_id="classify-prototypes", columns=3, height=300, object_fit="contain")
             download = gr.File(label="predictions as CSV", elem_id="classify-download", interactive=False)
             example.click(self.example_classes, [], [train, test], api_visibility="private")
-            _on(train.change, self.label_choices, [train], [label], status, api_visibility="private")
+            _on(train.change, self.label_choices, [train], [label], status, model=False, api_visibility="private")
             _on(run.click, self.classify, [train, test, label, route], [predictions, prototypes, download], status, api_name="classify")
 
     def _generate_tab(self) -> None:
