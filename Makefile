@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test default-model clean
+.PHONY: install demo test browser default-model clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/timeartist demo --out demo_output
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+# The playground's browser tests drive Debian's Chromium through Playwright. As root with apt (CI, a fresh machine)
+# it is installed when missing; elsewhere those tests skip and say why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the browser tests (apt-get; log in $(VENV)/chromium-install.log)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) > $(VENV)/chromium-install.log 2>&1 \
+			|| { tail -5 $(VENV)/chromium-install.log; exit 1; }; \
+	fi
 
 # The bundled default model, from scratch on a 2-core CPU (hours; the model card states the CPU time of each stage).
 # Reads ../shared/data or $$TIMEARTIST_DATA; no ETT file, M1, M3, Tourism or Monash file enters any training. The

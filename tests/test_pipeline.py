@@ -328,15 +328,19 @@ def test_leave_one_out_accuracy_by_hand():
 def test_classifier_route_is_chosen_on_train_and_saved(pipe, tmp_path):
     import copy
 
+    from timeartist.pipelines.pipeline import _leave_one_out_accuracy
+
     t = np.arange(60)
     X = np.stack([np.sin(t / (2 + c)) + 0.01 * k for c in (0, 4) for k in range(3)])[:, None]
     y = np.array(["a"] * 3 + ["b"] * 3)
     other = copy.copy(pipe)
     other.fit_classifier(X, y, route="codes", aligned=False)
     assert other.classifier_route == "codes (shared codebook)"
+    assert other.classifier_loo_accuracy == _leave_one_out_accuracy(other._class_features(X, False)[0], y)
     other.save_pretrained(tmp_path)
     loaded = TimeArtistPipeline.from_pretrained(tmp_path)
     assert loaded.classifier_route == "codes (shared codebook)"
+    assert loaded.classifier_loo_accuracy == other.classifier_loo_accuracy
     np.testing.assert_array_equal(loaded.classify(X), other.classify(X))
 
 
@@ -366,6 +370,7 @@ def test_vision_route_is_the_default_and_saved(pipe, tmp_path):
     other.fit_classifier(X, y, progress=False)
     assert other.classifier_route.startswith("vision")
     assert "codes" in " ".join(other._vision.candidates_)  # the generated images were a candidate view
+    assert other.classifier_loo_accuracy == max(other._vision.candidates_.values())  # the chosen route's score
     assert np.mean(other.classify(X) == y) == 1.0
     other.save_pretrained(tmp_path)
     loaded = TimeArtistPipeline.from_pretrained(tmp_path)

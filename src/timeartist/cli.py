@@ -501,6 +501,37 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    import importlib.util
+
+    if importlib.util.find_spec("gradio") is None:
+        raise ValueError("serve needs Gradio: pip install 'timeartist[serve]'")
+    if not 1 <= args.port <= 65535:
+        raise ValueError(f"--port must be from 1 to 65535, got {args.port}")
+    if args.screenshots:
+        from timeartist.serve import browser
+
+        reason = browser.unavailable() or (None if importlib.util.find_spec("skimage") else "scikit-image (its example photo) is not installed")
+        if reason:
+            raise ValueError(f"--screenshots cannot run: {reason}")
+        out = _out_dir(args.screenshots)
+    from timeartist.serve.server import free_port, launch
+
+    pipe = _pipeline(args)
+    if args.screenshots:
+        server = launch(pipe, port=free_port())
+        try:
+            shots = browser.take_screenshots(server.url, out)
+        finally:
+            server.close()
+        print("wrote " + ", ".join(str(p) for p in shots))
+        return 0
+    server = launch(pipe, host=args.host, port=args.port)
+    print(f"timeartist playground at {server.url} (Ctrl+C stops it)", flush=True)
+    server.wait()
+    return 0
+
+
 TRAIN_STAGES = {
     "warmup": ("timeartist.training.warmup", "run_warmup"),
     "align": ("timeartist.training.align", "run_align"),
@@ -640,6 +671,13 @@ def build_parser() -> argparse.ArgumentParser:
         )
         for name, (module, help_text) in table.items():
             group.add_parser(name, help=help_text, module=module)
+
+    p = sub.add_parser("serve", help="the playground in the browser: forecast, series <-> image, classify, generate (pip install 'timeartist[serve]')")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only; 0.0.0.0 opens it to the network)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--screenshots", metavar="DIR", help="instead of serving: save a screenshot of each tab in use into DIR (a free local port, headless Chromium)")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_serve)
 
     p = sub.add_parser("train", help="train a stage from a YAML run config (works under `accelerate launch`)")
     p.add_argument("stage", choices=list(TRAIN_STAGES), help="the training stage to run")

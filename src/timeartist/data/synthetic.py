@@ -19,7 +19,6 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from scipy.signal import lfilter
 from threadpoolctl import threadpool_limits
 from torch.utils.data import IterableDataset, get_worker_info
 
@@ -106,6 +105,10 @@ def _seasonality(t: np.ndarray, config: SyntheticConfig, rng: np.random.Generato
 
 
 def _noise(n: int, rng: np.random.Generator) -> np.ndarray:
+    # Imported here: scipy.signal costs a second at import, and every command that loads a pipeline imports this
+    # package (timeartist.data), while only training draws synthetic series.
+    from scipy.signal import lfilter
+
     white = rng.normal(0, 1, n)
     if rng.random() < 0.4:  # AR(1): noise that wanders
         phi = rng.uniform(0.3, 0.95)

@@ -39,7 +39,7 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 import numpy as np
@@ -233,6 +233,7 @@ def forecast_with_outpainter(
     batch_size: int = 256,
     device: torch.device | str | None = None,
     progress: bool | None = None,
+    on_outpaint: Callable[[RenderLayout, torch.Tensor, torch.Tensor], None] | None = None,
 ):
     """Forecast ``horizon`` steps after each context by outpainting its rendering.
 
@@ -258,7 +259,12 @@ def forecast_with_outpainter(
     (H, Q), (B, H, Q) or (B, H, C, Q), increasing along Q. bf16: run the outpainter under bfloat16
     autocast (``None``: where the hardware computes in bfloat16 natively, ``bf16_native``; the bundled outpainter
     was trained under it, and on ETT validation it changes the MSE by about 1e-5 relative at 2.8x the speed). progress: tqdm bar over
-    batches (``None``: only on a terminal). Returns (H,), (B, H) or (B, H, C) in the input's type and scale.
+    batches (``None``: only on a terminal). on_outpaint: called as ``on_outpaint(layout, canvases, filled)`` for every
+    outpainter call of the forecast itself (not of its backtests), with the rendered canvases (b, 3, H, W) of the
+    batch's (normalised) contexts and what the outpainter made of them, in call order: per pass the plain view first,
+    then the sign-flipped and detrended views when those ensembles apply (``timeartist serve`` shows the first one,
+    the picture the outpainter saw; the layout tells the period and where the context ends). Returns (H,), (B, H) or
+    (B, H, C) in the input's type and scale.
     """
     if isinstance(horizon, bool) or int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
@@ -291,7 +297,7 @@ def forecast_with_outpainter(
     run = _Outpainting(
         outpainter, layout, align_const, norm_const, context_periods, flip_ensemble, trend_ensemble, trend_min_r2,
         seasonal_blend, int(blend_periods), restore_detail, level_gate, levels,
-        bf16_native(torch.device(device)) if bf16 is None else bool(bf16), device, batch_size, progress,
+        bf16_native(torch.device(device)) if bf16 is None else bool(bf16), device, batch_size, progress, on_outpaint,
     )  # fmt: skip
     forecast = np.zeros((len(rows), int(horizon), 1 + len(levels)))  # the short rows' zeros become their naive forecast
     if active.size:
@@ -336,6 +342,7 @@ class _Outpainting:
     device: torch.device | str
     batch_size: int
     progress: bool | None
+    on_outpaint: Callable | None = None
 
     def __call__(self, rows: np.ndarray, horizon: int, periods: np.ndarray) -> np.ndarray:
         outpainter = self.outpainter
@@ -361,6 +368,7 @@ class _Outpainting:
         views = partial(
             _outpaint_views, plan=plan, outpainter=self.outpainter, norm_const=self.norm_const, device=self.device,
             flip=self.flip_ensemble, bf16=self.bf16, quantiles=bool(self.levels), detail_periods=self.restore_detail,
+            on_outpaint=self.on_outpaint,
         )  # fmt: skip
         paths, done = [], 0  # per pass: (b, step, 1 + Q)
         while done < horizon:
@@ -427,7 +435,7 @@ def check_on_backtest(
     origins = backtest_origins(length, stretch, history=max(2, length // 3), count=BACKTESTS) if stretch >= 1 else []
     if not origins:
         return forecast
-    quick = dataclasses.replace(run, flip_ensemble=False, progress=False)
+    quick = dataclasses.replace(run, flip_ensemble=False, progress=False, on_outpaint=None)
     backtests = [quick(rows[:, :o], stretch, np.where(periods <= o, periods, 1)) for o in origins]  # (N, S, 1 + Q) each
     targets = [rows[:, o : o + stretch] for o in origins]
     out = forecast.copy()
@@ -533,12 +541,15 @@ def bf16_native(device: torch.device) -> bool:
 
 def _outpaint_views(
     rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, flip: bool, bf16: bool,
-    quantiles: bool, detail_periods: int | None,
+    quantiles: bool, detail_periods: int | None, on_outpaint: Callable | None = None,
 ) -> np.ndarray:  # fmt: skip
     """One pass's forecast (B, horizon, 1 + Q): the point, then the outpainter's quantile levels (Q = 0 without
     ``quantiles``). With ``flip``, averaged with the negated forecast of the negated context, whose level q is the
     negation of its level 1 - q (the model's levels are symmetric about 0.5)."""
-    run = partial(_outpaint_batch, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, bf16=bf16, quantiles=quantiles, detail_periods=detail_periods)
+    run = partial(
+        _outpaint_batch, plan=plan, outpainter=outpainter, norm_const=norm_const, device=device, bf16=bf16, quantiles=quantiles,
+        detail_periods=detail_periods, on_outpaint=on_outpaint,
+    )  # fmt: skip
     step = run(rows)
     if not flip:
         return step
@@ -548,7 +559,7 @@ def _outpaint_views(
 
 def _outpaint_batch(
     rows: np.ndarray, plan: RenderLayout, outpainter: Outpainter, norm_const: float, device, bf16: bool, quantiles: bool,
-    detail_periods: int | None,
+    detail_periods: int | None, on_outpaint: Callable | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Contexts (B, L) float64 -> forecasts (B, horizon, 1 + Q) float64 for one layout (see ``_outpaint_views``).
 
@@ -564,6 +575,8 @@ def _outpaint_batch(
             canvases = torch.cat([filled[:, None], levels], dim=1)  # (B, 1 + Q, C, H, W)
         else:
             canvases = outpainter.outpaint(images, plan.visible_cols)[:, None]
+    if on_outpaint is not None:
+        on_outpaint(plan, images.cpu(), canvases[:, 0].float().cpu())
     count = canvases.shape[1]
     series = read_back(rearrange(canvases.float().cpu(), "b q c h w -> (b q) c h w"), plan)[:, plan.context_len :]
     series = rearrange(series.double(), "(b q) t -> b t q", q=count).numpy()

@@ -696,7 +696,9 @@ class TimeArtistPipeline:
         centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
         # The prototype image of a class: its member closest to the class centroid.
         proto = [np.flatnonzero(labels == c)[np.argmax(feats[labels == c] @ centroids[k])] for k, c in enumerate(classes)]
-        self._prototypes = {"classes": classes, "centroids": centroids, "images": images[proto], "aligned": np.array(route)}
+        self._prototypes = {
+            "classes": classes, "centroids": centroids, "images": images[proto], "aligned": np.array(route), "loo_accuracy": np.array(scores[route]),
+        }  # fmt: skip
         logger.info("codes route: %s images (leave-one-out accuracy on TRAIN: %s)", "aligned" if route else "shared-codebook", scores)
 
     @property
@@ -708,6 +710,17 @@ class TimeArtistPipeline:
         if self._prototypes is not None:
             return f"codes ({'aligned' if bool(self._prototypes['aligned']) else 'shared codebook'})"
         raise ValueError("call fit_classifier(X, y) before classify")
+
+    @property
+    def classifier_loo_accuracy(self) -> float:
+        """Leave-one-out accuracy on TRAIN of the fitted classifier's chosen route: the score its choices were made
+        on (an estimate of test accuracy that never reads test data); NaN for a codes-route classifier saved before it
+        was recorded."""
+        if self._vision is not None:
+            return self._vision.loo_accuracy
+        if self._prototypes is None:
+            raise ValueError("call fit_classifier(X, y) before classify")
+        return float(self._prototypes.get("loo_accuracy", np.nan))
 
     def class_prototypes(self) -> tuple[np.ndarray, torch.Tensor]:
         """Class labels (K,) and one image per class (K, 3, S, S): the most typical TRAIN case of each class, as
