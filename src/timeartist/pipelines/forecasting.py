@@ -41,11 +41,11 @@ import math
 from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from functools import partial
+from statistics import NormalDist
 
 import numpy as np
 import torch
 from einops import rearrange
-from scipy.stats import norm
 from tqdm.auto import tqdm
 
 from timeartist.errors import DataError, check_finite_output
@@ -61,6 +61,7 @@ SHORT_CONTEXT = 3  # contexts with at most this many observed values are forecas
 # trend_ensemble="auto" adds the detrended view for contexts whose line explains at least this share of their
 # variance; chosen on validation series only (``timeartist validate trend``), as the bundled model's default.
 TREND_MIN_R2 = 0.8
+LEVEL_SPREAD = 3.0
 BACKTESTS = 2  # check_on_backtest: origins the outpainter forecasts from ...
 RULE_BACKTESTS = 6  # ... and the simple rules (numpy: cheap), which picks each row's challenger more reliably
 
@@ -407,9 +408,11 @@ def continue_level(rows: np.ndarray, forecast: np.ndarray, periods: np.ndarray, 
         if count < 4 or forecast.shape[1] < width:
             continue
         means = rows[index, rows.shape[1] - count * width :].reshape(len(index), count, width).mean(axis=2)
-        usual = 1.4826 * np.median(np.abs(np.diff(means[:, :-1], axis=1)), axis=1)  # robust to one earlier jump
+        earlier = means[:, :-1]
+        usual = 1.4826 * np.median(np.abs(np.diff(earlier, axis=1)), axis=1)  # robust to one earlier jump
+        spread = 1.4826 * np.median(np.abs(earlier - np.median(earlier, axis=1, keepdims=True)), axis=1)
         gap = means[:, -1] - forecast[index, :width, 0].mean(axis=1)
-        moved = np.abs(gap) > gate * usual
+        moved = (np.abs(gap) > gate * usual) & (np.abs(gap) > LEVEL_SPREAD * spread)
         out[index[moved]] += gap[moved, None, None]
     return out
 
@@ -618,7 +621,8 @@ def interpolate_levels(quantiles: np.ndarray, levels: Sequence[float], wanted: S
     The rule (levels off the model's grid): linear interpolation in normal scores z = Phi^-1(q) between the two
     neighbouring levels; beyond the outermost levels, the distance from the median level grows in proportion to z,
     as a normal tail fitted to that outer level and the median would (monotone, never clamped)."""
-    z, zw = norm.ppf(np.asarray(levels)), norm.ppf(np.asarray(wanted))
+    normal = NormalDist()  # the standard library's: scipy.stats costs half a second to import
+    z, zw = np.array([normal.inv_cdf(q) for q in levels]), np.array([normal.inv_cdf(q) for q in wanted])
     inner = np.stack([np.interp(zw, z, row) for row in quantiles.reshape(-1, len(levels))])
     median = np.stack([np.interp(0.0, z, row) for row in quantiles.reshape(-1, len(levels))])[:, None]
     rows = quantiles.reshape(-1, len(levels))

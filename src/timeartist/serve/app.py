@@ -21,9 +21,12 @@ from __future__ import annotations
 import copy
 import functools
 import html
+import importlib.abc
+import importlib.util
 import itertools
 import logging
 import os
+import sys
 import shutil
 import tempfile
 import time
@@ -34,6 +37,30 @@ from pathlib import Path
 # Before Gradio is imported: no analytics, no version check, no Hugging Face Hub telemetry or downloads.
 OFFLINE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
 os.environ.update(OFFLINE_ENV)
+
+
+class _NoStubRewrite(importlib.abc.MetaPathFinder):
+    """At import, Gradio regenerates the ``.pyi`` type stub of every component inside its installed package (about
+    half of its import time, and a write into site-packages); this finder makes that step a no-op when
+    ``gradio.component_meta`` loads, so the page is ready seconds sooner and the installed package stays as it is."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "gradio.component_meta":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        execute = spec.loader.exec_module
+
+        def exec_module(module):
+            execute(module)
+            module.create_or_modify_pyi = lambda *args, **kwargs: None
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+if "gradio" not in sys.modules:
+    sys.meta_path.insert(0, _NoStubRewrite())
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402

@@ -31,14 +31,15 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from omegaconf import DictConfig
-from torch import Tensor
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
+from torch.utils.data import Dataset
 
 from timeartist.models import AdapterAlignment, AdapterAlignmentConfig, TimeArtist, VisionModel
 from timeartist.modules.vit import run_blocks
 from timeartist.training.config import load_run_config, record_run, trainer_config
 from timeartist.training.engine import Trainer, TrainingTask
-from timeartist.training.losses import code_distance, match_pairs
+from timeartist.training.losses import code_distance, match_pairs, sinkhorn
 from timeartist.training.warmup import (
     EVAL_CHUNK,
     ZipDataset,
@@ -189,6 +190,169 @@ class AlignTask(TrainingTask):
         return save_tokenizer_pair(self.temporal, self.visual, path, aligners)
 
 
+# ------------------------------------------------------------------------------------------ photo-realism objective
+class PictureFeatures(nn.Module):
+    """Frozen EfficientNet-Lite0 pooled features (B, 1280) of pictures (B, 3, S, S) in [0, 1], read at ``size`` px
+    (bilinear, no crop): the space in which aligned pictures are asked to look like photos."""
+
+    def __init__(self, network: nn.Module, size: int = 128):
+        super().__init__()
+        self.network, self.size = network.requires_grad_(False).eval(), size
+
+    def train(self, mode: bool = True) -> "PictureFeatures":
+        super().train(mode)
+        self.network.eval()  # BatchNorm statistics never move
+        return self
+
+    def forward(self, images: Tensor) -> Tensor:
+        x = F.interpolate(images, size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return self.network.forward_features(self.network.scale_pixels(x))
+
+
+def transport_cost(features: Tensor, bank: Tensor, epsilon: float, iterations: int = 50) -> Tensor:
+    """Balanced optimal-transport cost between a batch of picture features (B, F) and photo features (M, F): the
+    Sinkhorn plan on the squared distances (computed without gradient) weighs the distances, divided by their mean
+    so that the loss is scale-free. Every picture is pulled toward the photos it is matched with, and every photo
+    is matched with as much mass as any other, so the pictures spread over the photos' distribution instead of
+    collapsing onto one photo-like mean."""
+    cost = torch.cdist(features, bank).pow(2)
+    plan = sinkhorn(cost.detach(), epsilon, iterations)
+    return (plan * cost).sum() / cost.detach().mean().clamp_min(1e-12)
+
+
+def pair_contrast(a: Tensor, b: Tensor, temperature: float) -> Tensor:
+    """InfoNCE between matched rows of a (B, F) and b (B, F) (cosine similarities / temperature, both directions):
+    the pictures of two adjacent windows of one series should be each other's nearest among the batch."""
+    a, b = F.normalize(a, dim=-1), F.normalize(b, dim=-1)
+    logits = a @ b.T / temperature
+    target = torch.arange(len(a), device=a.device)
+    return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+class PairedWindows(Dataset):
+    """Windows (2L,) of a dataset -> (2, L): its two halves, each z-scored (two adjacent windows of one series)."""
+
+    def __init__(self, windows: Dataset):
+        self.windows = windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> Tensor:
+        halves = rearrange(torch.as_tensor(self.windows[index], dtype=torch.float32), "(k l) -> k l", k=2)
+        return (halves - halves.mean(-1, keepdim=True)) / halves.std(-1, keepdim=True).clamp_min(1e-6)
+
+
+class RealismAlignTask(AlignTask):
+    """Stage 2 with a notion of "looks like a photo". Batches are ``{"series": (B, 2, L)}``: two adjacent windows of
+    B series (``PairedWindows``). Per step, the 2B windows are encoded (frozen series tokenizer), mapped by t2v to
+    image tokens chosen straight-through (hard codes forward, the softmax's gradient backward, so the frozen image
+    decoder sees exactly the pictures inference makes), decoded and read by ``PictureFeatures``; then
+
+        L = realism_weight * transport_cost(features, photo bank)            pictures among photos, spread out
+          + consistency_weight * pair_contrast(features of A, of B)         one series, one kind of picture
+          + cycle_weight * MSE(series -> t2v -> v2t -> series, series)      invertible
+
+    The photo bank holds ``PictureFeatures`` of the image tokenizer's reconstructions of training photos (what the
+    decoder can draw), recomputed each ``bank_refresh`` steps from fresh random crops.
+    """
+
+    def __init__(
+        self, temporal: TimeArtist, visual: VisionModel, t2v: AdapterAlignment, v2t: AdapterAlignment,
+        features: PictureFeatures, photos: Dataset, *, realism_weight: float = 1.0, consistency_weight: float = 0.1,
+        cycle_weight: float = 1.0, temperature: float = 1.0, epsilon: float = 0.05, contrast_temperature: float = 0.1,
+        bank_size: int = 512, bank_refresh: int = 500, heldout_series: Tensor | None = None, seed: int = 0,
+    ):  # fmt: skip
+        super().__init__(temporal, visual, t2v, v2t, epsilon=epsilon, cycle_weight=cycle_weight, temperature=temperature, heldout_series=heldout_series)
+        if min(realism_weight, consistency_weight, cycle_weight) < 0 or contrast_temperature <= 0 or bank_size < 2:
+            raise ValueError("expected non-negative loss weights, contrast_temperature > 0 and bank_size >= 2")
+        self.features, self.photos = features, photos
+        self.realism_weight, self.consistency_weight, self.contrast_temperature = realism_weight, consistency_weight, contrast_temperature
+        self.bank_size, self.bank_refresh, self.seed = bank_size, bank_refresh, seed
+        self.bank: Tensor | None = None
+        self.step = 0
+
+    def train(self, mode: bool = True) -> "RealismAlignTask":
+        super().train(mode)
+        if hasattr(self, "features"):
+            self.features.train(False)
+        return self
+
+    @torch.no_grad()
+    def photo_bank(self) -> Tensor:
+        """Features (M, F) of reconstructions of ``bank_size`` random training photo crops (seeded by the step)."""
+        if self.bank is None or (self.bank_refresh and self.step % self.bank_refresh == 0 and self.bank_step != self.step):
+            rng = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
+            picks = torch.randint(len(self.photos), (self.bank_size,), generator=rng).tolist()
+            device = next(self.t2v.parameters()).device
+            feats = []
+            for i in range(0, len(picks), EVAL_CHUNK):
+                photos = torch.stack([self.photos[j] for j in picks[i : i + EVAL_CHUNK]]).to(device)
+                feats.append(self.features(self.visual.decode_tokens(self.visual.encode(photos)[1][:, 0]).clamp(0, 1)))
+            self.bank, self.bank_step = torch.cat(feats), self.step
+        return self.bank
+
+    def straight_through(self, logits: Tensor) -> Tensor:
+        """Logits (B, N, K) -> one-hot tokens of their argmax (B, N, K) carrying the softmax's gradient."""
+        soft = F.softmax(logits / self.temperature, dim=-1)
+        hard = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
+        return hard + soft - soft.detach()
+
+    def pictures(self, weights: Tensor) -> Tensor:
+        """Token weights (B, N, K) -> decoded pictures (B, 3, S, S) in [0, 1]."""
+        codes = self.visual.quantize.get_codebook_entry(rearrange(weights, "b n k -> (b n) k"))
+        return self.visual.decode(rearrange(codes, "(b n) d -> b d 1 n", b=len(weights))).clamp(0, 1)
+
+    def cycle_loss_from_tokens(self, series: Tensor, image_tokens: Tensor) -> Tensor:
+        """Image token weights (B, N, K) -> v2t -> soft codebook lookup -> series decoder -> MSE to the series."""
+        back = F.softmax(soft_alignment_logits(self.v2t, image_tokens) / self.temperature, dim=-1)
+        codes = self.temporal.quantize.get_codebook_entry(rearrange(back, "b n k -> (b n) k"))
+        return F.mse_loss(self.temporal.decode(rearrange(codes, "(b n) d -> b d 1 n", b=len(series))), series)
+
+    def training_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        pairs = batch["series"]  # (B, 2, L)
+        series = rearrange(pairs, "b k l -> (k b) l")  # the A windows, then the B windows
+        with torch.no_grad():
+            ids = self.temporal.encode(series)[1][:, 0]
+        tokens = self.straight_through(self.t2v(ids))
+        features = self.features(self.pictures(tokens))
+        realism = transport_cost(features, self.photo_bank(), self.epsilon)
+        first, second = features.chunk(2)
+        consistency = pair_contrast(first, second, self.contrast_temperature)
+        cycle = self.cycle_loss_from_tokens(series, tokens)
+        loss = self.realism_weight * realism + self.consistency_weight * consistency + self.cycle_weight * cycle
+        changed = (tokens.detach().argmax(-1) != ids).float().mean().item()
+        return loss, {"realism": realism.item(), "consistency": consistency.item(), "cycle_mse": cycle.item(), "changed_tokens": changed}
+
+    def on_step_end(self, step: int) -> dict[str, float]:
+        self.step = step
+        return {}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float | Tensor]:
+        """Held-out series: the share of tokens t2v changes, the hard round trip's MSE, the realism cost against the
+        current bank, how often a window's picture has its neighbour window's as nearest (pairs), and a strip."""
+        if self.heldout_series is None:
+            return {}
+        device = next(self.t2v.parameters()).device
+        pairs = self.heldout_series[:EVAL_CHUNK].to(device)
+        series = rearrange(pairs, "b k l -> (k b) l")
+        ids = self.temporal.encode(series)[1][:, 0]
+        to_image = self.t2v(ids).argmax(-1)
+        back = self.v2t(to_image).argmax(-1)
+        images = self.visual.decode_tokens(to_image).clamp(0, 1)
+        features = self.features(images)
+        first, second = F.normalize(features, dim=-1).chunk(2)
+        nearest = (first @ second.T).argmax(-1)
+        return {
+            "t2v_changed_tokens": (to_image != ids).float().mean().item(),
+            "hard_cycle_mse": F.mse_loss(self.temporal.decode_tokens(back), series).item(),
+            "realism": transport_cost(features, self.photo_bank(), self.epsilon).item(),
+            "pair_nearest": (nearest == torch.arange(len(first), device=device)).float().mean().item(),
+            "series_as_images": rearrange(images[:8], "m c h w -> c h (m w)"),
+        }
+
+
 def build_aligners(cfg: DictConfig, temporal: TimeArtist) -> tuple[AdapterAlignment, AdapterAlignment]:
     """t2v and v2t from the run config (``model.align``); with ``model.align.init_from_codebook`` their input
     embeddings start from the shared codebook."""
@@ -228,6 +392,22 @@ def run_align(config: str | os.PathLike | DictConfig, overrides: Sequence[str] =
     t2v, v2t = build_aligners(cfg, temporal)
     losses = cfg.get("losses") or {}
     eval_size = int(cfg.dataset.params.get("heldout_size", EVAL_CHUNK))
+    images = image_data(cfg)
+    if images is None:
+        raise ValueError("alignment needs dataset.params.image_dirs")
+    if losses.get("objective", "pseudo_pairs") == "realism":
+        from timeartist.models.efficientnet import load_efficientnet_lite0
+
+        pairs = OmegaConf.merge(cfg, {"dataset": {"preprocessing": {"seq_len": 2 * int(cfg.dataset.preprocessing.seq_len)}}})
+        task = RealismAlignTask(
+            temporal, visual, t2v, v2t, PictureFeatures(load_efficientnet_lite0(), int(losses.get("feature_size", 128))), images,
+            realism_weight=float(losses.get("realism_weight", 1.0)), consistency_weight=float(losses.get("consistency_weight", 0.1)),
+            cycle_weight=float(losses.get("cycle_weight", 1.0)), temperature=float(losses.get("cycle_temperature", 1.0)),
+            epsilon=float(losses.get("sinkhorn_epsilon", 0.05)), contrast_temperature=float(losses.get("contrast_temperature", 0.1)),
+            bank_size=int(losses.get("bank_size", 512)), bank_refresh=int(losses.get("bank_refresh", 500)),
+            heldout_series=spread_items(PairedWindows(series_data(pairs, heldout=True)), eval_size), seed=settings.seed,
+        )  # fmt: skip
+        return Trainer(task, settings, ZipDataset(series=PairedWindows(series_data(pairs)))).fit()
     task = AlignTask(
         temporal,
         visual,
@@ -240,7 +420,4 @@ def run_align(config: str | os.PathLike | DictConfig, overrides: Sequence[str] =
         heldout_series=spread_items(series_data(cfg, heldout=True), eval_size),
         heldout_images=spread_items(image_data(cfg, heldout=True), eval_size),
     )
-    images = image_data(cfg)
-    if images is None:
-        raise ValueError("alignment needs dataset.params.image_dirs")
     return Trainer(task, settings, ZipDataset(series=series_data(cfg), images=images)).fit()
