@@ -204,20 +204,12 @@ def test_forecast_df_continues_timestamps(pipe):
         pipe.forecast_df(df.rename(columns={"y": "value"}), horizon=3)
 
 
-def test_forecast_df_detects_periods_among_its_frequency_candidates(pipe, monkeypatch):
-    import timeartist.pipelines.pipeline as pipeline_module
-
-    seen = []
-    original = pipeline_module.forecast_with_outpainter
-    monkeypatch.setattr(pipeline_module, "forecast_with_outpainter", lambda *a, **k: seen.append(k.get("candidates")) or original(*a, **k))
-    hourly = pd.DataFrame({"unique_id": "h", "ds": pd.date_range("2024-01-01", periods=400, freq="h"), "y": np.sin(np.arange(400) * 2 * np.pi / 24)})
-    counter = pd.DataFrame({"unique_id": "t", "ds": np.arange(400), "y": np.sin(np.arange(400) * 2 * np.pi / 24)})
-    pipe.forecast_df(hourly, horizon=5)
-    pipe.forecast_df(counter, horizon=5)
-    assert seen == [(24, 168), None]  # timestamps give candidates; a counter column does not
-    seen.clear()
-    pipe.forecast_df(hourly, horizon=5, period=12)
-    assert seen == [None]
+def test_forecast_df_chooses_the_period_forecast_chooses(pipe):
+    # the values decide (issue: the CLI took 168 from hourly stamps where pipe.forecast detected 24)
+    x = np.sin(np.arange(400) * 2 * np.pi / 24) + 0.1 * np.random.default_rng(0).normal(size=400)
+    hourly = pd.DataFrame({"unique_id": "h", "ds": pd.date_range("2024-01-01", periods=400, freq="h"), "y": x})
+    np.testing.assert_allclose(pipe.forecast_df(hourly, horizon=5)["forecast"].to_numpy(), pipe.forecast(x, 5))
+    np.testing.assert_allclose(pipe.forecast_df(hourly, horizon=5, period=12)["forecast"].to_numpy(), pipe.forecast(x, 5, period=12))
 
 
 def test_classifier_prototypes_and_multimodal_hook(pipe):

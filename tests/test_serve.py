@@ -209,12 +209,14 @@ def test_page_is_ready_within_10_s_of_the_command(served):
 
 def test_api_forecast_is_the_library_forecast(client, uploads, pipe):
     status, frame, canvas, table = _forecast_api(client, uploads / "hourly.csv")
-    assert "period 24 (detected among 24, 168 from the time step)" in status and "ta-ok" in status
+    # the values choose the weekly season their daily cycle rides on, as pipe.forecast does
+    assert "period 168 (detected from the values)" in status and "ta-ok" in status
     history = pd.read_csv(uploads / "hourly.csv", parse_dates=["ds"], float_precision="round_trip").assign(unique_id="y")
-    expected = pipe.forecast_df(history, HORIZON)
-    pd.testing.assert_frame_equal(frame.assign(ds=pd.to_datetime(frame["ds"])), expected[["ds", "forecast"]])
+    expected = pipe.forecast_df(history, HORIZON, quantile_levels=(0.1, 0.5, 0.9))
+    columns = ["ds", "forecast", "0.1", "0.5", "0.9"]
+    pd.testing.assert_frame_equal(frame.assign(ds=pd.to_datetime(frame["ds"])), expected[columns])
     cells = _cells(table)  # the table the page shows holds the same numbers
-    assert [float(value) for _, value in cells] == expected["forecast"].tolist()
+    assert [[float(value) for value in row[1:]] for row in cells] == expected[columns[1:]].to_numpy().tolist()
     assert cells[0][0] == "2024-03-24 08:00:00"
     picture = Image.open(canvas)
     assert picture.mode == "RGB" and picture.width >= 512  # the outpainter's canvas and what it painted
@@ -303,7 +305,7 @@ def test_forecast_in_the_browser_equals_pipe_forecast(page, uploads, pipe, serve
     page.wait_for_function("() => { const img = document.querySelector('#forecast-plot img'); return img !== null && img.complete && img.naturalWidth > 0; }")
     page.wait_for_selector("#forecast-table td")
     shown, cpu = time.perf_counter() - start, None if cpu is None else served.cpu_seconds() - cpu
-    assert status.startswith("value: 2,000 steps; period 24 (detected)")
+    assert status.startswith("value: 2,000 steps; period 168 (detected from the values)")
     values = pd.read_csv(uploads / "plain.csv", float_precision="round_trip")["value"].to_numpy()
     expected = pipe.forecast(values, HORIZON)
     with page.expect_download() as download:
@@ -349,7 +351,7 @@ def test_bad_uploads_are_an_error_line_in_the_page(page, uploads, served, tab, c
 def test_the_page_still_works_after_the_errors(page, uploads, served):
     browser.show_tab(page, "forecast")
     browser.after(page, "forecast-status", lambda: browser.upload(page, "forecast-file", uploads / "hourly.csv"))
-    assert "period 24" in browser.after(page, "forecast-status", lambda: page.click("#forecast-run"))
+    assert "period 168" in browser.after(page, "forecast-status", lambda: page.click("#forecast-run"))
     assert served.up()
 
 

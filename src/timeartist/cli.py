@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import logging
 import os
 import shlex
@@ -243,21 +244,39 @@ def _cmd_forecast(args) -> int:
     if dask_only:
         raise ValueError(f"{', '.join(dask_only)}: for --input (Parquet files) only; a --csv series is forecast in this process")
     values, times, column = _read_series_csv(args.csv, args.column)
-    freq = _check_freq(args.freq)
+    freq, levels = _check_freq(args.freq), _quantile_levels(args)
     out, plot = _out_file(args.out or "forecast.csv", "--out", (".csv", ".parquet")), _out_file(args.plot, "--plot", (".png",))
     if args.context:
         values, times = values[-args.context :], times.iloc[-args.context :] if times is not None else None
     history = pd.DataFrame({"unique_id": column, "ds": times if times is not None else np.arange(len(values)), "y": values})
     pipe = _pipeline(args)
     with _naming(f"{args.csv}, column {column!r}"):
-        frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period, freq=freq)
+        frame = pipe.forecast_df(history, args.horizon, method=args.method, period=args.period, freq=freq, **levels)
     _write_table(frame, out)
     if plot:
         title = f"{column}: {args.horizon}-step forecast ({args.method})"
         stamps = None if times is None else np.concatenate([times.to_numpy(), frame["ds"].to_numpy()])
-        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96), times=stamps, ylabel=column)
+        wanted = levels.get("quantile_levels", ())
+        band = (frame[str(wanted[0])].to_numpy(), frame[str(wanted[-1])].to_numpy()) if wanted and wanted[0] < 0.5 < wanted[-1] else None
+        viz.save_forecast_plot(values, {args.method: frame["forecast"].to_numpy()}, plot, title=title, history_steps=max(4 * args.horizon, 96),
+                               times=stamps, ylabel=column, band=band)  # fmt: skip
     print(f"wrote {out}" + (f" and {plot}" if plot else ""))
     return 0
+
+
+def _quantile_levels(args) -> dict:
+    """--quantiles "0.1,0.5,0.9" -> {"quantile_levels": (0.1, 0.5, 0.9)} (checked before anything is written), or {}."""
+    if args.quantiles is None:
+        return {}
+    from timeartist.pipelines.forecasting import check_quantile_levels
+
+    if args.method != "visionts":
+        raise ValueError(f"--quantiles come from --method visionts (the outpainter's quantile head), not {args.method}")
+    try:
+        levels = [float(x) for x in args.quantiles.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--quantiles expects levels in (0, 1) separated by commas, e.g. 0.1,0.5,0.9; got {args.quantiles!r}") from None
+    return {"quantile_levels": check_quantile_levels(levels)}
 
 
 def _forecast_parquet(args) -> int:
@@ -271,7 +290,7 @@ def _forecast_parquet(args) -> int:
         raise ValueError(f"{', '.join(csv_only)} work with --csv only")
     if args.engine is None and (args.scheduler or args.workers):
         raise ValueError("--scheduler and --workers need --engine dask")
-    freq = _check_freq(args.freq)
+    freq, levels = _check_freq(args.freq), _quantile_levels(args)
     out = _out_dir(args.out or "forecasts")
     if out.suffix.lower() == ".csv":
         raise ValueError(f"--input writes Parquet part files into a folder; --out {out} names a CSV file (use --csv for one series)")
@@ -285,7 +304,7 @@ def _forecast_parquet(args) -> int:
         cluster = connect(args.scheduler, args.workers)
     pipe = _pipeline(args)
     with cluster:
-        summary = forecast_parquet(pipe, args.input, out, args.horizon, engine=args.engine, method=args.method, period=args.period, freq=freq)
+        summary = forecast_parquet(pipe, args.input, out, args.horizon, engine=args.engine, method=args.method, period=args.period, freq=freq, **levels)
     failed = f"; {summary.failed} series failed, see {summary.out / '_errors.parquet'}" if summary.failed else ""
     print(f"wrote {summary.rows} forecast rows in {summary.parts} part files to {summary.out}{failed}")
     return 0
@@ -398,6 +417,13 @@ def _positive_int(text: str, flag: str) -> int:
     return int(text)
 
 
+def _number(text: str, flag: str, kind: type):
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{flag} expects {'an integer' if kind is int else 'a number'} or 'off', got {text!r}") from None
+
+
 def _split_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -423,7 +449,8 @@ def _cmd_generate(args) -> int:
 
 
 PIPELINE_EXPORT_OPTIONS = ("visual", "temporal", "generator", "outpainter", "context_periods", "trend_ensemble", "trend_min_r2",
-                           "seasonal_blend", "blend_periods", "data_root")  # fmt: skip
+                           "seasonal_blend", "blend_periods", "choose_period", "restore_detail", "fallback", "level_gate",
+                           "calibrate", "data_root")  # fmt: skip
 
 
 def _export_checkpoint(args) -> int:
@@ -468,7 +495,8 @@ def _cmd_export(args) -> int:
             from timeartist.training.outpainter import best_evaluated_checkpoint
 
             folder, line = best_evaluated_checkpoint(folder)
-            print(f"outpainter: {folder} (validation mse {line['mse']:.4f}, the lowest of the run)")
+            metric = "pinball" if "pinball" in line else "mse"
+            print(f"outpainter: {folder} (validation {metric} {line[metric]:.4f}, the lowest of the run)")
         pipe.outpainter = MAEOutpainter.from_pretrained(folder)
     if args.context_periods == "auto":
         if pipe.outpainter is None:
@@ -490,8 +518,14 @@ def _cmd_export(args) -> int:
         pipe.forecast_defaults["seasonal_blend"] = args.seasonal_blend
     if args.blend_periods is not None:
         pipe.forecast_defaults["blend_periods"] = args.blend_periods
-    combination = ("trend_ensemble", "trend_min_r2", "seasonal_blend", "blend_periods")
-    check_combination_options(**{k: v for k, v in pipe.forecast_defaults.items() if k in combination})
+    if args.choose_period:
+        pipe.forecast_defaults["choose_period"] = args.choose_period == "on"
+    for key in ("restore_detail", "fallback", "level_gate", "calibrate"):
+        value = getattr(args, key)
+        if value is not None:
+            pipe.forecast_defaults[key] = None if value == "off" else _number(value, f"--{key.replace('_', '-')}", int if key == "restore_detail" else float)
+    checked = inspect.signature(check_combination_options).parameters
+    check_combination_options(**{k: v for k, v in pipe.forecast_defaults.items() if k in checked})
     if args.generator:
         from timeartist.models.generator import TokenGenerator
 
@@ -608,7 +642,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="--engine dask: address of a running Dask scheduler (default: start a local cluster)")
     p.add_argument("--workers", type=int, help="--engine dask: worker processes of the local cluster (default: one per core)")
     p.add_argument("--out", help="--csv: output file, .csv or .parquet by its extension, in an existing folder (default: forecast.csv); --input: folder for Parquet part files and _errors.parquet (default: forecasts)")
-    p.add_argument("--plot", help="--csv: PNG of the forecast with its history, dated by the CSV's timestamps")
+    p.add_argument("--quantiles", help="also forecast these quantile levels, e.g. 0.1,0.5,0.9: one column each, named by the level (needs a model with a quantile head, as the bundled one)")
+    p.add_argument("--plot", help="--csv: PNG of the forecast with its history, dated by the CSV's timestamps, with the band between the outer --quantiles")
     _add_model_args(p)
     p.set_defaults(func=_cmd_forecast)
 
@@ -658,6 +693,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trend-min-r2", type=float, help="forecasting default for --trend-ensemble auto, in [0, 1]")
     p.add_argument("--seasonal-blend", type=float, help="forecasting default: weight in [0, 1] of the mean of the last --blend-periods periods combined with the outpainter's forecast")
     p.add_argument("--blend-periods", type=int, help="forecasting default: periods averaged for --seasonal-blend")
+    p.add_argument("--choose-period", choices=["off", "on"], help="forecasting default: let backtests choose between the detected period and its calendar season")
+    p.add_argument("--restore-detail", help="forecasting default: periods averaged to restore what a period taller than the canvas loses ('off')")
+    p.add_argument("--fallback", help="forecasting default: error ratio in (0, 1] by which a simple rule must beat the outpainter on every backtest to replace it ('off')")
+    p.add_argument("--level-gate", help="forecasting default: typical changes a level jump at the end must exceed to be continued ('off')")
+    p.add_argument("--calibrate", help="forecasting default: power in [0, 1] of the backtest-fitted scale of the quantiles' spread ('off')")
     p.add_argument("--data-root", help="data folder for --context-periods auto (default: $TIMEARTIST_DATA, ./dataset, ../shared/data)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=_cmd_export, overrides=[])

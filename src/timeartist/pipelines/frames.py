@@ -17,7 +17,6 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 from timeartist.pipelines.forecasting import SeriesError
-from timeartist.pipelines.periodicity import period_candidates
 
 ERRORS = ("raise", "collect")
 REASON = "reason"
@@ -102,19 +101,6 @@ def future_times(times: np.ndarray, horizon: int, freq: str | None, key) -> np.n
     if freq is None:
         raise SeriesError("cannot infer the time step from its timestamps (rows missing or irregular); pass freq= (CLI: --freq), e.g. 'h'", [key])
     return pd.date_range(stamps[-1], periods=horizon + 1, freq=freq)[1:].to_numpy()
-
-
-def frequency_candidates(times: np.ndarray, freq: str | None) -> tuple[int, ...] | None:
-    """Seasonal periods of ``freq`` or of the frequency inferred from datetime ``times`` (None: unknown, numeric
-    times, or a frequency without seasons)."""
-    if freq is None and not pd.api.types.is_numeric_dtype(times.dtype) and len(times) >= 3:
-        freq = pd.infer_freq(pd.DatetimeIndex(pd.to_datetime(times)))
-    if freq is None:
-        return None
-    try:
-        return period_candidates(freq) or None
-    except ValueError:  # no seasons known for this frequency: detect freely
-        return None
 
 
 def drop_duplicate_times(df: pd.DataFrame, id_col: str, time_col: str, errors: str) -> tuple[pd.DataFrame, list]:

@@ -55,9 +55,9 @@ from timeartist.models.visual import VisionModel
 from timeartist.modules.quantizer import share_quantizer
 from timeartist.pipelines.artist import forecast_artist
 from timeartist.pipelines.classification import VisionClassifier, as_cases, as_labels
-from timeartist.pipelines.forecasting import SeriesError, as_rows, bf16_native, fill_nans, forecast_with_outpainter, to_unit_range
+from timeartist.pipelines.forecasting import SeriesError, as_rows, bf16_native, check_quantile_levels, fill_nans, forecast_with_outpainter, to_unit_range
 from timeartist.pipelines.frames import (
-    SeriesGroup, apply_per_series, check_long_frame, column, drop_duplicate_times, errors_frame, frequency_candidates,
+    SeriesGroup, apply_per_series, check_long_frame, column, drop_duplicate_times, errors_frame,
     future_time_dtype, future_times, is_distributed_input, regrid_series, series_groups,
 )  # fmt: skip
 from timeartist.pipelines.rendering import is_flat
@@ -462,6 +462,8 @@ class TimeArtistPipeline:
         """
         if self.outpainter is None:
             raise ValueError(f"this pipeline has no outpainter{self._absent('outpainter')}; load one that has, or pass outpainter= when building it")
+        if kwargs.pop("method", DEFAULT_METHOD) != "visionts":
+            raise ValueError("quantile forecasts come from method='visionts' (the outpainter's quantile head); method='artist' forecasts a point only")
         kwargs = {**self.forecast_defaults, **kwargs}
         return forecast_with_outpainter(
             context, horizon, self.outpainter, period, batch_size=batch_size, progress=progress, quantile_levels=quantile_levels, **kwargs
@@ -496,15 +498,17 @@ class TimeArtistPipeline:
         inferred from its timestamps); an integer time column continues with its last step. The id column keeps
         its dtype, the time column its numeric or datetime dtype (strings become datetime64[ns]). With ``freq``
         given, a series with missing time steps is put on its regular grid first, the missing values interpolated
-        as NaNs are (timestamps off the grid are a ``SeriesError``). Unless ``period`` is passed, the seasonal
-        periods of the series' frequency (``period_candidates``, e.g. 24 and 168 for hourly data) are the only
-        candidates of the period detection.
+        as NaNs are (timestamps off the grid are a ``SeriesError``). The values choose the period, as in ``forecast``
+        (the same series get the same forecast from both; timestamps only place the future).
+
+        quantile_levels: also a column per level, named ``str(level)`` (``"0.1"``, ..., ``"0.9"``), from
+        ``forecast_quantiles``; the ``"forecast"`` column is then its mean, as without levels.
 
         errors: "raise" fails the call on the first series with bad data (``SeriesError``: too short, fewer than 2
         observed values, infinite values, no inferable time step, a time stamp given twice; unsorted rows are
         sorted); "collect" forecasts the others and returns ``(forecasts, errors)`` where errors has one row per
         failed series (``id_col``, ``"reason"``).
-        ``kwargs`` go to ``forecast``.
+        ``kwargs`` go to ``forecast`` (``forecast_quantiles`` with levels).
         """
         if is_distributed_input(df):
             return self._on_dask("forecast_df", df, horizon=horizon, id_col=id_col, time_col=time_col, target=target, freq=freq, errors=errors, **kwargs)
@@ -512,7 +516,9 @@ class TimeArtistPipeline:
         df, duplicated = drop_duplicate_times(df, id_col, time_col, errors)
         df, failures = regrid_series(df, id_col, time_col, target, freq, errors)
         failures = duplicated + failures
-        detect = kwargs.get("period") is None and kwargs.get("method", DEFAULT_METHOD) == "visionts"
+        levels = kwargs.pop("quantile_levels", None)
+        if levels is not None:
+            levels = check_quantile_levels(levels)
         ids, times, values = [], [], []
         for group in series_groups(df, id_col, time_col, target):
 
@@ -521,18 +527,15 @@ class TimeArtistPipeline:
                     raise SeriesError("1 time step; at least 2 are needed", list(group.keys[index]))
                 return [future_times(group.times[i], horizon, freq, group.keys[i]) for i in index]
 
-            def forecasts(index, group=group):
-                out = np.empty((len(index), horizon))
-                candidates = [frequency_candidates(group.times[i], freq) if detect else None for i in index]
-                for option in set(candidates):  # series with the same period candidates forecast together
-                    rows = np.array([c == option for c in candidates])
-                    extra = {} if option is None else {"candidates": option}
-                    keys = group.keys[index[rows]]
-                    try:
-                        out[rows] = np.atleast_2d(self.forecast(group.values[index[rows]], horizon, **kwargs, **extra))
-                    except SeriesError as err:  # rows of this batch -> the ids of their series
-                        raise SeriesError(err.reason, list(keys[err.rows] if err.rows else keys)) from None
-                return out
+            def forecasts(index, group=group):  # (n, H, 1 + Q): the point, then the quantiles
+                try:
+                    if levels is None:
+                        return self.forecast(group.values[index], horizon, **kwargs)[..., None]
+                    quantiles, mean = self.forecast_quantiles(group.values[index], horizon, levels, **kwargs)
+                    return np.concatenate([mean[..., None], quantiles], axis=-1)
+                except SeriesError as err:  # rows of this batch -> the ids of their series
+                    keys = group.keys[index]
+                    raise SeriesError(err.reason, list(keys[err.rows] if err.rows else keys)) from None
 
             # Series whose time step cannot be inferred fail before the model sees them.
             dated, future, bad_times = apply_per_series(stamps, np.arange(len(group)), errors)
@@ -542,10 +545,12 @@ class TimeArtistPipeline:
             times.extend(stamp_of[i] for i in kept.tolist())
             values.extend(predicted)
             failures += [(group.keys[i], reason) for i, reason in bad_times + bad_values]
+        values = np.concatenate(values) if values else np.empty((0, 1 + len(levels or ())))
         frame = pd.DataFrame({
             id_col: column(ids, df[id_col].dtype),
             time_col: column(times, future_time_dtype(df[time_col].dtype)),
-            "forecast": column(values, np.float64),
+            "forecast": values[:, 0],
+            **{str(q): values[:, 1 + k] for k, q in enumerate(levels or ())},
         })  # fmt: skip
         return self._with_errors(frame, df, id_col, failures, errors, "forecast_df")
 

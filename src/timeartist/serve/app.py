@@ -69,7 +69,7 @@ import pandas as pd  # noqa: E402
 from timeartist.data.images import to_image_batch  # noqa: E402
 from timeartist.models.imagenet_classes import imagenet_classes  # noqa: E402
 from timeartist.pipelines.forecasting import SeriesError  # noqa: E402
-from timeartist.pipelines.frames import frequency_candidates, future_times  # noqa: E402
+from timeartist.pipelines.frames import future_times  # noqa: E402
 from timeartist.pipelines.pipeline import DEFAULT_MODEL_DIR, TimeArtistPipeline  # noqa: E402
 from timeartist.serve import examples, inputs, views  # noqa: E402
 
@@ -215,36 +215,45 @@ class Playground:
         horizon, period, levels = inputs.parse_horizon(horizon), inputs.parse_period(period), inputs.parse_levels(levels)
         length = len(series.values)
         if series.times is None:
-            future, candidates = np.arange(length, length + horizon), None
+            future = np.arange(length, length + horizon)
         else:
             try:
                 future = future_times(series.times, horizon, None, series.name)
             except SeriesError:
                 raise ValueError(f"the timestamps of {series.time_name!r} are irregular (rows missing?), so the future ones are unknown; choose {inputs.NO_TIME} as the time column") from None
-            candidates = frequency_candidates(series.times, None) if period is None else None
         seen = []
 
         def first_view(layout, canvases, filled):
             if not seen:
                 seen.append((layout, canvases[0], filled[0]))
 
-        extra = {"candidates": candidates} if candidates else {}
-        forecast = np.asarray(self.pipe.forecast(series.values, horizon, period=period, progress=False, on_outpaint=first_view, **extra), dtype=np.float64)
+        options = dict(period=period, progress=False, on_outpaint=first_view)
+        band = None
+        if self.pipe.probabilistic:
+            quantiles, forecast = self.pipe.forecast_quantiles(series.values, horizon, levels, **options)
+            quantiles, forecast = np.asarray(quantiles, dtype=np.float64), np.asarray(forecast, dtype=np.float64)
+            if levels[0] < 0.5 < levels[-1]:
+                band = (quantiles[:, 0], quantiles[:, -1], f"{levels[0]:g}-{levels[-1]:g} quantiles")
+        else:
+            forecast = np.asarray(self.pipe.forecast(series.values, horizon, **options), dtype=np.float64)
         layout, canvas, filled = seen[0]
         shown = min(length, max(4 * horizon, 8 * layout.period, 200))
         history_x = np.arange(length) if series.times is None else series.times
         title = f"{series.name}: {horizon}-step forecast"
-        figure = views.forecast_figure(series.values[-shown:], history_x[-shown:], forecast, future, title)
+        figure = views.forecast_figure(series.values[-shown:], history_x[-shown:], forecast, future, title, band=band)
         table = pd.DataFrame({series.time_name or "step": future, "forecast": forecast})
+        if self.pipe.probabilistic:
+            table = table.assign(**{str(q): quantiles[:, k] for k, q in enumerate(levels)})
         path = self._write_csv(table, f"forecast_{series.name}.csv")
-        how = "given" if period is not None else f"detected among {', '.join(map(str, candidates))} from the time step" if candidates else "detected"
+        how = "given" if period is not None else "detected from the values"
         passes = -(-horizon // layout.horizon)
         status = (
             f"{series.name}: {length:,} steps; period {layout.period} ({how}); the outpainter read the last "
-            f"{layout.context_len:,} steps in {passes} pass{'es' if passes > 1 else ''}. Quantile levels "
-            f"{', '.join(f'{q:g}' for q in levels)}: this model makes point forecasts only, so the line is the point "
-            "forecast and no band is drawn."
-        )
+            f"{layout.context_len:,} steps in {passes} pass{'es' if passes > 1 else ''}. "
+            + (f"The line is the mean forecast; the table adds the quantiles {', '.join(f'{q:g}' for q in levels)}"
+               + (f", the band spans {levels[0]:g} to {levels[-1]:g}." if band else ".")
+               if self.pipe.probabilistic else "This model makes point forecasts only (its outpainter has no quantile head), so no band is drawn.")
+        )  # fmt: skip
         picture = self._file("outpainter.png", views.canvas_picture(layout, canvas.numpy(), filled.numpy()).save)
         return status, figure, picture, views.table_html(table), path
 
