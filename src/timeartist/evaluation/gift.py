@@ -49,7 +49,6 @@ from timeartist.evaluation.baselines import repeat_profile
 from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names
 from timeartist.evaluation.metrics import geometric_mean, mase_scale
 from timeartist.evaluation.report import ordered, plt, write_results
-from timeartist.pipelines.periodicity import period_candidates
 from timeartist.viz import save_figure
 
 logger = logging.getLogger(__name__)
@@ -214,9 +213,9 @@ class SeasonalNaiveQuantiles:
 
 class PipelineQuantileForecaster:
     """The pipeline's forecast: ``pipe.forecast_quantiles`` when it is ``probabilistic``, else the point forecast
-    ``pipe.forecast`` (reported as a point forecast). Contexts of equal length forecast as one batch. The period
-    is detected per series among the frequency's candidates, as ``forecast_df`` takes them from the timestamps
-    (``timeartist``); ``fixed_period=True`` passes GIFT-Eval's seasonality (24 or 96) instead (``timeartist_period``)."""
+    ``pipe.forecast`` (reported as a point forecast). Contexts of equal length forecast as one batch. The values
+    choose each series' period, as in ``forecast`` and ``forecast_df`` (``timeartist``); ``fixed_period=True`` passes
+    GIFT-Eval's seasonality (24 or 96) instead (``timeartist_period``)."""
 
     def __init__(self, pipe, batch_size: int = 256, fixed_period: bool = False):
         self.pipe, self.batch_size, self.fixed_period = pipe, batch_size, fixed_period
@@ -227,8 +226,7 @@ class PipelineQuantileForecaster:
         return bool(getattr(self.pipe, "probabilistic", False))
 
     def __call__(self, contexts, horizon, freq, quantile_levels):
-        period = {"period": seasonality_of(freq)} if self.fixed_period else {"candidates": period_candidates(freq)}
-        kwargs = {**period, "batch_size": self.batch_size, "progress": False}
+        kwargs = {"period": seasonality_of(freq) if self.fixed_period else None, "batch_size": self.batch_size, "progress": False}
         groups: dict[int, list[int]] = defaultdict(list)
         for index, context in enumerate(contexts):
             groups[len(context)].append(index)
