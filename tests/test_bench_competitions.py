@@ -55,3 +55,31 @@ def test_bad_names_list_what_is_available(data_root, tmp_path):
         run_competitions(data_root, ["m1_yearly"], ["seasonal_mean"])
     with pytest.raises(FileNotFoundError, match="data root not found"):
         run_competitions(tmp_path / "missing", ["m1_yearly"], ["naive"])
+
+
+class LastValueInterval:
+    """A probabilistic plug-in: the last value, with the interval last value +- width."""
+
+    probabilistic = True
+
+    def __init__(self, width):
+        self.name, self.width = f"interval_{width}", width
+
+    def __call__(self, context, horizon, period):
+        return np.repeat(context[:, -1:], horizon, axis=1)
+
+    def forecast_quantiles(self, context, horizon, period, quantile_levels):
+        point = self(context, horizon, period)
+        return point[..., None] + self.width * np.array([-1.0, 1.0]), point
+
+
+def test_probabilistic_methods_report_the_coverage_of_their_80_percent_interval(data_root, tmp_path):
+    from timeartist.evaluation.competitions import available_datasets
+
+    dataset = next(iter(available_datasets(data_root)))
+    frame = run_competitions(data_root, [dataset], ["naive", LastValueInterval(0.0), LastValueInterval(1e12)], quick=True, out_dir=tmp_path)
+    by_method = frame[frame.dataset == dataset].set_index("method")
+    assert by_method.loc["interval_1000000000000.0", "coverage80"] == 1.0 and by_method.loc["interval_0.0", "coverage80"] < 0.5
+    assert np.isnan(by_method.loc["naive", "coverage80"])
+    assert by_method.loc["interval_0.0", "mae"] == by_method.loc["naive", "mae"]
+    assert "Coverage of the 80% interval" in (tmp_path / "results.md").read_text()

@@ -77,6 +77,30 @@ def test_multivariate_forecasters_get_whole_windows_and_score_like_per_channel_o
     assert _row(frame, "channel_mean", 96, "quick (stride 241)").mse == pytest.approx(_row(frame, "window_mean", 96, "quick (stride 241)").mse)
 
 
+class IntervalForecaster(MeanForecaster):
+    """A probabilistic plug-in: the window mean with the interval mean +- width (in scaled units)."""
+
+    probabilistic = True
+
+    def __init__(self, width):
+        super().__init__()
+        self.name, self.width = f"interval_{width}", width
+
+    def forecast_quantiles(self, context, horizon, period, quantile_levels):
+        assert tuple(quantile_levels) == (0.1, 0.9)
+        point = self(context, horizon, period)
+        return point[..., None] + np.array([-self.width, self.width]), point
+
+
+def test_probabilistic_methods_report_the_coverage_of_their_80_percent_interval(data_root, tmp_path):
+    frame = run_ltsf(data_root, ["ETTh1"], [96], ["naive", IntervalForecaster(0.0), IntervalForecaster(100.0)], quick=True, out_dir=tmp_path)
+    quick = "quick (stride 241)"
+    assert _row(frame, "interval_0.0", 96, quick).coverage80 == 0.0 and _row(frame, "interval_100.0", 96, quick).coverage80 == 1.0
+    assert np.isnan(_row(frame, "naive", 96, quick).coverage80)
+    assert _row(frame, "interval_100.0", "avg", quick).mse == pytest.approx(_row(frame, "interval_0.0", "avg", quick).mse)
+    assert "[1.00]" in (tmp_path / "results.md").read_text()
+
+
 def test_quick_run_writes_every_output(data_root, tmp_path):
     frame = run_ltsf(data_root, ["ETTh1"], [96], ["naive", "seasonal_naive", "seasonal_mean", "auto_theta"], out_dir=tmp_path, quick=True)
     assert set(frame.protocol) == {"quick (stride 241)"}

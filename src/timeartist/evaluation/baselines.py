@@ -39,6 +39,16 @@ class Forecaster(Protocol):
     def __call__(self, context: np.ndarray, horizon: int, period: int) -> np.ndarray: ...
 
 
+INTERVAL = (0.1, 0.9)  # the 80% interval whose coverage the benchmarks report for probabilistic forecasters
+
+
+def probabilistic(forecaster: Forecaster) -> bool:
+    """Whether the forecaster also gives quantiles: ``probabilistic`` is true and ``forecast_quantiles(context,
+    horizon, period, quantile_levels) -> (quantiles (B, horizon, Q), point (B, horizon))`` exists (as for
+    ``PipelineForecaster`` of a pipeline with a quantile head)."""
+    return bool(getattr(forecaster, "probabilistic", False))
+
+
 def check_context(context, horizon: int, period: int, min_length: int = 1) -> np.ndarray:
     """Validate the forecaster inputs and return ``context`` as a float ``(B, L)`` array."""
     context = np.asarray(context)

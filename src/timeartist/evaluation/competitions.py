@@ -27,7 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from timeartist.data import ForecastSeries, load_competition_json, read_tsf, resolve_data_root
-from timeartist.evaluation.baselines import STATSFORECAST_MODELS, Forecaster, make_baseline
+from timeartist.evaluation.baselines import INTERVAL, STATSFORECAST_MODELS, Forecaster, make_baseline, probabilistic
 from timeartist.evaluation.common import PIPELINE_METHODS, add_common_arguments, check_out, forecasters, names
 from timeartist.evaluation.metrics import geometric_mean, mase_scale, smape
 from timeartist.evaluation.report import (
@@ -87,22 +87,31 @@ def _history(series: ForecastSeries) -> np.ndarray:
     return history
 
 
-def forecast_series(forecaster: Forecaster, series: Sequence[ForecastSeries], desc: str = "") -> list[np.ndarray]:
-    """Final-window forecasts ``(horizon,)`` per series, batching series of equal history length."""
+def forecast_series(forecaster: Forecaster, series: Sequence[ForecastSeries], desc: str = "", with_interval: bool = False):
+    """Final-window forecasts ``(horizon,)`` per series, batching series of equal history length. ``with_interval``
+    (a forecaster with ``forecast_quantiles``): also the ``INTERVAL`` quantiles ``(horizon, 2)`` per series, returned
+    as ``(forecasts, intervals)``."""
     groups: dict[tuple[int, int, int], list[int]] = defaultdict(list)
     histories = [_history(s) for s in series]
     for index, (one, history) in enumerate(zip(series, histories)):
         period = one.seasonality if history.size >= one.seasonality else 1
         groups[(history.size, one.horizon, period)].append(index)
     forecasts: list[np.ndarray | None] = [None] * len(series)
+    intervals: list[np.ndarray | None] = [None] * len(series)
     for (_, horizon, period), members in tqdm(groups.items(), desc=desc, leave=False, disable=None):
         batch = np.stack([histories[i] for i in members])
-        output = np.asarray(forecaster(batch, horizon, period), dtype=np.float64)
+        if with_interval:
+            quantiles, output = forecaster.forecast_quantiles(batch, horizon, period, INTERVAL)
+            for i, row in zip(members, np.asarray(quantiles, dtype=np.float64)):
+                intervals[i] = row
+        else:
+            output = forecaster(batch, horizon, period)
+        output = np.asarray(output, dtype=np.float64)
         if output.shape != (len(members), horizon) or not np.isfinite(output).all():
             raise ValueError(f"method {forecaster.name!r} returned shape {output.shape} or non-finite values, expected {(len(members), horizon)}")
         for i, row in zip(members, output):
             forecasts[i] = row
-    return forecasts
+    return (forecasts, intervals) if with_interval else forecasts
 
 
 def _scores(series: Sequence[ForecastSeries], forecasts: Sequence[np.ndarray]) -> dict:
@@ -157,10 +166,15 @@ def run_competitions(
         example = ForecastExample(_history(series[0]), series[0].future, title=f"{name}: {series[0].name}")
         for forecaster in forecasters:
             began = time.perf_counter()
-            forecasts = forecast_series(forecaster, series, desc=f"{name} {forecaster.name}")
+            coverage = np.nan
+            if probabilistic(forecaster):
+                forecasts, intervals = forecast_series(forecaster, series, desc=f"{name} {forecaster.name}", with_interval=True)
+                coverage = float(np.mean(np.concatenate([(q[:, 0] <= s.future) & (s.future <= q[:, 1]) for q, s in zip(intervals, series)])))
+            else:
+                forecasts = forecast_series(forecaster, series, desc=f"{name} {forecaster.name}")
             seconds = time.perf_counter() - began
             rows.append({"dataset": name, "protocol": protocol, "method": forecaster.name, "series": len(series), "horizon": horizon,
-                         "period": series[0].seasonality, **_scores(series, forecasts), "seconds": seconds})  # fmt: skip
+                         "period": series[0].seasonality, **_scores(series, forecasts), "coverage80": coverage, "seconds": seconds})  # fmt: skip
             if horizon != "mixed":
                 curves.setdefault(name, {})[forecaster.name] = np.abs(np.stack(forecasts) - np.stack([s.future for s in series])).mean(axis=0)
             example.forecasts[forecaster.name] = forecasts[0]
@@ -205,6 +219,8 @@ def write_competitions_report(frame: pd.DataFrame, out_dir, curves, examples, co
         "sMAPE (%)": results_table(frame, "smape"),
         "MASE": results_table(frame, "mase"),
     }
+    if frame["coverage80"].notna().any():
+        tables["Coverage of the 80% interval (0.1-0.9 quantiles; probabilistic methods)"] = results_table(frame[frame["coverage80"].notna()], "coverage80")
     paths = write_results(frame, out_dir, frame.attrs["meta"], tables, "Competition benchmark (M1, M3, Monash)", command)
     if curves:
         paths["error_by_horizon"] = plot_error_by_step(curves, Path(out_dir) / "error_by_horizon.png", ylabel="MAE")

@@ -40,9 +40,11 @@ from tqdm.auto import tqdm
 from timeartist.data import LTSFDataset, ltsf_path
 from timeartist.evaluation.baselines import (
     BASELINES,
+    INTERVAL,
     STATSFORECAST_MODELS,
     Forecaster,
     make_baseline,
+    probabilistic,
     seasonal_mean_errors,
 )
 from timeartist.evaluation.common import add_common_arguments, check_out, forecasters, name_ints, names, positive_ints
@@ -74,16 +76,20 @@ METHODS_HELP = ("artist", "visionts", "visionts_detected", "visionts_detected_pe
 
 @dataclass
 class _Score:
-    """Running per-step error sums of one method at one horizon."""
+    """Running per-step error sums of one method at one horizon (and how often the 80% interval held the truth)."""
 
     squared: np.ndarray
     absolute: np.ndarray
     series: int = 0
+    covered: int = 0
 
-    def add(self, error: np.ndarray) -> None:  # error (B, H)
+    def add(self, forecast: np.ndarray, target: np.ndarray, interval: np.ndarray | None) -> None:  # (B, H), (B, H, 2)
+        error = forecast - target
         self.squared += np.square(error).sum(axis=0)
         self.absolute += np.abs(error).sum(axis=0)
         self.series += error.shape[0]
+        if interval is not None:
+            self.covered += int(((interval[..., 0] <= target) & (target <= interval[..., 1])).sum())
 
 
 @dataclass
@@ -189,8 +195,11 @@ def _score(
             if valid.size == 0:
                 continue
             count = valid.size * channels
-            forecast = shared[:count, :h] if horizon_free else _checked(forecaster, rows[:count], h, data.period, channels)
-            scores[h].add(forecast - rearrange(targets[h][valid], "w c h -> (w c) h"))
+            if horizon_free:
+                forecast, interval = shared[0][:count, :h], None if shared[1] is None else shared[1][:count, :h]
+            else:
+                forecast, interval = _checked(forecaster, rows[:count], h, data.period, channels)
+            scores[h].add(forecast, rearrange(targets[h][valid], "w c h -> (w c) h"), interval)
             if example is None and h == longest:
                 example = ForecastExample(rows[channels - 1], targets[h][valid[0], channels - 1], {forecaster.name: forecast[channels - 1]})
     return scores, example
@@ -208,6 +217,7 @@ def _evaluate(
                   context=context_used(method, data.lookback, data.period))  # fmt: skip
     rows = [
         {**common, "horizon": h, "mse": score.squared.sum() / (score.series * h), "mae": score.absolute.sum() / (score.series * h),
+         "coverage80": score.covered / (score.series * h) if probabilistic(method) else np.nan,
          "windows": score.series // data.by_horizon[h].num_channels, "series": score.series, "seconds": seconds}  # fmt: skip
         for h, score in scores.items()
     ]
@@ -215,24 +225,28 @@ def _evaluate(
     return rows, longest.squared / longest.series, example
 
 
-def _checked(forecaster: Forecaster, rows: np.ndarray, horizon: int, period: int, channels: int) -> np.ndarray:
-    """The forecast (R, H) of rows (R, L), one per channel of R / channels windows, checked for shape and finiteness;
-    a ``multivariate`` forecaster gets and returns the windows whole, (W, L, C) -> (W, H, C)."""
-    if getattr(forecaster, "multivariate", False):
-        windows = rearrange(rows, "(w c) l -> w l c", c=channels)
-        forecast = np.asarray(forecaster(windows, horizon, period), dtype=np.float64)
-        expected = (len(windows), horizon, channels)
-        if forecast.shape == expected:
-            forecast = rearrange(forecast, "w h c -> (w c) h")
+def _checked(forecaster: Forecaster, rows: np.ndarray, horizon: int, period: int, channels: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The forecast (R, H) of rows (R, L), one per channel of R / channels windows, checked for shape and finiteness,
+    and for a probabilistic forecaster its ``INTERVAL`` quantiles (R, H, 2) (else None); a ``multivariate``
+    forecaster gets and returns the windows whole, (W, L, C) -> (W, H, C)."""
+    multivariate = getattr(forecaster, "multivariate", False)
+    x = rearrange(rows, "(w c) l -> w l c", c=channels) if multivariate else rows
+    if probabilistic(forecaster):
+        quantiles, forecast = forecaster.forecast_quantiles(x, horizon, period, INTERVAL)
+        quantiles = np.asarray(quantiles, dtype=np.float64)
     else:
-        forecast = np.asarray(forecaster(rows, horizon, period), dtype=np.float64)
-        expected = (rows.shape[0], horizon)
+        quantiles, forecast = None, forecaster(x, horizon, period)
+    forecast = np.asarray(forecast, dtype=np.float64)
+    expected = (len(x), horizon, channels) if multivariate else (rows.shape[0], horizon)
+    if multivariate and forecast.shape == expected:
+        forecast = rearrange(forecast, "w h c -> (w c) h")
+        quantiles = None if quantiles is None else rearrange(quantiles, "w h c q -> (w c) h q")
     if forecast.shape != (rows.shape[0], horizon) or not np.isfinite(forecast).all():
         raise ValueError(
             f"method {forecaster.name!r} returned shape {forecast.shape} (finite: {np.isfinite(forecast).all()}), "
             f"expected finite values of shape {expected}"
         )
-    return forecast
+    return forecast, quantiles
 
 
 def _resolve_methods(methods: Sequence[str | Forecaster], stat_context: int | None, n_jobs: int | None) -> list[str | Forecaster]:
@@ -279,8 +293,9 @@ def run_ltsf(
     ``lookback`` / ``periods`` / ``seasonal_mean_k``: per-dataset overrides. ``stat_context`` and
     ``n_jobs``: context length and worker processes of the statsforecast models. With ``out_dir`` the
     results are written there as ``results.{json,csv,md}`` (``command``: the command line, shown first),
-    ``error_by_horizon.png`` and ``forecast_examples.png``. Columns: dataset, protocol, method, horizon, mse, mae, windows (per
-    channel), series, period, lookback, context, seconds (wall time of the method on that dataset).
+    ``error_by_horizon.png`` and ``forecast_examples.png``. Columns: dataset, protocol, method, horizon, mse, mae,
+    coverage80 (share of targets inside the 0.1-0.9 quantiles, for methods with ``forecast_quantiles``; else NaN),
+    windows (per channel), series, period, lookback, context, seconds (wall time of the method on that dataset).
     The run's settings are in ``frame.attrs["meta"]``.
     """
     horizons = sorted({int(h) for h in horizons})
@@ -345,7 +360,7 @@ def run_ltsf(
 
 
 def _with_averages(frame: pd.DataFrame) -> pd.DataFrame:
-    averages = frame.groupby(list(SETTINGS_COLUMNS), sort=False).agg(mse=("mse", "mean"), mae=("mae", "mean"), seconds=("seconds", "first")).reset_index()
+    averages = frame.groupby(list(SETTINGS_COLUMNS), sort=False).agg(mse=("mse", "mean"), mae=("mae", "mean"), coverage80=("coverage80", "mean"), seconds=("seconds", "first")).reset_index()
     averages["horizon"] = "avg"
     combined = pd.concat([frame, averages], ignore_index=True)
     combined["horizon"] = combined["horizon"].astype(str)
@@ -354,9 +369,10 @@ def _with_averages(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def results_table(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """``MSE / MAE`` strings with rows (dataset, horizon) and one column per method, for one protocol."""
+    """``MSE / MAE`` strings (``[coverage]`` of the 80% interval for probabilistic methods) with rows (dataset,
+    horizon) and one column per method, for one protocol."""
     part = frame[frame["protocol"] == protocol]
-    cells = part.assign(cell=[f"{m:.3f} / {a:.3f}" for m, a in zip(part["mse"], part["mae"])])
+    cells = part.assign(cell=[f"{m:.3f} / {a:.3f}" + ("" if np.isnan(c) else f" [{c:.2f}]") for m, a, c in zip(part["mse"], part["mae"], part["coverage80"])])
     table = cells.pivot_table(index=["dataset", "horizon"], columns="method", values="cell", aggfunc="first", sort=False)
     return table[ordered(table.columns, METHOD_ORDER)]
 

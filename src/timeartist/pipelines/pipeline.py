@@ -792,6 +792,16 @@ class PipelineForecaster:
         period = None if self.detect_period else period
         return self.pipe.forecast(context, horizon, method=self.method, period=period, batch_size=self.batch_size, progress=False)
 
+    @property
+    def probabilistic(self) -> bool:
+        """Whether ``forecast_quantiles`` works (method "visionts" of a pipeline with a quantile head)."""
+        return self.method == "visionts" and self.pipe.probabilistic
+
+    def forecast_quantiles(self, context: np.ndarray, horizon: int, period: int, quantile_levels: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+        """``(quantiles (B, horizon, Q), mean (B, horizon))`` through ``pipe.forecast_quantiles``; the mean is ``__call__``'s forecast."""
+        period = None if self.detect_period else period
+        return self.pipe.forecast_quantiles(context, horizon, quantile_levels, period=period, batch_size=self.batch_size, progress=False)
+
     def context_steps(self, period: int) -> int | None:
         """Most recent context steps the pipeline's forecast defaults let it read (None: no cap; for the report)."""
         defaults = self.pipe.forecast_defaults
