@@ -6,6 +6,8 @@ Operations (inputs are seeded synthetic data of the shapes a user passes):
 - ``image_to_series``: B images of the tokenizer size -> B series;
 - ``forecast_visionts`` / ``forecast_artist``: B contexts of ``CONTEXT_PERIODS`` daily periods (24 steps) -> B
   forecasts of ``HORIZON`` steps (period given, so no detection time is included);
+- ``forecast_quantiles``: the same contexts -> the 9 quantiles 0.1 ... 0.9 and the mean (pipelines with a quantile
+  head; the row is left out, with a warning, for one without);
 - ``classify``: B series -> B labels, after ``fit_classifier`` on a small labelled set (on a copy of the pipeline,
   so the caller's fitted classifier is untouched).
 
@@ -45,13 +47,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, positive_ints  # noqa: E402
+from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names, positive_ints  # noqa: E402
 from timeartist.evaluation.report import write_results  # noqa: E402
 from timeartist.viz import save_figure  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-OPERATIONS = ("series_to_image", "image_to_series", "forecast_visionts", "forecast_artist", "classify")
+OPERATIONS = ("series_to_image", "image_to_series", "forecast_visionts", "forecast_quantiles", "forecast_artist", "classify")
 PERIOD = 24
 CONTEXT_PERIODS = 20
 HORIZON = 96
@@ -88,6 +90,7 @@ def _operations(pipe, classifier, batch: int, rng: np.random.Generator) -> dict[
         "series_to_image": lambda: pipe.series_to_image(series, **kwargs),
         "image_to_series": lambda: pipe.image_to_series(images, **kwargs),
         "forecast_visionts": lambda: pipe.forecast(context, HORIZON, method="visionts", period=PERIOD, **kwargs),
+        "forecast_quantiles": lambda: pipe.forecast_quantiles(context, HORIZON, period=PERIOD, **kwargs),
         "forecast_artist": lambda: pipe.forecast(context, HORIZON, method="artist", **kwargs),
         "classify": lambda: classifier.classify(series),
     }
@@ -173,9 +176,12 @@ def run_speed_bench(
         raise ValueError(f"unknown operations {unknown or list(operations)}; available: {', '.join(OPERATIONS)}")
     if not batch_sizes or any(isinstance(b, bool) or int(b) != b or b < 1 for b in batch_sizes):
         raise ValueError(f"batch sizes must be positive integers, got {list(batch_sizes)}")
-    if "forecast_visionts" in operations or "forecast_artist" in operations:
+    if any(op.startswith("forecast_") for op in operations):
         if pipe.outpainter is None:
             raise ValueError("forecasting needs a pipeline with an outpainter; pass operations= without the forecast_* entries")
+    if "forecast_quantiles" in operations and not pipe.probabilistic:
+        logger.warning("forecast_quantiles left out: this pipeline's outpainter has no quantile head")
+        operations = [op for op in operations if op != "forecast_quantiles"]
     device = torch.device(device) if device is not None else pipe.device
     if device != pipe.device:
         raise ValueError(f"the pipeline runs on {pipe.device}, not {device}; load it with from_pretrained(path, device={str(device)!r})")
@@ -229,6 +235,7 @@ def write_speed_report(frame: pd.DataFrame, out_dir, command: str | None = None)
 # ---------------------------------------------------------------------------------------------- timeartist bench speed
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-sizes", default="1,8,64", help="comma-separated batch sizes")
+    parser.add_argument("--operations", default=",".join(OPERATIONS), help="comma-separated operations to time (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: one timed call per operation and batch size")
     add_common_arguments(parser, data=False)
 
@@ -236,5 +243,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> pd.DataFrame:
     batch_sizes = positive_ints(args.batch_sizes, "--batch-sizes")
     check_out(args.out)
-    return run_speed_bench(load_pipeline(args), out_dir=args.out, batch_sizes=batch_sizes, device=args.device,
+    return run_speed_bench(load_pipeline(args), out_dir=args.out, batch_sizes=batch_sizes, device=args.device, operations=names(args.operations),
                            min_seconds=0.0 if args.quick else 2.0, command=args.command_line)  # fmt: skip

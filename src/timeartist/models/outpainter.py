@@ -149,21 +149,27 @@ class MAEOutpainter(nn.Module, PretrainedMixin):
         """
         return self.unpatchify(self._predict(images, visible_cols)[0])
 
-    def forward_quantiles(self, images: Tensor, visible_cols: int) -> tuple[Tensor, Tensor]:
+    def forward_quantiles(self, images: Tensor, visible_cols: int, read_cols: int | None = None) -> tuple[Tensor, Tensor]:
         """Point canvas (B, C, H, W) and quantile canvases (B, Q, C, H, W), Q = len(quantile_levels), increasing
-        along Q at every pixel."""
+        along Q at every pixel. The head reads only the tokens of the ``read_cols`` patch columns after the visible
+        ones (None: all masked columns; a forecast reads back only the columns of its horizon, and the head, unlike
+        the decoder, works per token); elsewhere every level is the point prediction."""
         if not self.config.quantile_levels:
             raise ValueError("this MAEOutpainter has no quantile head (quantile_levels is empty)")
         patches, tokens = self._predict(images, visible_cols)
-        steps = rearrange(self.quantile_head(tokens).float(), "b n (q d) -> q b n d", q=len(self.config.quantile_levels))
+        column = torch.arange(patches.shape[1], device=patches.device) % self.config.grid[1]  # row-major patches
+        masked = (column >= visible_cols) & (column < visible_cols + (read_cols or self.config.grid[1]))
+        steps = rearrange(self.quantile_head(tokens[:, masked]).float(), "b n (q d) -> q b n d", q=len(self.config.quantile_levels))
         anchor = self.quantile_anchor
         levels = [None] * len(steps)
-        levels[anchor] = patches.float() + steps[anchor]
+        levels[anchor] = patches[:, masked].float() + steps[anchor]
         for k in range(anchor + 1, len(steps)):  # monotone by construction: softplus steps away from the anchor
             levels[k] = levels[k - 1] + F.softplus(steps[k])
         for k in range(anchor - 1, -1, -1):
             levels[k] = levels[k + 1] - F.softplus(steps[k])
-        quantiles = torch.stack([self.unpatchify(q) for q in levels], dim=1)
+        full = patches.float()[:, None].repeat(1, len(levels), 1, 1)  # (B, Q, N, D)
+        full[:, :, masked] = torch.stack(levels, dim=1)
+        quantiles = rearrange(self.unpatchify(rearrange(full, "b q n d -> (b q) n d")), "(b q) c h w -> b q c h w", q=len(levels))
         return self.unpatchify(patches), quantiles
 
     @property
@@ -212,9 +218,10 @@ class MAEOutpainter(nn.Module, PretrainedMixin):
         return self._paste(images, visible_cols, self._eval(self.forward, images, visible_cols))
 
     @torch.no_grad()
-    def outpaint_quantiles(self, images: Tensor, visible_cols: int) -> tuple[Tensor, Tensor]:
-        """``outpaint`` and the quantile canvases (B, Q, C, H, W), the visible columns pasted into each level."""
-        point, quantiles = self._eval(self.forward_quantiles, images, visible_cols)
+    def outpaint_quantiles(self, images: Tensor, visible_cols: int, read_cols: int | None = None) -> tuple[Tensor, Tensor]:
+        """``outpaint`` and the quantile canvases (B, Q, C, H, W), the visible columns pasted into each level
+        (``read_cols``: see ``forward_quantiles``)."""
+        point, quantiles = self._eval(self.forward_quantiles, images, visible_cols, read_cols)
         return self._paste(images, visible_cols, point), self._paste(images[:, None], visible_cols, quantiles)
 
     def _eval(self, method, *args):

@@ -599,7 +599,7 @@ def _outpaint_batch(
     images = render(x.float(), plan).to(device)
     with torch.autocast(images.device.type, dtype=torch.bfloat16, enabled=bf16):
         if quantiles:
-            filled, levels = outpainter.outpaint_quantiles(images, plan.visible_cols)
+            filled, levels = outpainter.outpaint_quantiles(images, plan.visible_cols, read_columns(plan))
             canvases = torch.cat([filled[:, None], levels], dim=1)  # (B, 1 + Q, C, H, W)
         else:
             canvases = outpainter.outpaint(images, plan.visible_cols)[:, None]
@@ -613,6 +613,15 @@ def _outpaint_batch(
         lost = (x - read_back(images.float().cpu(), plan)[:, : plan.context_len].double()).numpy()
         series = series + seasonal_mean(lost, plan.horizon, plan.period, periods)[..., None]
     return series * scale.numpy()[..., None] + mean.numpy()[..., None]
+
+
+def read_columns(plan: RenderLayout) -> int | None:
+    """Patch columns after the visible ones that a native layout reads back (one pixel column per period); None
+    (all) for the squeezed layout."""
+    if not plan.native:
+        return None
+    columns = math.ceil((plan.pad_left + plan.context_len + plan.horizon) / plan.period)
+    return max(1, math.ceil(columns / plan.patch_size[1]) - plan.visible_cols)
 
 
 def outpainter_levels(outpainter: Outpainter) -> tuple[float, ...]:
@@ -648,10 +657,19 @@ def interpolate_levels(quantiles: np.ndarray, levels: Sequence[float], wanted: S
     as a normal tail fitted to that outer level and the median would (monotone, never clamped)."""
     normal = NormalDist()  # the standard library's: scipy.stats costs half a second to import
     z, zw = np.array([normal.inv_cdf(q) for q in levels]), np.array([normal.inv_cdf(q) for q in wanted])
-    inner = np.stack([np.interp(zw, z, row) for row in quantiles.reshape(-1, len(levels))])
-    median = np.stack([np.interp(0.0, z, row) for row in quantiles.reshape(-1, len(levels))])[:, None]
     rows = quantiles.reshape(-1, len(levels))
+
+    def at(scores: np.ndarray) -> np.ndarray:  # np.interp on every row at once: the z grid is shared
+        if len(z) == 1:
+            return np.repeat(rows, len(scores), axis=1)
+        right = np.clip(np.searchsorted(z, scores, side="right"), 1, len(z) - 1)
+        weight = np.clip((scores - z[right - 1]) / (z[right] - z[right - 1]), 0.0, 1.0)
+        return rows[:, right - 1] * (1 - weight) + rows[:, right] * weight
+
+    inner, median = at(zw), at(np.zeros(1))
     low, high = zw < z[0], zw > z[-1]
-    inner[:, low] = median + (rows[:, :1] - median) * (zw[low] / z[0])
-    inner[:, high] = median + (rows[:, -1:] - median) * (zw[high] / z[-1])
+    if z[0] != 0:  # a lone median level has no tail to scale
+        inner[:, low] = median + (rows[:, :1] - median) * (zw[low] / z[0])
+    if z[-1] != 0:
+        inner[:, high] = median + (rows[:, -1:] - median) * (zw[high] / z[-1])
     return inner.reshape(*quantiles.shape[:-1], len(wanted))
