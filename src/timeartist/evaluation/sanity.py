@@ -312,7 +312,8 @@ def plot_sanity_examples(cases: Sequence[SanityCase], forecasts, path, seeds: in
         baselines = baseline_forecasts(case)
         best = min(baselines, key=lambda m: score(case, baselines[m]).mase)
         band = None if quantiles is None else (quantiles[:, QUANTILE_LEVELS.index(0.1)], quantiles[:, QUANTILE_LEVELS.index(0.9)])
-        draw_forecast(ax, case.context, {"timeartist": point, best: baselines[best]}, case.future, case.name,
+        # one legend for all panels: the baseline is named in the title, its line is "best simple baseline"
+        draw_forecast(ax, case.context, {"timeartist": point, "best simple baseline": baselines[best]}, case.future, f"{case.name} (best baseline: {best})",
                       history_steps=min(len(case.context), max(3 * case.horizon, 2 * max(case.periods, default=1))), legend=False, band=band)  # fmt: skip
         ax.grid(alpha=0.3)
     figure_legend(fig, axes)
