@@ -9,7 +9,7 @@ on (the captions say which). It writes:
 - ``image2series.png``: the photos and the series they convert to (after alignment);
 - ``series2image.png``: real series and their images before and after alignment;
 - ``style_transfer.png``: a photo rendered in the style of a series over an alpha grid;
-- ``forecast_<name>.png``: zero-shot forecasts with their history, next to seasonal naive and AutoETS;
+- ``forecast_<name>.png``: zero-shot forecasts with their history and 80% interval, next to seasonal naive and AutoETS;
 - ``classification.png``: GunPoint, the most typical training case of each class as the classifier sees it, and the test accuracy;
 - ``generated.png`` (pipelines with a token generator): images drawn for ImageNet classes and, when the generator
   is series-conditioned, several images drawn for one real series;
@@ -148,12 +148,18 @@ def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick:
         period = series.period
         horizon = 2 * period
         context, truth = series.values[:-horizon], series.values[-horizon:]
-        forecasts = {"timeartist (visionts)": pipe.forecast(context, horizon, period=period)}
-        forecasts.update(_baselines(context, horizon, period))
+        band, shown = None, ""
+        if pipe.probabilistic:
+            quantiles, point = pipe.forecast_quantiles(context, horizon, (0.1, 0.9), period=period)
+            band = (quantiles[:, 0], quantiles[:, 1])
+            shown = f"; the band is its 80% interval, which holds {np.mean((truth >= band[0]) & (truth <= band[1])):.0%} of the truth"
+        else:
+            point = pipe.forecast(context, horizon, period=period)
+        forecasts = {"timeartist (visionts)": point, **_baselines(context, horizon, period)}
         errors = ", ".join(f"{k} MAE {np.mean(np.abs(v - truth)):.3g}" for k, v in forecasts.items())
         viz.save_forecast_plot(context, forecasts, out / f"forecast_{name}.png", truth=truth, title=f"{name}: {errors}",
-                               history_steps=6 * period, times=series.times, ylabel=series.unit)  # fmt: skip
-        figures.append((f"forecast_{name}.png", f"Zero-shot forecast of {name} ({horizon} steps, period {period}) next to seasonal naive and AutoETS."))
+                               history_steps=6 * period, times=series.times, ylabel=series.unit, band=band)  # fmt: skip
+        figures.append((f"forecast_{name}.png", f"Zero-shot forecast of {name} ({horizon} steps, period {period}) next to seasonal naive and AutoETS{shown}."))
 
     from aeon.datasets import load_gunpoint
 
