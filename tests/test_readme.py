@@ -27,6 +27,7 @@ def test_readme_python_example_runs():
         if MAIN_GUARD not in block:
             exec(compile(block, str(README), "exec"), namespace)
     assert namespace["forecast"].shape == (48,)
+    assert namespace["quantiles"].shape == (48, 9) and (namespace["mean"] == namespace["forecast"]).all()
     assert namespace["back"].shape == (1, 512)
 
 
