@@ -353,6 +353,77 @@ class RealismAlignTask(AlignTask):
         }
 
 
+class PriorAlignTask(RealismAlignTask):
+    """Stage 2 with the token generator as the realism prior: cheaper per step than ``RealismAlignTask`` (no picture
+    is decoded in training), with a gradient that reaches every token's distribution directly. Batches as there.
+
+        L = prior_weight * E_masked[ -sum_k p_n(k) log g_n(k | the other tokens) ]   token sequences photos have
+          + consistency_weight * pair_contrast(code means of A, of B)               one series, one kind of picture
+          + cycle_weight * MSE(series -> t2v -> v2t -> series, series)              invertible
+
+    p_n = softmax(t2v logits / temperature) at position n; g is the frozen MaskGIT ``TokenGenerator`` (trained on
+    photo tokens, unconditional) reading the aligner's hard tokens with a random ``mask_ratio`` of them masked,
+    scored at the masked positions: the aligner is pulled toward sequences the generator finds likely, which decode
+    to pictures as photo-like as its own samples. The cycle term keeps the series in the tokens, so the series do not
+    all collapse onto the generator's most likely picture. Held-out evaluation is ``RealismAlignTask``'s (decoded
+    pictures against the photo bank), plus the held-out prior NLL."""
+
+    def __init__(self, *args, generator: nn.Module, prior_weight: float = 1.0, mask_ratio: float = 0.5, **kwargs):
+        super().__init__(*args, **kwargs)
+        if prior_weight < 0 or not 0 < mask_ratio <= 1:
+            raise ValueError(f"expected prior_weight >= 0 and mask_ratio in (0, 1], got {prior_weight} and {mask_ratio}")
+        if generator.config.codebook_size != self.t2v.codebook_size or generator.config.image_seq_len != self.t2v.num_latent_tokens:
+            raise ValueError("the token generator's codebook size and sequence length must equal the aligners'")
+        self.generator = generator.requires_grad_(False).eval()
+        self.prior_weight, self.mask_ratio = prior_weight, mask_ratio
+
+    def train(self, mode: bool = True) -> "PriorAlignTask":
+        super().train(mode)
+        if hasattr(self, "generator"):
+            self.generator.eval()
+        return self
+
+    def prior_cost(self, weights: Tensor) -> Tensor:
+        """Token distributions (B, N, K) -> their expected negative log-likelihood under the generator at a random
+        ``mask_ratio`` of the positions, the others given as the distributions' argmax."""
+        hard = weights.detach().argmax(-1)
+        masked = torch.rand(hard.shape, device=hard.device) < self.mask_ratio
+        masked[masked.sum(-1) == 0, 0] = True  # at least one position per sequence
+        with torch.no_grad():
+            log_prior = F.log_softmax(self.generator(hard.masked_fill(masked, self.generator.mask_token_id)).float(), dim=-1)
+        return -(weights * log_prior).sum(-1)[masked].mean()
+
+    def training_step(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
+        pairs = batch["series"]  # (B, 2, L)
+        series = rearrange(pairs, "b k l -> (k b) l")  # the A windows, then the B windows
+        with torch.no_grad():
+            ids = self.temporal.encode(series)[1][:, 0]
+        logits = self.t2v(ids)
+        weights = F.softmax(logits / self.temperature, dim=-1)
+        prior = self.prior_cost(weights)
+        codes = rearrange(weights @ self.visual.quantize.codebook, "b n d -> b (n d)")  # soft code sequences
+        first, second = codes.chunk(2)
+        consistency = pair_contrast(first, second, self.contrast_temperature)
+        cycle = self.cycle_loss_from_tokens(series, self.straight_through(logits))
+        loss = self.prior_weight * prior + self.consistency_weight * consistency + self.cycle_weight * cycle
+        changed = (logits.detach().argmax(-1) != ids).float().mean().item()
+        return loss, {"prior_nll": prior.item(), "consistency": consistency.item(), "cycle_mse": cycle.item(), "changed_tokens": changed}
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, float | Tensor]:
+        results = super().evaluate()
+        if self.heldout_series is None:
+            return results
+        device = next(self.t2v.parameters()).device
+        series = rearrange(self.heldout_series[:EVAL_CHUNK].to(device), "b k l -> (k b) l")
+        ids = self.temporal.encode(series)[1][:, 0]
+        state = torch.get_rng_state()
+        torch.manual_seed(self.seed)  # the same masks at every evaluation
+        results["prior_nll"] = self.prior_cost(F.one_hot(self.t2v(ids).argmax(-1), self.t2v.codebook_size).float()).item()
+        torch.set_rng_state(state)
+        return results
+
+
 def build_aligners(cfg: DictConfig, temporal: TimeArtist) -> tuple[AdapterAlignment, AdapterAlignment]:
     """t2v and v2t from the run config (``model.align``); with ``model.align.init_from_codebook`` their input
     embeddings start from the shared codebook."""
@@ -395,18 +466,27 @@ def run_align(config: str | os.PathLike | DictConfig, overrides: Sequence[str] =
     images = image_data(cfg)
     if images is None:
         raise ValueError("alignment needs dataset.params.image_dirs")
-    if losses.get("objective", "pseudo_pairs") == "realism":
+    objective = losses.get("objective", "pseudo_pairs")
+    if objective in ("realism", "prior"):
         from timeartist.models.efficientnet import load_efficientnet_lite0
 
         pairs = OmegaConf.merge(cfg, {"dataset": {"preprocessing": {"seq_len": 2 * int(cfg.dataset.preprocessing.seq_len)}}})
-        task = RealismAlignTask(
-            temporal, visual, t2v, v2t, PictureFeatures(load_efficientnet_lite0(), int(losses.get("feature_size", 128))), images,
-            realism_weight=float(losses.get("realism_weight", 1.0)), consistency_weight=float(losses.get("consistency_weight", 0.1)),
+        common = dict(
+            consistency_weight=float(losses.get("consistency_weight", 0.1)),
             cycle_weight=float(losses.get("cycle_weight", 1.0)), temperature=float(losses.get("cycle_temperature", 1.0)),
             epsilon=float(losses.get("sinkhorn_epsilon", 0.05)), contrast_temperature=float(losses.get("contrast_temperature", 0.1)),
             bank_size=int(losses.get("bank_size", 512)), bank_refresh=int(losses.get("bank_refresh", 500)),
             heldout_series=spread_items(PairedWindows(series_data(pairs, heldout=True)), eval_size), seed=settings.seed,
         )  # fmt: skip
+        features = PictureFeatures(load_efficientnet_lite0(), int(losses.get("feature_size", 128)))
+        if objective == "realism":
+            task = RealismAlignTask(temporal, visual, t2v, v2t, features, images, realism_weight=float(losses.get("realism_weight", 1.0)), **common)
+        else:
+            from timeartist.models.generator import TokenGenerator
+
+            generator = TokenGenerator.from_pretrained(Path(cfg.experiment.init_weight) / "generator")
+            task = PriorAlignTask(temporal, visual, t2v, v2t, features, images, generator=generator,
+                                  prior_weight=float(losses.get("prior_weight", 1.0)), mask_ratio=float(losses.get("mask_ratio", 0.5)), **common)  # fmt: skip
         return Trainer(task, settings, ZipDataset(series=PairedWindows(series_data(pairs)))).fit()
     task = AlignTask(
         temporal,
