@@ -356,6 +356,7 @@ BENCHMARKS = {
     "classify": ("classification", "UCR/UEA TRAIN/TEST accuracy with MiniRocket, 1-NN DTW and 1-NN Euclidean"),
     "classify-targets": ("classify_targets", "stage-3 class targets: encoded sample images against generated token banks"),
     "tokenizer": ("tokenizer", "what the shared code space carries on held-out photos and series (every tokenizer target)"),
+    "align": ("alignment", "do the aligners make series into pictures that belong among photos: FED, spread, same-series, round trip"),
     "style-paths": ("style_paths", "paths from a photo's reconstruction to a series' picture: which are monotone in alpha"),
     "bottleneck": ("bottleneck", "where the tokenizers lose their reconstruction: codebook or autoencoder"),
     "quantizer-usage": ("quantizer_usage", "codebook use of one quantizer head against two on a toy autoencoder"),
