@@ -40,7 +40,7 @@ browser:
 # `timeartist validate trend` (M1/M3 histories without their test windows, the corpus, ETT validation), and the
 # seasonal blend (--seasonal-blend, --blend-periods) on the ETT validation splits (BENCHMARKS.md section 1); the
 # quantile head trains with the chosen point outpainter frozen, and the rules for series that are not ETT
-# (--choose-period ... --calibrate) were chosen on validation series (BENCHMARKS.md section 8).
+# (--choose-period ... --calibrate) were chosen on validation series (BENCHMARKS.md section 10).
 # Stage 1a (the image tokenizer, three parts) is the long one; the others take minutes to an hour.
 RUNS ?= runs/default
 TA := OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/timeartist
@@ -60,7 +60,7 @@ default-model: $(STAMP)
 	$(TA) export --base $(RUNS)/align/export --outpainter $(RUNS)/outpainter --out $(RUNS)/point_forecaster
 	$(TA) train outpainter --config configs/default/outpainter_quantiles.yaml experiment.output_dir=$(RUNS)/outpainter_quantiles model.outpainter_init=$(RUNS)/point_forecaster/outpainter
 	$(TA) export --base $(RUNS)/align/export --outpainter $(RUNS)/outpainter_quantiles --context-periods auto --trend-ensemble auto --trend-min-r2 0.8 --seasonal-blend 0.1 --blend-periods 28 \
-		--choose-period on --restore-detail 64 --fallback 0.8 --level-gate 2 --calibrate 0.5 --generator $(RUNS)/generator/export --out src/timeartist/assets/default_model
+		--choose-period on --restore-detail 64 --fallback 0.8 --level-gate 2 --calibrate 1 --generator $(RUNS)/generator/export --out src/timeartist/assets/default_model
 
 clean:
 	rm -rf $(VENV) demo_output .pytest_cache
