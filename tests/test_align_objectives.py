@@ -75,3 +75,19 @@ def test_transport_and_contrast_behave(tiny_pipeline_dir):
     assert pair_contrast(a, a, 0.1) < pair_contrast(a, a.roll(1, dims=0), 0.1)  # matched rows beat a shuffle
     with pytest.raises(ValueError, match="prior_weight"):
         _tasks(tiny_pipeline_dir, PriorAlignTask, prior_weight=-1.0)
+
+
+def test_aligners_start_from_committed_weights(tmp_path, tiny_pipeline_dir):
+    from timeartist.training.align import build_aligners
+    from timeartist.training.config import load_run_config
+
+    cfg = load_run_config("configs/tiny/align.yaml", [])
+    t2v, v2t = build_aligners(cfg, None)
+    torch.nn.init.normal_(t2v.head.weight)
+    t2v.save_pretrained(tmp_path / "align_t2v")
+    v2t.half().save_pretrained(tmp_path / "align_v2t")  # resume weights are committed in float16
+    cfg = load_run_config("configs/tiny/align.yaml", [f"model.align.aligners_init={tmp_path}"])
+    again, back = build_aligners(cfg, None)
+    assert torch.equal(again.head.weight, t2v.head.weight) and back.head.weight.dtype == torch.float32
+    with pytest.raises(ValueError, match="another architecture"):
+        build_aligners(load_run_config("configs/tiny/align.yaml", [f"model.align.aligners_init={tmp_path}", "model.align.model_size=small"]), None)

@@ -426,8 +426,15 @@ class PriorAlignTask(RealismAlignTask):
 
 def build_aligners(cfg: DictConfig, temporal: TimeArtist) -> tuple[AdapterAlignment, AdapterAlignment]:
     """t2v and v2t from the run config (``model.align``); with ``model.align.init_from_codebook`` their input
-    embeddings start from the shared codebook."""
+    embeddings start from the shared codebook; with ``model.align.aligners_init`` (a folder holding ``align_t2v/`` and
+    ``align_v2t/``, e.g. committed resume weights) they start from those weights (a fresh optimizer)."""
     config = AdapterAlignmentConfig.from_seed(cfg)
+    start = (cfg.model.get("align") or {}).get("aligners_init")
+    if start:
+        t2v, v2t = (AdapterAlignment.from_pretrained(Path(start) / name) for name in ("align_t2v", "align_v2t"))
+        if t2v.config != config or v2t.config != config:
+            raise ValueError(f"the aligners in {start} have another architecture than model.align: {t2v.config} vs {config}")
+        return t2v.float(), v2t.float()
     t2v, v2t = AdapterAlignment(config), AdapterAlignment(config)
     if (cfg.model.get("align") or {}).get("init_from_codebook", False):
         codebook = temporal.quantize.codebook.detach()
