@@ -178,3 +178,12 @@ def test_bench_align_on_held_out_data(tiny_pipeline_dir, data_root, align_run_di
     for figure in ("pictures.png", "pairs.png", "progression.png"):
         assert (tmp_path / figure).is_file()
     assert "| fed_ratio_aligned |" in (tmp_path / "results.md").read_text()
+
+
+def test_validation_windows_choose_test_windows_report(data_root):
+    from timeartist.evaluation.alignment import heldout_pairs
+
+    val, val_source = heldout_pairs(["ETTh1"], data_root, 64, 6, split="val")
+    test, test_source = heldout_pairs(["ETTh1"], data_root, 64, 6)
+    assert val.shape == test.shape == (6, 2, 64) and "val windows" in val_source and "test windows" in test_source
+    assert not np.allclose(val, test)

@@ -105,11 +105,11 @@ def result_row(row: Row, value: float, n: int, target: float | None = None) -> d
 
 
 # ---------------------------------------------------------------------------------------------- held-out data
-def heldout_pairs(datasets: Sequence[str], data_root, length: int, count: int) -> tuple[np.ndarray, str]:
+def heldout_pairs(datasets: Sequence[str], data_root, length: int, count: int, split: str = "test") -> tuple[np.ndarray, str]:
     """``count`` held-out series as pairs of adjacent windows (count, 2, length), A = [:, 0] and B = [:, 1], each
-    z-scored, spread evenly over the test windows of 2 x ``length`` steps of ``datasets``; pairs with a constant half
-    are left out. Returns the pairs and a description of where they come from."""
-    windows, stride = heldout_windows(datasets, data_root, 2 * length, count)
+    z-scored, spread evenly over the ``split`` windows ("test", or "val" to choose a checkpoint) of 2 x ``length``
+    steps of ``datasets``; pairs with a constant half are left out. Returns the pairs and where they come from."""
+    windows, stride = heldout_windows(datasets, data_root, 2 * length, count, split=split)
     halves, kept = zscore_windows(np.concatenate([windows[name] for name in datasets]).reshape(-1, length))
     both = kept.reshape(-1, 2).all(axis=1)
     if not both.all():
@@ -118,9 +118,9 @@ def heldout_pairs(datasets: Sequence[str], data_root, length: int, count: int) -
     flat[kept] = halves
     pairs = flat.reshape(-1, 2, length)[both]
     if len(pairs) < 2:
-        raise ValueError(f"the test splits of {', '.join(datasets)} give {len(pairs)} pairs of {length}-step windows; need at least 2")
+        raise ValueError(f"the {split} splits of {', '.join(datasets)} give {len(pairs)} pairs of {length}-step windows; need at least 2")
     pairs = pairs[evenly_spaced(len(pairs), count)]
-    source = (f"{len(pairs)} z-scored test windows of {2 * length} steps of {', '.join(datasets)} (stride {stride}), each cut into "
+    source = (f"{len(pairs)} z-scored {split} windows of {2 * length} steps of {', '.join(datasets)} (stride {stride}), each cut into "
               f"A (first {length}) and B (last {length})")  # fmt: skip
     return pairs, source
 
@@ -297,6 +297,7 @@ def run_align_bench(
     photos: int | None = None,
     series: int = 100,
     heldout_datasets: Sequence[str] = ("ETTh1", "ETTh2", "ETTm1"),
+    split: str = "test",
     run_dir: str | Path | None = None,
     steps: Sequence[int] | None = None,
     artist: bool = False,
@@ -310,7 +311,7 @@ def run_align_bench(
     required, target, met, target_met, n; settings in ``frame.attrs["meta"]``).
 
     ``photos``: held-out photos (None: all of them); ``series``: held-out series, i.e. A/B pairs; ``heldout_datasets``:
-    the LTSF sets whose test splits give them. ``run_dir`` / ``steps``: the align run (and its checkpoint steps) of the
+    the LTSF sets whose ``split`` ("test"; "val" to choose a checkpoint) gives them. ``run_dir`` / ``steps``: the align run (and its checkpoint steps) of the
     progression figure. ``artist``: add row 7 (slow). ``seed``: which series and photos the figures show. With
     ``out_dir``: results.{json,csv,md} and the PNG figures.
     """
@@ -324,7 +325,7 @@ def run_align_bench(
         align_run(run_dir, steps)  # a bad run folder or step fails before any work too
     began = time.perf_counter()
     photo_set, photo_names, photo_source = heldout_photos(data_root, pipe.visual.image_size, photos)
-    pairs, series_source = heldout_pairs(heldout_datasets, data_root, pipe.temporal.seq_len, series)
+    pairs, series_source = heldout_pairs(heldout_datasets, data_root, pipe.temporal.seq_len, series, split)
     rows, shown = measure_alignment(pipe, photo_set, pairs, pipe.classifier_network(), batch_size)
     ltsf_meta = "not run (--artist)"
     if artist:
@@ -400,6 +401,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--photos", type=int, help="held-out ImageNet photos (default: all of the held-out split)")
     parser.add_argument("--series", type=int, default=100, help="held-out series, each cut into adjacent windows A and B")
     parser.add_argument("--heldout-datasets", default="ETTh1,ETTh2,ETTm1", help="LTSF sets whose test windows are the held-out series")
+    parser.add_argument("--split", default="test", choices=["test", "val"], help="the LTSF split the series windows come from: val to choose an alignment checkpoint, test to report it")
     # dest run_dir: the CLI keeps this module's run() in args.run
     parser.add_argument("--run", dest="run_dir", metavar="DIR", help="an align training run folder (checkpoints/checkpoint-XXXXXXXX): the progression figure draws its checkpoints")
     parser.add_argument("--steps", dest="checkpoint_steps", metavar="STEPS",
@@ -423,6 +425,6 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
     check_out(args.out)
     return run_align_bench(
         load_pipeline(args), data_root=args.data_root, photos=args.photos, series=args.series, heldout_datasets=names(args.heldout_datasets),
-        run_dir=args.run_dir, steps=steps, artist=args.artist, out_dir=args.out, seed=args.seed, batch_size=args.batch_size,
+        split=args.split, run_dir=args.run_dir, steps=steps, artist=args.artist, out_dir=args.out, seed=args.seed, batch_size=args.batch_size,
         model_dir=args.model or DEFAULT_MODEL_DIR, command=args.command_line,
     )  # fmt: skip
