@@ -32,6 +32,7 @@ from timeartist import viz
 from timeartist.data.images import is_heldout, to_image_batch
 from timeartist.data.paths import resolve_data_root
 from timeartist.hub import atomic_write
+from timeartist.evaluation.metrics import inside_interval
 from timeartist.models.imagenet_classes import imagenet_classes
 from timeartist.pipelines.pipeline import TimeArtistPipeline
 
@@ -152,7 +153,7 @@ def run_demo(out_dir: str | Path, pipe: TimeArtistPipeline | None = None, quick:
         if pipe.probabilistic:
             quantiles, point = pipe.forecast_quantiles(context, horizon, (0.1, 0.9), period=period)
             band = (quantiles[:, 0], quantiles[:, 1])
-            shown = f"; the band is its 80% interval, which holds {np.mean((truth >= band[0]) & (truth <= band[1])):.0%} of the truth"
+            shown = f"; the band is its 80% interval, which holds {np.mean(inside_interval(*band, truth)):.0%} of the truth"
         else:
             point = pipe.forecast(context, horizon, period=period)
         forecasts = {"timeartist (visionts)": point, **_baselines(context, horizon, period)}

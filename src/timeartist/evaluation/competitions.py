@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from timeartist.data import ForecastSeries, load_competition_json, read_tsf, resolve_data_root
 from timeartist.evaluation.baselines import INTERVAL, STATSFORECAST_MODELS, Forecaster, make_baseline, probabilistic
 from timeartist.evaluation.common import PIPELINE_METHODS, add_common_arguments, check_out, forecasters, names
-from timeartist.evaluation.metrics import geometric_mean, mase_scale, smape
+from timeartist.evaluation.metrics import geometric_mean, inside_interval, mase_scale, smape
 from timeartist.evaluation.report import (
     ForecastExample,
     ordered,
@@ -169,7 +169,7 @@ def run_competitions(
             coverage = np.nan
             if probabilistic(forecaster):
                 forecasts, intervals = forecast_series(forecaster, series, desc=f"{name} {forecaster.name}", with_interval=True)
-                coverage = float(np.mean(np.concatenate([(q[:, 0] <= s.future) & (s.future <= q[:, 1]) for q, s in zip(intervals, series)])))
+                coverage = float(np.mean(np.concatenate([inside_interval(q[:, 0], q[:, 1], s.future) for q, s in zip(intervals, series)])))
             else:
                 forecasts = forecast_series(forecaster, series, desc=f"{name} {forecaster.name}")
             seconds = time.perf_counter() - began

@@ -47,7 +47,7 @@ from timeartist.data.ltsf import read_ltsf_csv
 from timeartist.data.paths import ltsf_path
 from timeartist.evaluation.baselines import repeat_profile
 from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names
-from timeartist.evaluation.metrics import geometric_mean, mase_scale
+from timeartist.evaluation.metrics import geometric_mean, inside_interval, mase_scale
 from timeartist.evaluation.report import ordered, plt, write_results
 from timeartist.viz import save_figure
 
@@ -266,7 +266,7 @@ def gift_metrics(quantiles: np.ndarray, point: np.ndarray, targets: np.ndarray, 
     total = np.abs(targets).sum()
     below = (targets[..., None] <= quantiles).astype(np.float64)
     pinball = 2 * np.abs((targets[..., None] - quantiles) * (below - levels)).sum(axis=(0, 1))
-    inside = (targets >= quantiles[..., position[0.1]]) & (targets <= quantiles[..., position[0.9]])
+    inside = inside_interval(quantiles[..., position[0.1]], quantiles[..., position[0.9]], targets)
     return {
         "mae": float(error.mean()),
         "mase": float((error / scales[:, None]).mean()),

@@ -48,6 +48,7 @@ from timeartist.evaluation.baselines import (
     seasonal_mean_errors,
 )
 from timeartist.evaluation.common import add_common_arguments, check_out, forecasters, name_ints, names, positive_ints
+from timeartist.evaluation.metrics import inside_interval
 from timeartist.evaluation.report import (
     ForecastExample,
     markdown_table,
@@ -89,7 +90,7 @@ class _Score:
         self.absolute += np.abs(error).sum(axis=0)
         self.series += error.shape[0]
         if interval is not None:
-            self.covered += int(((interval[..., 0] <= target) & (target <= interval[..., 1])).sum())
+            self.covered += int(inside_interval(interval[..., 0], interval[..., 1], target).sum())
 
 
 @dataclass

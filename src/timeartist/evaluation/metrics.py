@@ -8,6 +8,7 @@
   (Hyndman & Koehler 2006, M4); a history shorter than ``period + 1`` falls back to period 1.
 - ``normalised_mae``: per dataset MAE / MAE(Naive), aggregated by the geometric mean over datasets
   (Monash / Moirai convention; the arithmetic mean would favour a few easy datasets).
+- ``inside_interval``: which targets an interval holds, ends included (its mean is the interval's coverage).
 """
 
 from __future__ import annotations
@@ -86,3 +87,9 @@ def normalised_mae(mae_by_dataset: Mapping[str, float], naive_mae_by_dataset: Ma
             f"datasets differ: method has {sorted(mae_by_dataset)}, naive has {sorted(naive_mae_by_dataset)}"
         )
     return geometric_mean(mae_by_dataset[name] / naive_mae_by_dataset[name] for name in mae_by_dataset)
+
+
+def inside_interval(low, high, target) -> np.ndarray:
+    """Boolean array: ``low <= target <= high`` elementwise (broadcast); its mean is the interval's coverage."""
+    target = np.asarray(target)
+    return (target >= np.asarray(low)) & (target <= np.asarray(high))

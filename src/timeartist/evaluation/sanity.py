@@ -36,7 +36,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from timeartist.evaluation.common import add_common_arguments, check_out, load_pipeline, names
-from timeartist.evaluation.metrics import geometric_mean, mase_scale
+from timeartist.evaluation.metrics import geometric_mean, inside_interval, mase_scale
 from timeartist.evaluation.report import figure_legend, report_panels, write_results
 from timeartist.viz import draw_forecast, save_figure
 
@@ -241,7 +241,7 @@ def score(case: SanityCase, forecast: np.ndarray, quantiles: np.ndarray | None =
     if quantiles is not None:
         levels = list(levels)
         low, high = quantiles[:, levels.index(0.1)], quantiles[:, levels.index(0.9)]
-        result.coverage = float(np.mean((case.future >= low) & (case.future <= high)))
+        result.coverage = float(np.mean(inside_interval(low, high, case.future)))
         result.crps = weighted_quantile_loss(quantiles, case.future, levels)
     return result
 

@@ -69,11 +69,7 @@ CHALLENGERS = ("naive", "drift", "mean", "seasonal_naive")
 # with it (validation: the suite's seed 1 geometric mean 1.039 -> 1.003, M1/M3 histories 0.868 -> 0.838, ETT detected
 # 0.7524 -> 0.7454, ETT with the period given 0.7232 -> 0.7250)
 BLEND_MARGIN = 1.0
-# A context whose season pays on its own past (seasonal naive beats naive over the rule origins) is challenged by
-# seasonal naive only: naive, drift or the mean replaced daily cycles by flat lines on ETTh2 (validation, period given:
-# ETTh2 0.4170 -> 0.4112, ETTh1 1.1214 -> 1.1196, ETTm1 0.6365 -> 0.6384; the suite 1.003 -> 1.011, M1/M3 unchanged)
-SEASONAL_ONLY = True
-# Contexts of at least this many periods of a season that pays (above) are left to the outpainter: on the ETT validation
+# Contexts of at least this many periods of a season that pays (``check_on_backtest``) are left to the outpainter: on the ETT validation
 # windows (120 periods) every challenger rule cost ETTh2 0.005-0.013 MSE, while the rules are for short and odd series
 LONG_SEASONAL = 28
 BACKTESTS = 2  # check_on_backtest: origins the outpainter forecasts from ...
@@ -462,8 +458,7 @@ def check_on_backtest(
     minimises the pinball loss of the backtests' quantiles scaled by c; 0 keeps the model's spread.
 
     ``margin`` (None: off): the simple rules (``simple_forecasts`` at the row's period) forecast the stretches after
-    ``RULE_BACKTESTS`` origins; the rule (of ``CHALLENGERS``; only seasonal naive where it beats naive there,
-    ``SEASONAL_ONLY``) with the lowest mean error is each row's challenger, and
+    ``RULE_BACKTESTS`` origins; the rule (of ``CHALLENGERS``; only seasonal naive where it beats naive there) with the lowest mean error is each row's challenger, and
     where its error is below ``margin`` times the outpainter's on every one of the outpainter's origins, its forecast
     replaces the point, with the spread around it scaled by the mean ratio of the two errors; where it is below
     ``BLEND_MARGIN`` times on every origin but not below ``margin``, the point is the average of the two and the
@@ -496,8 +491,11 @@ def check_on_backtest(
         # the margin on every one of the outpainter's origins where it applies (a structural advantage, not one lucky
         # stretch), and its error ratio is the mean over those origins
         mean_errors = np.stack([np.mean(list(errors[name].values()), axis=0) for name in names])
+        # a context whose season pays on its own past (seasonal naive beats naive over the rule origins) is challenged by
+        # seasonal naive only: naive, drift or the mean replaced daily cycles by flat lines on ETTh2 (validation, period
+        # given: ETTh2 0.4170 -> 0.4112, ETTh1 1.1214 -> 1.1196, ETTm1 0.6365 -> 0.6384; the suite 1.003 -> 1.011)
         seasonal = np.zeros(len(index), dtype=bool)
-        if SEASONAL_ONLY and "seasonal_naive" in names:
+        if "seasonal_naive" in names:
             seasonal = mean_errors[names.index("seasonal_naive")] < mean_errors[names.index("naive")]
             mean_errors[:, seasonal] = np.where(np.array(names)[:, None] == "seasonal_naive", mean_errors[:, seasonal], np.inf)
         exempt = seasonal & (length // p >= LONG_SEASONAL)
