@@ -9,6 +9,7 @@ from timeartist.cli import main
 from timeartist.models.outpainter import MAEOutpainter, OutpainterConfig
 from timeartist.pipelines.forecasting import OutpainterForecaster, SeriesError, fill_nans, forecast_with_outpainter, linear_trend
 from timeartist.pipelines import periodicity
+from timeartist.pipelines.backtest import choose_periods, season_pvalue
 from timeartist.pipelines.periodicity import detect_period, period_candidates, shared_period
 
 
@@ -207,6 +208,24 @@ def test_long_horizon_benchmark(tiny_pipeline_dir, tmp_path):
     assert set(frame[frame["horizon"] == 300]["method"]) == {"timeartist", "seasonal_naive", "seasonal_mean"}
     assert np.isfinite(frame["mse"]).all() and (frame["spread"] >= 0).all()
     assert (tmp_path / "results.md").is_file() and (tmp_path / "forecast_examples.png").stat().st_size > 0
+
+
+def test_choose_periods_keeps_a_real_season_and_invents_none():
+    rng = np.random.default_rng(0)
+    walks = 50 + np.cumsum(rng.normal(size=(8, 512)), axis=1)  # autocorrelation sees "cycles" of ~128 steps
+    np.testing.assert_array_equal(choose_periods(walks, 64, np.full(8, 128)), 1)
+    seasonal = periodic(512, period=64) + 0.1 * rng.normal(size=512)  # 8 cycles: fewer than LONG_SEASONAL, yet real
+    assert choose_periods(seasonal[None], 64, np.array([64]))[0] == 64
+
+
+def test_season_pvalue_tells_a_season_from_a_line_and_noise():
+    rng = np.random.default_rng(1)
+    t = np.arange(512)
+    line = 10 + 0.05 * t + rng.normal(size=(20, 512))  # a ramp in every 5-step "cycle", but no season
+    assert (season_pvalue(line, 5) > 1e-3).mean() >= 0.9
+    noisy = periodic(512, period=24) + 0.05 * t + rng.normal(size=(20, 512))  # a season as strong as the noise
+    assert (season_pvalue(noisy, 24) < 1e-6).all()
+    np.testing.assert_array_equal(season_pvalue(line, 300), 1.0)  # fewer than two cycles: no evidence
 
 
 def test_detect_period_and_frequency_candidates():
